@@ -1,0 +1,290 @@
+"""Data sources: resolve what the user named, search it, and return deduplicated items.
+
+A source is a configured name (``sample``, ``earth-search``, ...), a STAC API URL, or the path
+(or URL) of a static STAC catalog. STAC APIs are searched with pystac-client; static catalogs
+are walked with pystac. Network access has explicit timeouts and retries with backoff on 429
+and 5xx (urllib3 ``Retry`` inside pystac-client's session).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import pystac
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from catalogs.errors import NoDataError, SourceError
+from catalogs.periods import Period
+from catalogs.profiles import Profile, get_profile
+
+if TYPE_CHECKING:
+    from pystac_client.stac_api_io import StacApiIO
+
+__all__ = ["NetworkPolicy", "Source", "dedupe_items", "resolve_source", "search_items"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """Timeouts and retries for STAC requests."""
+
+    timeout_s: float = 30.0
+    """connect and read timeout of each request, seconds"""
+    max_retries: int = 5
+    """retries on connection errors, 429 and 5xx"""
+    backoff_s: float = 1.0
+    """first backoff, doubled each retry (with jitter)"""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved data source."""
+
+    name: str
+    """configured name, or the URL/path the user gave"""
+    kind: str
+    """``static`` or ``stac-api``"""
+    location: str
+    """catalog.json path/URL or API root URL"""
+    profile: Profile
+    """asset layout of the provider"""
+
+
+def _infer_profile(location: str) -> str:
+    host = urlparse(location).hostname or ""
+    if "planetarycomputer" in host:
+        return "planetary-computer"
+    if "jaxa" in host:
+        return "jaxa-earth"
+    return "earth-search"
+
+
+def _static_profile(path: Path) -> str | None:
+    try:
+        import json
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    prof = data.get("yamasat:profile")
+    return prof if isinstance(prof, str) else None
+
+
+def resolve_source(
+    spec: str,
+    *,
+    configured: dict[str, Any] | None = None,
+    profile: str | None = None,
+) -> Source:
+    """Resolve ``spec``: a configured source name, an http(s) URL, or a local catalog path.
+
+    ``configured`` maps names to objects with ``kind``, ``location`` and ``profile`` attributes
+    (``Settings.sources``). ``profile`` overrides the profile otherwise taken from the config,
+    the catalog's ``yamasat:profile`` field, or the host name.
+    """
+    configured = configured or {}
+    text = spec.strip()
+    if text in configured:
+        cfg = configured[text]
+        kind, location = str(cfg.kind), str(cfg.location)
+        prof = profile or str(cfg.profile)
+        if kind == "static" and not location.startswith(("http://", "https://")):
+            path = Path(location)
+            if path.is_dir():
+                path = path / "catalog.json"
+            if not path.is_file():
+                raise SourceError(
+                    f"source {text!r}: static catalog {path} does not exist"
+                    + (
+                        "; build it with `yamasat sample build`"
+                        if text == "sample"
+                        else "; check sources." + text + ".location"
+                    )
+                )
+            location = str(path.resolve())
+            prof = profile or _static_profile(path) or prof
+        return Source(text, kind, location, get_profile(prof))
+    if text.startswith(("http://", "https://")):
+        kind = "static" if text.endswith(".json") else "stac-api"
+        return Source(text, kind, text, get_profile(profile or _infer_profile(text)))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path / "catalog.json"
+    if path.is_file():
+        prof = profile or _static_profile(path) or "earth-search"
+        return Source(str(path), "static", str(path.resolve()), get_profile(prof))
+    raise SourceError(
+        f"unknown source {text!r}: not a configured source ({', '.join(configured) or 'none'}), "
+        "not an http(s) URL and not a catalog.json on disk"
+    )
+
+
+def dedupe_items(items: Iterable[pystac.Item]) -> list[pystac.Item]:
+    """Drop repeated items by (collection, id), keeping the first; duplicates are logged."""
+    seen: set[tuple[str | None, str]] = set()
+    out: list[pystac.Item] = []
+    for item in items:
+        key = (item.collection_id, item.id)
+        if key in seen:
+            log.warning("duplicate item %s/%s in search results dropped", *key)
+            continue
+        seen.add(key)
+        out.append(item)
+    return out
+
+
+def _stac_io(policy: NetworkPolicy) -> StacApiIO:
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=policy.max_retries,
+        connect=policy.max_retries,
+        read=policy.max_retries,
+        status=policy.max_retries,
+        backoff_factor=policy.backoff_s,
+        backoff_jitter=policy.backoff_s / 4,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST", "HEAD"}),
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    return StacApiIO(timeout=(policy.timeout_s, policy.timeout_s), max_retries=retry)
+
+
+def _item_datetime(item: pystac.Item) -> dt.datetime | None:
+    if item.datetime is not None:
+        return item.datetime
+    start = item.common_metadata.start_datetime
+    return start
+
+
+def _matches(item: pystac.Item, geom: BaseGeometry, period: Period) -> bool:
+    when = _item_datetime(item)
+    if when is None or not period.contains(when):
+        return False
+    if item.geometry is not None:
+        return bool(shapely.geometry.shape(item.geometry).intersects(geom))
+    if item.bbox is not None:
+        return bool(shapely.box(*item.bbox[:2], *item.bbox[-2:]).intersects(geom))
+    return False
+
+
+def _search_static(
+    source: Source, collection: str, geom: BaseGeometry, period: Period, policy: NetworkPolicy
+) -> list[pystac.Item]:
+    try:
+        if source.location.startswith(("http://", "https://")):
+            root = pystac.Catalog.from_file(source.location, stac_io=_stac_io(policy))
+        else:
+            root = pystac.Catalog.from_file(source.location)
+    except Exception as e:  # pystac raises many kinds (STACTypeError, JSONDecodeError, OSError)
+        raise SourceError(f"could not read the STAC catalog at {source.location}: {e}") from e
+    child = root.get_child(collection)
+    if child is None:
+        known = [c.id for c in root.get_children()]
+        raise NoDataError(
+            f"source {source.name!r} has no collection {collection!r} (it has {known})"
+        )
+    return [
+        it
+        for it in child.get_items(recursive=True)
+        if it.collection_id in (None, collection) and _matches(it, geom, period)
+    ]
+
+
+def _search_api(
+    source: Source,
+    collection: str,
+    geom: BaseGeometry,
+    period: Period,
+    policy: NetworkPolicy,
+    max_items: int | None,
+) -> list[pystac.Item]:
+    from pystac_client import Client
+    from pystac_client.exceptions import APIError
+
+    try:
+        client = Client.open(source.location, stac_io=_stac_io(policy))
+        search = client.search(
+            collections=[collection],
+            intersects=shapely.geometry.mapping(geom),
+            datetime=period.stac_datetime,
+            max_items=max_items,
+            limit=100,
+        )
+        pages = list(search.pages_as_dicts())
+    except APIError as e:
+        raise SourceError(f"STAC API {source.location} refused the search: {e}") from e
+    except Exception as e:  # requests/urllib3 errors after retries, JSON errors
+        raise SourceError(
+            f"STAC API {source.location} could not be searched "
+            f"(after {policy.max_retries} retries, timeout {policy.timeout_s:g} s): {e}"
+        ) from e
+    features: list[dict[str, Any]] = [f for page in pages for f in page.get("features", [])]
+    matched = pages[0].get("numberMatched") if pages else None
+    if (
+        isinstance(matched, int)
+        and max_items is None
+        and matched > len({(f.get("collection"), f.get("id")) for f in features})
+    ):
+        raise SourceError(
+            f"STAC API {source.location} reported {matched} matching items but returned "
+            f"{len(features)}: the result is incomplete; try again later or narrow the search"
+        )
+    return [pystac.Item.from_dict(f, preserve_dict=False) for f in features]
+
+
+def search_items(
+    source: Source,
+    *,
+    family: str,
+    aoi: BaseGeometry,
+    period: Period,
+    policy: NetworkPolicy | None = None,
+    max_items: int | None = None,
+) -> list[pystac.Item]:
+    """Items of ``family`` (``s2``, ``s1``, ``dem``) intersecting ``aoi`` (EPSG:4326) in ``period``.
+
+    Deduplicated by (collection, id) and sorted by datetime then id. Raises
+    :class:`NoDataError` (outcome ``no_data``) when nothing matches.
+    """
+    policy = policy or NetworkPolicy()
+    fam = source.profile.family(family)
+    if source.kind == "stac-api":
+        items = _search_api(source, fam.collection, aoi, period, policy, max_items)
+    else:
+        items = _search_static(source, fam.collection, aoi, period, policy)
+    items = dedupe_items(items)
+    items.sort(key=lambda it: (_item_datetime(it) or dt.datetime.min.replace(tzinfo=dt.UTC), it.id))
+    if not items and family != "dem":
+        raise NoDataError(
+            f"no {fam.collection} items in source {source.name!r} for the AOI "
+            f"{tuple(round(v, 4) for v in aoi.bounds)} in {period}"
+        )
+    if not items:
+        raise NoDataError(f"no {fam.collection} items in source {source.name!r} for the AOI")
+    log.info("found %d %s items in %s", len(items), fam.collection, source.name)
+    return items
+
+
+def asset_hrefs(items: Sequence[pystac.Item], asset_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(item id, asset key, absolute href) for each requested asset; SourceError if one lacks it."""
+    out = []
+    for item in items:
+        for key in asset_keys:
+            asset = item.assets.get(key)
+            if asset is None:
+                raise SourceError(
+                    f"item {item.id} has no asset {key!r} (it has {', '.join(item.assets)})"
+                )
+            out.append((item.id, key, asset.get_absolute_href() or asset.href))
+    return out

@@ -1,0 +1,215 @@
+"""The ``yamasat`` command line (typer + rich). Exit code 0 only on success."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from catalogs.errors import YamasatError
+
+__all__ = ["app", "main"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    help="yamasat: satellite-data pipeline of Yamaguchi Prefecture (STAC -> analytics -> catalog).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sample_app = typer.Typer(help="The embedded sample archive (offline, synthetic).", no_args_is_help=True)
+boundaries_app = typer.Typer(help="Municipal boundaries (MLIT N03).", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+app.add_typer(boundaries_app, name="boundaries")
+app.add_typer(config_app, name="config")
+
+
+@dataclass
+class _State:
+    config: Path | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Override config file (else $YAMASAT_CONFIG)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    _state.config = config
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from catalogs.settings import load_settings
+
+    return load_settings(_state.config)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective configuration (defaults + override file + YAMASAT_* variables)."""
+    import json
+
+    console.print_json(json.dumps(_settings().describe(), default=str))
+
+
+@sample_app.command("build")
+def sample_build(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write (default sample.root).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default sample.seed).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
+) -> None:
+    """Write the embedded sample archive: STAC catalog, COG assets and planted ground truth."""
+    from flows.progress import stage_progress
+    from catalogs.sample import build_sample
+
+    settings = _settings()
+    root = (out or settings.sample.root).resolve()
+    with stage_progress(console) as progress:
+        manifest = build_sample(
+            root,
+            bbox=tuple(settings.sample.bbox),
+            seed=seed if seed is not None else settings.sample.seed,
+            overwrite=force,
+            progress=progress,
+        )
+    _print_sample_summary(root, manifest)
+
+
+def _print_sample_summary(root: Path, manifest: object) -> None:
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    n_files = sum(1 for p in root.rglob("*") if p.is_file())
+    console.print(f"[bold green]sample archive[/] {root / 'catalog.json'}")
+    console.print(f"  {n_files} files, {size / 1e6:.1f} MB, synthetic (seeded), bbox {getattr(manifest, 'bbox', '')}")
+
+
+@boundaries_app.command("show")
+def boundaries_show() -> None:
+    """List the AOIs available and where their boundaries come from."""
+    from catalogs.boundaries import MLIT_CREDIT, load_boundaries, municipalities_table
+    from catalogs.errors import BoundariesMissingError
+    from catalogs.municipalities import PREFECTURE
+
+    settings = _settings()
+    path = settings.boundaries.path
+    try:
+        b = load_boundaries(path)
+        source = b.source
+        problem = None
+    except BoundariesMissingError as e:
+        b, source, problem = None, None, str(e)
+    table = Table(title="Yamaguchi AOIs")
+    for col in ("AOI", "code", "名称", "name", "boundary"):
+        table.add_column(col)
+    pref_src = source or "japanmap package (coarse outline, mainland only)"
+    table.add_row(PREFECTURE.slug, PREFECTURE.code, PREFECTURE.name_ja, PREFECTURE.name_en, pref_src)
+    for m, have in municipalities_table(b):
+        table.add_row(m.slug, m.code, m.name_ja, m.name_en, "N03 file" if have else "[yellow]needs boundaries file[/]")
+    console.print(table)
+    if problem:
+        console.print(f"[yellow]boundaries:[/] {problem}")
+    else:
+        console.print(f"boundaries: {source}\n{MLIT_CREDIT}")
+
+
+@app.command("aoi")
+def aoi_show(aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSON file or W,S,E,N.")]) -> None:
+    """Resolve an AOI and print its extent, area and source."""
+    from catalogs.aoi import resolve_aoi
+
+    settings = _settings()
+    a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
+    w, s, e, n = a.bbox
+    console.print(f"[bold]{a.name_ja}[/] ({a.name_en}) key={a.key}")
+    console.print(f"  bbox W,S,E,N = {w:.5f},{s:.5f},{e:.5f},{n:.5f}; area {a.area_km2(settings.grid.crs):.1f} km²")
+    console.print(f"  source: {a.source}")
+
+
+@app.command("search")
+def search(
+    aoi: Annotated[str, typer.Option(help="AOI: name, code, GeoJSON file or W,S,E,N.")],
+    period: Annotated[str, typer.Option(help="Period A/B (ISO dates).")],
+    source: Annotated[str, typer.Option(help="Configured source, STAC API URL or catalog.json.")] = "sample",
+    family: Annotated[str, typer.Option(help="s2, s1 or dem.")] = "s2",
+    profile: Annotated[str | None, typer.Option(help="Asset layout profile (default: from the source).")] = None,
+) -> None:
+    """Search a source and list the items found (deduplicated)."""
+    from catalogs.aoi import resolve_aoi
+    from catalogs.periods import parse_period
+    from catalogs.sources import resolve_source, search_items
+
+    settings = _settings()
+    p = parse_period(period)
+    a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
+    src = resolve_source(source, configured=dict(settings.sources), profile=profile)
+    items = search_items(src, family=family, aoi=a.geometry, period=p, policy=_network(settings))
+    table = Table(title=f"{len(items)} items from {src.name}")
+    for col in ("id", "datetime", "cloud %", "crs"):
+        table.add_column(col)
+    for it in items:
+        crs = it.properties.get("proj:code") or it.properties.get("proj:epsg") or ""
+        cc = it.properties.get("eo:cloud_cover")
+        table.add_row(it.id, str(it.datetime), "" if cc is None else f"{cc:.1f}", str(crs))
+    console.print(table)
+
+
+def _network(settings):  # type: ignore[no-untyped-def]
+    from catalogs.sources import NetworkPolicy
+
+    n = settings.network
+    return NetworkPolicy(timeout_s=n.timeout_s, max_retries=n.max_retries, backoff_s=n.backoff_s)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Sample archive folder (default sample.root).")] = None,
+) -> None:
+    """Offline, one command: build the sample archive if missing, search it and load it."""
+    from flows.demo import run_demo
+    from flows.progress import stage_progress
+
+    settings = _settings()
+    root = (out or settings.sample.root).resolve()
+    with stage_progress(console) as progress:
+        summary = run_demo(settings, root, progress=progress)
+    table = Table(title="Sentinel-2 scenes on the project grid " + summary.grid)
+    for col in ("date", "items", "valid %", "mean NDVI"):
+        table.add_column(col, justify="right")
+    for row in summary.rows:
+        table.add_row(row.date, str(row.n_items), f"{100 * row.valid_fraction:.1f}", f"{row.mean_ndvi:.3f}")
+    console.print(table)
+    console.print(f"catalog: {summary.catalog}")
+    console.print(f"seam check across 132°E: {summary.seam_note}")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turn yamasat errors into clear messages."""
+    try:
+        app()
+    except YamasatError as e:
+        err_console.print(f"[bold red]error:[/] {e}")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

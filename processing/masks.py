@@ -1,0 +1,65 @@
+"""Pixel masks. A mask is a bool DataArray where True means *flagged* (not usable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+__all__ = ["dilate_mask", "scl_mask"]
+
+#: Sentinel-2 Scene Classification classes flagged by default: 0 no data, 1 saturated or
+#: defective, 3 cloud shadow, 8 cloud medium probability, 9 cloud high probability, 10 thin
+#: cirrus (ESA Sentinel-2 L2A product definition, SCL). 2 (dark area) and 11 (snow) are left
+#: to configuration.
+DEFAULT_SCL_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+
+
+def _dilate_block(block: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    out = np.empty_like(block)
+    for idx in np.ndindex(block.shape[:-2]):
+        out[idx] = ndimage.binary_dilation(block[idx], structure=structure)
+    return out
+
+
+def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
+    """Grow flagged regions by ``pixels`` in y and x (disk structuring element).
+
+    Works per 2-D slice on numpy or dask (``map_overlap`` with a halo of ``pixels``), so the
+    result does not depend on chunking.
+    """
+    if pixels <= 0:
+        return mask
+    yy, xx = np.mgrid[-pixels : pixels + 1, -pixels : pixels + 1]
+    structure = (yy**2 + xx**2) <= pixels**2
+    data = mask.data
+    if hasattr(data, "map_overlap"):
+        depth = {i: 0 for i in range(data.ndim - 2)} | {data.ndim - 2: pixels, data.ndim - 1: pixels}
+        grown = data.map_overlap(
+            _dilate_block, depth=depth, boundary=False, dtype=bool, structure=structure
+        )
+    else:
+        grown = _dilate_block(np.asarray(data, dtype=bool), structure)
+    return mask.copy(data=grown)
+
+
+def scl_mask(
+    scl: xr.DataArray,
+    *,
+    classes: Iterable[int] = DEFAULT_SCL_CLASSES,
+    dilation_px: int = 3,
+) -> xr.DataArray:
+    """Flag pixels whose SCL class is in ``classes``; clouds and shadows grown by ``dilation_px``.
+
+    Class 0 (no data) is always flagged but not dilated (a swath edge is not a cloud).
+    """
+    cls = tuple(int(c) for c in classes)
+    cloudy = tuple(c for c in cls if c != 0)
+    flagged = scl.isin(cloudy) if cloudy else xr.zeros_like(scl, dtype=bool)
+    flagged = dilate_mask(flagged, dilation_px)
+    out = flagged | (scl == 0)
+    out.name = "mask"
+    out.attrs = {"description": "True where the pixel is flagged (SCL cloud/shadow/no data)"}
+    return out

@@ -1,0 +1,55 @@
+"""Shared test fixtures: paths to ../shared/fixtures, network guard, Prefect/GDAL quietness."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("YAMASAT_SHARED", ROOT.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+BOUNDARIES = FIXTURES / "boundaries" / "N03-21_35_210101.json"
+STAC_FIXTURES = FIXTURES / "stac"
+
+
+@pytest.fixture(scope="session")
+def boundaries_path() -> Path:
+    """The real N03 boundaries of Yamaguchi (never copied into the repo)."""
+    if not BOUNDARIES.is_file():
+        pytest.skip(f"shared fixture missing: {BOUNDARIES} (set YAMASAT_SHARED)")
+    return BOUNDARIES
+
+
+@pytest.fixture(scope="session")
+def stac_fixtures() -> Path:
+    """Folder of real STAC metadata fixtures."""
+    if not STAC_FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures missing: {STAC_FIXTURES} (set YAMASAT_SHARED)")
+    return STAC_FIXTURES
+
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else None
+    if isinstance(host, str):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if host != "localhost" and (ip is None or not ip.is_loopback):
+            raise OSError(f"tests must not reach the network (tried {address!r})")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only loopback connections are allowed in tests."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    yield
