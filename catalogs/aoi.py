@@ -124,7 +124,9 @@ def resolve_aoi(
     """
     text = spec.strip()
     if not text:
-        raise AOIError("the AOI is empty; give a name (e.g. hofu, 35206), a GeoJSON file or W,S,E,N")
+        raise AOIError(
+            "the AOI is empty; give a name (e.g. hofu, 35206), a GeoJSON file or W,S,E,N"
+        )
     if _BBOX_RE.match(text):
         w, s, e, n = parse_bbox(text)
         return AOI(

@@ -1,7 +1,8 @@
 """Municipal boundaries of Yamaguchi Prefecture from an MLIT N03 file.
 
 The official source is MLIT's National Land Numerical Information, administrative areas
-(国土数値情報 行政区域 N03), one file per prefecture (35 = Yamaguchi), distributed as a zip holding a
+(国土数値情報 行政区域 N03), one file per prefecture (35 = Yamaguchi), distributed as a zip
+holding a
 shapefile and a GeoJSON. Any of the three forms is accepted. Credit as MLIT requires:
 「出典：国土数値情報（行政区域データ）（国土交通省）を加工して作成」.
 

@@ -38,7 +38,9 @@ class Prefecture:
     name_en: str
 
 
-PREFECTURE = Prefecture(code="35", slug="yamaguchi", name_ja="山口県", name_en="Yamaguchi Prefecture")
+PREFECTURE = Prefecture(
+    code="35", slug="yamaguchi", name_ja="山口県", name_en="Yamaguchi Prefecture"
+)
 
 _ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("35201", "shimonoseki", "下関市", "Shimonoseki City", "city"),

@@ -28,7 +28,7 @@ class Period:
         return f"{self.start.isoformat()}T00:00:00Z/{self.end.isoformat()}T23:59:59Z"
 
     def contains(self, when: dt.datetime | dt.date) -> bool:
-        """True when ``when`` (a date, or a datetime converted to its UTC date) lies in the period."""
+        """True when ``when`` (a date, or a datetime taken as its UTC date) is in the period."""
         if isinstance(when, dt.datetime):
             if when.tzinfo is not None:
                 when = when.astimezone(dt.UTC)

@@ -276,7 +276,9 @@ def search_items(
     return items
 
 
-def asset_hrefs(items: Sequence[pystac.Item], asset_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+def asset_hrefs(
+    items: Sequence[pystac.Item], asset_keys: Sequence[str]
+) -> list[tuple[str, str, str]]:
     """(item id, asset key, absolute href) for each requested asset; SourceError if one lacks it."""
     out = []
     for item in items:

@@ -25,7 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-sample_app = typer.Typer(help="The embedded sample archive (offline, synthetic).", no_args_is_help=True)
+sample_app = typer.Typer(
+    help="The embedded sample archive (offline, synthetic).", no_args_is_help=True
+)
 boundaries_app = typer.Typer(help="Municipal boundaries (MLIT N03).", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
@@ -72,13 +74,16 @@ def config_show() -> None:
 
 @sample_app.command("build")
 def sample_build(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder to write (default sample.root).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder to write (default sample.root).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default sample.seed).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
 ) -> None:
     """Write the embedded sample archive: STAC catalog, COG assets and planted ground truth."""
-    from flows.progress import stage_progress
     from catalogs.sample import build_sample
+
+    from flows.progress import stage_progress
 
     settings = _settings()
     root = (out or settings.sample.root).resolve()
@@ -97,7 +102,10 @@ def _print_sample_summary(root: Path, manifest: object) -> None:
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     n_files = sum(1 for p in root.rglob("*") if p.is_file())
     console.print(f"[bold green]sample archive[/] {root / 'catalog.json'}")
-    console.print(f"  {n_files} files, {size / 1e6:.1f} MB, synthetic (seeded), bbox {getattr(manifest, 'bbox', '')}")
+    console.print(
+        f"  {n_files} files, {size / 1e6:.1f} MB, synthetic (seeded), "
+        f"bbox {getattr(manifest, 'bbox', '')}"
+    )
 
 
 @boundaries_app.command("show")
@@ -119,9 +127,17 @@ def boundaries_show() -> None:
     for col in ("AOI", "code", "名称", "name", "boundary"):
         table.add_column(col)
     pref_src = source or "japanmap package (coarse outline, mainland only)"
-    table.add_row(PREFECTURE.slug, PREFECTURE.code, PREFECTURE.name_ja, PREFECTURE.name_en, pref_src)
+    table.add_row(
+        PREFECTURE.slug, PREFECTURE.code, PREFECTURE.name_ja, PREFECTURE.name_en, pref_src
+    )
     for m, have in municipalities_table(b):
-        table.add_row(m.slug, m.code, m.name_ja, m.name_en, "N03 file" if have else "[yellow]needs boundaries file[/]")
+        table.add_row(
+            m.slug,
+            m.code,
+            m.name_ja,
+            m.name_en,
+            "N03 file" if have else "[yellow]needs boundaries file[/]",
+        )
     console.print(table)
     if problem:
         console.print(f"[yellow]boundaries:[/] {problem}")
@@ -130,7 +146,9 @@ def boundaries_show() -> None:
 
 
 @app.command("aoi")
-def aoi_show(aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSON file or W,S,E,N.")]) -> None:
+def aoi_show(
+    aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSON file or W,S,E,N.")],
+) -> None:
     """Resolve an AOI and print its extent, area and source."""
     from catalogs.aoi import resolve_aoi
 
@@ -138,7 +156,10 @@ def aoi_show(aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSO
     a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
     w, s, e, n = a.bbox
     console.print(f"[bold]{a.name_ja}[/] ({a.name_en}) key={a.key}")
-    console.print(f"  bbox W,S,E,N = {w:.5f},{s:.5f},{e:.5f},{n:.5f}; area {a.area_km2(settings.grid.crs):.1f} km²")
+    console.print(
+        f"  bbox W,S,E,N = {w:.5f},{s:.5f},{e:.5f},{n:.5f}; "
+        f"area {a.area_km2(settings.grid.crs):.1f} km²"
+    )
     console.print(f"  source: {a.source}")
 
 
@@ -146,9 +167,13 @@ def aoi_show(aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSO
 def search(
     aoi: Annotated[str, typer.Option(help="AOI: name, code, GeoJSON file or W,S,E,N.")],
     period: Annotated[str, typer.Option(help="Period A/B (ISO dates).")],
-    source: Annotated[str, typer.Option(help="Configured source, STAC API URL or catalog.json.")] = "sample",
+    source: Annotated[
+        str, typer.Option(help="Configured source, STAC API URL or catalog.json.")
+    ] = "sample",
     family: Annotated[str, typer.Option(help="s2, s1 or dem.")] = "s2",
-    profile: Annotated[str | None, typer.Option(help="Asset layout profile (default: from the source).")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Asset layout profile (default: from the source).")
+    ] = None,
 ) -> None:
     """Search a source and list the items found (deduplicated)."""
     from catalogs.aoi import resolve_aoi
@@ -179,7 +204,10 @@ def _network(settings):  # type: ignore[no-untyped-def]
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Sample archive folder (default sample.root).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Sample archive folder (default sample.root)."),
+    ] = None,
 ) -> None:
     """Offline, one command: build the sample archive if missing, search it and load it."""
     from flows.demo import run_demo
@@ -193,7 +221,9 @@ def demo(
     for col in ("date", "items", "valid %", "mean NDVI"):
         table.add_column(col, justify="right")
     for row in summary.rows:
-        table.add_row(row.date, str(row.n_items), f"{100 * row.valid_fraction:.1f}", f"{row.mean_ndvi:.3f}")
+        table.add_row(
+            row.date, str(row.n_items), f"{100 * row.valid_fraction:.1f}", f"{row.mean_ndvi:.3f}"
+        )
     console.print(table)
     console.print(f"catalog: {summary.catalog}")
     console.print(f"seam check across 132°E: {summary.seam_note}")

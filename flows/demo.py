@@ -53,10 +53,14 @@ def run_demo(settings: Any, root: Path, *, progress: ProgressFn | None = None) -
 
     report = progress or _noop
     net = settings.network
-    configure_gdal(timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s)
+    configure_gdal(
+        timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
+    )
     catalog = root / "catalog.json"
     if not catalog.is_file():
-        build_sample(root, bbox=tuple(settings.sample.bbox), seed=settings.sample.seed, progress=report)
+        build_sample(
+            root, bbox=tuple(settings.sample.bbox), seed=settings.sample.seed, progress=report
+        )
     manifest = SampleManifest.read(root)
     bbox = tuple(manifest.bbox)
     aoi = shapely.box(*bbox)
@@ -115,7 +119,12 @@ def run_demo(settings: Any, root: Path, *, progress: ProgressFn | None = None) -
         if west_err
         else "no clear date to check"
     )
-    return DemoSummary(catalog, f"{settings.grid.crs} {settings.grid.resolution:g} m {geobox.shape.x}x{geobox.shape.y}", tuple(rows), seam)
+    return DemoSummary(
+        catalog,
+        f"{settings.grid.crs} {settings.grid.resolution:g} m {geobox.shape.x}x{geobox.shape.y}",
+        tuple(rows),
+        seam,
+    )
 
 
 def _lon_of_columns(geobox: Any) -> np.ndarray:

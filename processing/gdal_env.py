@@ -11,7 +11,9 @@ import os
 __all__ = ["configure_gdal"]
 
 
-def configure_gdal(*, timeout_s: float = 30.0, max_retries: int = 5, retry_delay_s: float = 1.0) -> dict[str, str]:
+def configure_gdal(
+    *, timeout_s: float = 30.0, max_retries: int = 5, retry_delay_s: float = 1.0
+) -> dict[str, str]:
     """Set GDAL's HTTP timeout/retry and cloud-friendly read options; returns what was set.
 
     Values already present in the environment win, so an operator can override any of them.

@@ -55,7 +55,9 @@ def _load_group(
     groupby: str,
 ) -> xr.Dataset:
     keys = list(assets.values())
-    resampling_map = {key: ("nearest" if band in _CATEGORICAL else resampling) for band, key in assets.items()}
+    resampling_map = {
+        key: ("nearest" if band in _CATEGORICAL else resampling) for band, key in assets.items()
+    }
     try:
         ds = odc.stac.load(
             items,
@@ -72,9 +74,7 @@ def _load_group(
     return ds.rename({key: band for band, key in assets.items() if key != band})
 
 
-def _apply_scaling(
-    ds: xr.Dataset, sig: tuple[tuple[str, float, float], ...]
-) -> xr.Dataset:
+def _apply_scaling(ds: xr.Dataset, sig: tuple[tuple[str, float, float], ...]) -> xr.Dataset:
     out = {}
     for band, scale, offset in sig:
         raw = ds[band]

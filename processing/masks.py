@@ -36,7 +36,10 @@ def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
     structure = (yy**2 + xx**2) <= pixels**2
     data = mask.data
     if hasattr(data, "map_overlap"):
-        depth = {i: 0 for i in range(data.ndim - 2)} | {data.ndim - 2: pixels, data.ndim - 1: pixels}
+        depth = {i: 0 for i in range(data.ndim - 2)} | {
+            data.ndim - 2: pixels,
+            data.ndim - 1: pixels,
+        }
         grown = data.map_overlap(
             _dilate_block, depth=depth, boundary=False, dtype=bool, structure=structure
         )

@@ -48,7 +48,7 @@ def test_fallback_outline_without_file() -> None:
 
 
 def test_municipality_without_boundaries_says_what_to_do() -> None:
-    with pytest.raises(BoundariesMissingError, match="boundaries.path"):
+    with pytest.raises(BoundariesMissingError, match=r"boundaries\.path"):
         resolve_aoi("hofu", boundaries_path=None)
     with pytest.raises(BoundariesMissingError, match="does not exist"):
         resolve_aoi("hofu", boundaries_path=Path("/nonexistent/N03.geojson"))
@@ -79,20 +79,39 @@ def test_bbox_and_geojson(tmp_path: Path) -> None:
     a = resolve_aoi("131.9,33.9,132.1,34.0")
     assert a.bbox == (131.9, 33.9, 132.1, 34.0)
     gj = tmp_path / "area.geojson"
-    gj.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "Polygon",
-            "coordinates": [[[131.9, 33.9], [132.0, 33.9], [132.0, 34.0], [131.9, 33.9]]],
-        }}],
-    }))
+    gj.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [[131.9, 33.9], [132.0, 33.9], [132.0, 34.0], [131.9, 33.9]]
+                            ],
+                        },
+                    }
+                ],
+            }
+        )
+    )
     a = resolve_aoi(str(gj))
     assert a.key == "file:area.geojson" and a.area_km2() > 10
     with pytest.raises(AOIError, match="does not exist"):
         resolve_aoi(str(tmp_path / "missing.geojson"))
     line = tmp_path / "line.geojson"
-    line.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": {
-        "type": "LineString", "coordinates": [[131.9, 33.9], [132.0, 34.0]]}}))
+    line.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "LineString", "coordinates": [[131.9, 33.9], [132.0, 34.0]]},
+            }
+        )
+    )
     with pytest.raises(AOIError, match="no polygon"):
         resolve_aoi(str(line))
 
@@ -113,8 +132,19 @@ def test_shapefile_zip_and_bad_files(boundaries_path: Path, tmp_path: Path) -> N
     with pytest.raises(BoundariesMissingError, match="zip"):
         load_boundaries(bad)
     other = tmp_path / "other.geojson"
-    other.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "x"},
-         "geometry": {"type": "Point", "coordinates": [131.9, 33.9]}}]}))
+    other.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "x"},
+                        "geometry": {"type": "Point", "coordinates": [131.9, 33.9]},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(BoundariesMissingError, match="N03"):
         load_boundaries(other)

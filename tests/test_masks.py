@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+
+from processing.masks import dilate_mask, scl_mask
+
+
+def _scl(backend: str) -> xr.DataArray:
+    data = np.full((2, 40, 50), 4, dtype="uint8")
+    data[0, 10:14, 10:14] = 9  # cloud
+    data[0, 30, 40] = 3  # shadow pixel
+    data[1, :, :5] = 0  # no data at the swath edge
+    data[1, 20, 20] = 11  # snow: not flagged by default
+    arr = da.from_array(data, chunks=(1, 16, 16)) if backend == "dask" else data
+    return xr.DataArray(arr, dims=("time", "y", "x"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_scl_mask_flags_and_dilates(backend: str) -> None:
+    m = scl_mask(_scl(backend), dilation_px=2)
+    out = m.values
+    assert out.dtype == bool
+    assert out[0, 10:14, 10:14].all()
+    assert out[0, 8, 12] and out[0, 12, 8]  # grown by 2 px
+    assert not out[0, 7, 12]  # ...and no further
+    assert out[0, 30, 38] and not out[0, 30, 37]
+    assert out[1, :, :5].all() and not out[1, :, 6].any()  # nodata flagged, not dilated
+    assert not out[1, 20, 20]
+    assert out[0].sum() > 16
+
+
+def test_dask_equals_numpy() -> None:
+    a = scl_mask(_scl("numpy"), dilation_px=3).values
+    b = scl_mask(_scl("dask"), dilation_px=3).values
+    np.testing.assert_array_equal(a, b)
+
+
+def test_configurable_classes_and_no_dilation() -> None:
+    m = scl_mask(_scl("numpy"), classes=(0, 11), dilation_px=0).values
+    assert m[1, 20, 20] and not m[0, 11, 11]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_dilate_zero_is_identity(backend: str) -> None:
+    base = _scl(backend) == 9
+    assert dilate_mask(base, 0) is base
