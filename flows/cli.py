@@ -229,16 +229,25 @@ def demo(
     console.print(f"seam check across 132°E: {summary.seam_note}")
 
 
-def main() -> None:
-    """Console-script entry point: run the app, turn yamasat errors into clear messages."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv``; returns the exit status (0 only on success)."""
     try:
-        app()
+        app(args=argv, prog_name="yamasat")
+    except SystemExit as e:  # typer/click end every run this way in standalone mode
+        code = e.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except YamasatError as e:
         err_console.print(f"[bold red]error:[/] {e}")
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
-        sys.exit(130)
+        return 130
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""Thresholds: fixed or Otsu on a sample of valid pixels, applied in a chosen direction."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+from skimage.filters import threshold_otsu
+
+from catalogs.errors import YamasatError
+
+__all__ = ["Direction", "apply_threshold", "otsu_threshold", "sample_valid"]
+
+Direction = Literal["decrease", "increase", "both"]
+
+
+def sample_valid(da: xr.DataArray, *, max_samples: int = 1_000_000) -> np.ndarray:
+    """A regular (strided) sample of at most about ``max_samples`` finite values of ``da``.
+
+    Striding keeps the sample deterministic and reads only a fraction of a lazy array's pixels
+    once computed, so global statistics do not need the whole array in memory.
+    """
+    n = int(np.prod(da.shape))
+    step = max(1, math.ceil(math.sqrt(n / max_samples))) if n > max_samples else 1
+    sl = {d: slice(None, None, step) for d in da.dims[-2:]}
+    values = np.asarray(da.isel(sl).values, dtype="float64").ravel()
+    return values[np.isfinite(values)]
+
+
+def otsu_threshold(da: xr.DataArray, *, max_samples: int = 1_000_000, nbins: int = 256) -> float:
+    """Otsu's threshold (Otsu 1979, via scikit-image) on a sample of the valid pixels.
+
+    Raises :class:`YamasatError` when fewer than 100 valid values exist or all are equal.
+    """
+    values = sample_valid(da, max_samples=max_samples)
+    if values.size < 100:
+        raise YamasatError(
+            f"too few valid pixels ({values.size}) to estimate an Otsu threshold; "
+            "give a fixed threshold or a larger area/period"
+        )
+    if float(values.min()) == float(values.max()):
+        raise YamasatError("all valid pixels have the same value: no threshold can split them")
+    return float(threshold_otsu(values, nbins=nbins))
+
+
+def apply_threshold(
+    da: xr.DataArray, threshold: float, *, direction: Direction = "decrease"
+) -> xr.DataArray:
+    """Flag pixels beyond ``threshold``: ``decrease`` → value < −|t| … see below.
+
+    - ``decrease``: ``da < threshold`` (e.g. ΔNDVI below a negative threshold);
+    - ``increase``: ``da > threshold``;
+    - ``both``: ``|da| > |threshold|``.
+    NaN is never flagged; track validity separately.
+    """
+    if direction == "decrease":
+        out = da < threshold
+    elif direction == "increase":
+        out = da > threshold
+    elif direction == "both":
+        out = abs(da) > abs(threshold)
+    else:
+        raise YamasatError(f"unknown direction {direction!r}; use decrease, increase or both")
+    out.name = "detected"
+    return out

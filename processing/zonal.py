@@ -1,0 +1,39 @@
+"""Zonal counts of a product per zone (for example per municipality)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+__all__ = ["zonal_class_counts"]
+
+
+def zonal_class_counts(
+    zones: xr.DataArray,
+    product: xr.DataArray,
+    *,
+    n_zones: int,
+    classes: tuple[int, ...] = (0, 1, 255),
+) -> np.ndarray:
+    """Pixel counts per (zone, class): array of shape ``(n_zones + 1, len(classes))``.
+
+    ``zones`` holds integer zone ids 1..n_zones (0 = outside every zone); ``product`` holds
+    class values (e.g. 0 not detected, 1 detected, 255 no valid observation). Works on numpy
+    and dask (``dask.array.bincount``), computing in one pass.
+    """
+    code = np.full(256, len(classes), dtype="int64")
+    for i, c in enumerate(classes):
+        code[c] = i
+    k = len(classes) + 1
+    z = zones.data
+    p = product.data
+    if isinstance(z, da.Array) or isinstance(p, da.Array):
+        z = da.asarray(z)
+        p = da.asarray(p)
+        combined = z.astype("int64") * k + da.map_blocks(lambda b: code[b], p, dtype="int64")
+        counts = da.bincount(combined.ravel(), minlength=(n_zones + 1) * k).compute()
+    else:
+        combined = np.asarray(z, dtype="int64") * k + code[np.asarray(p)]
+        counts = np.bincount(combined.ravel(), minlength=(n_zones + 1) * k)
+    return np.asarray(counts[: (n_zones + 1) * k]).reshape(n_zones + 1, k)[:, : len(classes)]
