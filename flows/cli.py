@@ -82,7 +82,6 @@ def sample_build(
 ) -> None:
     """Write the embedded sample archive: STAC catalog, COG assets and planted ground truth."""
     from catalogs.sample import build_sample
-
     from flows.progress import stage_progress
 
     settings = _settings()

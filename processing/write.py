@@ -1,0 +1,229 @@
+"""Writing: DataArrays -> validated COGs, polygons -> GeoParquet (the output edge of processing).
+
+COGs are streamed: the dask graph is computed block by block into a temporary tiled GeoTIFF
+(memory stays at a few chunks), GDAL's COG driver then adds overviews and the final layout,
+the result is validated with rio-cogeo, fsynced and renamed into place. A reader never sees a
+partial file at the final path; an existing file is not replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import rasterio
+import rasterio.shutil
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from rasterio.windows import Window
+
+from catalogs.errors import OutputExistsError, YamasatError
+
+__all__ = ["CogSpec", "WrittenFile", "atomic_path", "sha256_file", "write_cogs"]
+
+
+class WriteError(YamasatError):
+    """An output could not be written or failed its read-back check."""
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A file written and checked: where, how big, and its checksum."""
+
+    path: Path
+    size: int
+    sha256: str
+    """hex digest"""
+
+    @property
+    def multihash(self) -> str:
+        """The checksum as a STAC ``file:checksum`` multihash (sha2-256)."""
+        return "1220" + self.sha256
+
+
+@dataclass(frozen=True)
+class CogSpec:
+    """How to write one array as a COG."""
+
+    nodata: float | int | None
+    dtype: str
+    resampling: str = "nearest"
+    """overview resampling: ``nearest`` for classes, ``average`` for continuous values"""
+    description: str = ""
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success fsync and rename it into place.
+
+    On any error the temporary file is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    if final.exists() and not overwrite:
+        raise OutputExistsError(f"{final} exists; pass overwrite (CLI --force) to replace it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        yield tmp
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    finally:
+        for p in (tmp, tmp.with_name(tmp.name + ".aux.xml")):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
+class _WindowTarget:
+    """A ``dask.array.store`` target that writes 2-D slices into one band of a raster."""
+
+    def __init__(self, dst: Any, lock: threading.Lock) -> None:
+        self._dst = dst
+        self._lock = lock
+        self.shape = (dst.height, dst.width)
+        self.dtype = np.dtype(dst.dtypes[0])
+        self.ndim = 2
+
+    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
+        ys, xs = key
+        win = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+        with self._lock:
+            self._dst.write(value, 1, window=win)
+
+
+def _profile(arr: xr.DataArray, spec: CogSpec, geobox: GeoBox) -> dict[str, Any]:
+    ny, nx = arr.shape
+    if (ny, nx) != tuple(geobox.shape):
+        raise WriteError(
+            f"array {arr.name!r} has shape {(ny, nx)} but the grid is {tuple(geobox.shape)}"
+        )
+    return {
+        "driver": "GTiff",
+        "width": nx,
+        "height": ny,
+        "count": 1,
+        "dtype": spec.dtype,
+        "crs": geobox.crs.to_wkt() if geobox.crs is not None else None,
+        "transform": geobox.affine,
+        "nodata": spec.nodata,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "DEFLATE",  # fast setting for the intermediate file
+        "zlevel": 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
+def _to_cog(src: Path, dst: Path, spec: CogSpec) -> None:
+    try:
+        rasterio.shutil.copy(
+            str(src),
+            str(dst),
+            driver="COG",
+            COMPRESS="DEFLATE",
+            PREDICTOR="YES" if np.dtype(spec.dtype).kind == "f" else "NO",
+            BLOCKSIZE=512,
+            OVERVIEWS="AUTO",
+            OVERVIEW_RESAMPLING=spec.resampling.upper(),
+            RESAMPLING="NEAREST",
+            NUM_THREADS="ALL_CPUS",
+            BIGTIFF="IF_SAFER",
+        )
+    except rasterio.errors.RasterioError as e:
+        raise WriteError(f"GDAL could not write the COG {dst}: {e}") from e
+
+
+def _check_cog(path: Path, final: Path) -> None:
+    from rio_cogeo.cogeo import cog_validate
+
+    ok, errors, _warnings = cog_validate(str(path), quiet=True)
+    if not ok:
+        raise WriteError(f"{final} is not a valid COG after writing: {errors}")
+
+
+def write_cogs(
+    arrays: Mapping[Path, tuple[xr.DataArray, CogSpec]],
+    *,
+    geobox: GeoBox,
+    overwrite: bool = False,
+    tags: Mapping[str, str] | None = None,
+) -> dict[Path, WrittenFile]:
+    """Compute and write several 2-D arrays as COGs in one pass over their shared graph.
+
+    Each array must be 2-D (``y, x``) on ``geobox`` (CRS and transform of the files). All
+    arrays are computed together by one ``dask.array.store`` call, so inputs they share are
+    read once; blocks are written as they finish. Every output is validated (rio-cogeo) and
+    checksummed before it is renamed into its final path. Returns the files by final path.
+    """
+    for final in arrays:
+        if Path(final).exists() and not overwrite:
+            raise OutputExistsError(f"{final} exists; pass overwrite (CLI --force) to replace it")
+    streams: dict[Path, tuple[Path, CogSpec]] = {}
+    try:
+        with contextlib.ExitStack() as datasets:
+            sources, targets = [], []
+            lock = threading.Lock()
+            for final_path, (arr, spec) in arrays.items():
+                final = Path(final_path)
+                if arr.ndim != 2:
+                    raise WriteError(f"{final}: expected a 2-D array, got dims {arr.dims}")
+                final.parent.mkdir(parents=True, exist_ok=True)
+                stream = final.with_name(f".{final.name}.stream-{os.getpid()}.tif")
+                streams[final] = (stream, spec)
+                dst = datasets.enter_context(
+                    rasterio.open(stream, "w", **_profile(arr, spec, geobox))
+                )
+                if tags:
+                    dst.update_tags(**tags)
+                if spec.description:
+                    dst.set_band_description(1, spec.description)
+                sources.append(_as_dask(arr, spec))
+                targets.append(_WindowTarget(dst, lock))
+            da.store(sources, targets, lock=False, compute=True)  # type: ignore[arg-type]
+        written: dict[Path, WrittenFile] = {}
+        for final, (stream, spec) in streams.items():
+            with atomic_path(final, overwrite=overwrite) as tmp_cog:
+                _to_cog(stream, tmp_cog, spec)
+                _check_cog(tmp_cog, final)
+            written[final] = WrittenFile(final, final.stat().st_size, sha256_file(final))
+        return written
+    finally:
+        for stream, _spec in streams.values():
+            stream.unlink(missing_ok=True)
+
+
+def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:
+    data = arr.data
+    if not isinstance(data, da.Array):
+        data = da.from_array(np.asarray(data), chunks=(2048, 2048))
+    if data.dtype.kind == "f" and np.dtype(spec.dtype).kind != "f":
+        fill = spec.nodata if spec.nodata is not None else 0
+        data = da.where(da.isnan(data), fill, data)
+    return data.astype(spec.dtype)
