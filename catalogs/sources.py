@@ -21,13 +21,21 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from catalogs.errors import NoDataError, SourceError
+from catalogs.hrefs import HrefPolicy, check_href
 from catalogs.periods import Period
 from catalogs.profiles import Profile, get_profile
 
 if TYPE_CHECKING:
     from pystac_client.stac_api_io import StacApiIO
 
-__all__ = ["NetworkPolicy", "Source", "dedupe_items", "resolve_source", "search_items"]
+__all__ = [
+    "NetworkPolicy",
+    "Source",
+    "dedupe_items",
+    "resolve_source",
+    "search_items",
+    "vet_assets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -276,17 +284,20 @@ def search_items(
     return items
 
 
-def asset_hrefs(
-    items: Sequence[pystac.Item], asset_keys: Sequence[str]
-) -> list[tuple[str, str, str]]:
-    """(item id, asset key, absolute href) for each requested asset; SourceError if one lacks it."""
-    out = []
+def vet_assets(items: Sequence[pystac.Item], asset_keys: Iterable[str], policy: HrefPolicy) -> None:
+    """Check every asset href that will be read against the security ``policy``.
+
+    Relative hrefs are resolved against the item first. Raises :class:`SourceError` when an
+    item lacks an asset and :class:`HrefPolicyError` (naming item, asset and rule) before GDAL
+    or pystac would open a refused href. Local hrefs are rewritten to their resolved paths.
+    """
+    keys = list(asset_keys)
     for item in items:
-        for key in asset_keys:
+        for key in keys:
             asset = item.assets.get(key)
             if asset is None:
                 raise SourceError(
                     f"item {item.id} has no asset {key!r} (it has {', '.join(item.assets)})"
                 )
-            out.append((item.id, key, asset.get_absolute_href() or asset.href))
-    return out
+            href = asset.get_absolute_href() or asset.href
+            asset.href = check_href(href, policy, item_id=item.id, asset=key)
