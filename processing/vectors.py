@@ -51,9 +51,8 @@ def polygons_from_cog(path: Path, *, value: int = 1, block: int = 2048) -> gpd.G
         geoms = kept + [p for p in shapely.get_parts(merged) if not p.is_empty]
     gdf = gpd.GeoDataFrame({"geometry": geoms}, geometry="geometry", crs=crs)
     gdf["area_m2"] = gdf.geometry.area.round(1)
-    order = (
-        np.lexsort((gdf.geometry.centroid.x.values, -gdf.geometry.centroid.y.values))
-        if len(gdf)
-        else []
-    )
+    if len(gdf) == 0:
+        return gdf
+    centre = gdf.geometry.centroid
+    order: np.ndarray = np.lexsort((centre.x.to_numpy(), -centre.y.to_numpy()))
     return gdf.iloc[order].reset_index(drop=True)
