@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["project_geobox"]
+__all__ = ["aoi_mask", "project_geobox"]
 
 
 def project_geobox(
@@ -19,3 +22,28 @@ def project_geobox(
     """
     geom = Geometry(aoi, crs="EPSG:4326").to_crs(crs)
     return GeoBox.from_geopolygon(geom, resolution=resolution, crs=crs, tight=False)
+
+
+def aoi_mask(geobox: GeoBox, aoi: BaseGeometry, *, chunk: int = 2048) -> xr.DataArray:
+    """Lazy bool DataArray on ``geobox``: True inside ``aoi`` (EPSG:4326), pixel centres."""
+    import dask.array as dsa
+    import numpy as np
+    from odc.geo.xr import wrap_xr
+    from rasterio import features
+
+    shape = tuple(geobox.shape)
+    if geobox.crs is None:
+        raise ValueError("the geobox has no CRS")
+    geom = Geometry(aoi, crs="EPSG:4326").to_crs(geobox.crs).geom
+    tr = geobox.affine
+
+    def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None
+        (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        sub = tr * tr.translation(x0, y0)
+        return features.geometry_mask(
+            [geom], out_shape=(y1 - y0, x1 - x0), transform=sub, invert=True
+        )
+
+    arr = dsa.map_blocks(block, chunks=dsa.core.normalize_chunks(chunk, shape), dtype=bool)
+    return wrap_xr(arr, geobox)

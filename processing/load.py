@@ -20,7 +20,7 @@ from odc.geo.geobox import GeoBox
 from catalogs.errors import LoadError
 from processing.masks import DEFAULT_SCL_CLASSES, scl_mask
 
-__all__ = ["ScaleFn", "load_bands", "load_s2"]
+__all__ = ["ScaleFn", "load_bands", "load_s2", "open_raster"]
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +170,41 @@ def load_s2(
     out["valid_fraction"] = (~mask).mean(dim=("y", "x")).astype("float32")
     out.attrs = ds.attrs
     return out
+
+
+class _CogWindows:
+    """Array-like view of band 1 of a raster, read window by window (thread-safe: one open per
+    read), for ``dask.array.from_array``."""
+
+    def __init__(self, path: str) -> None:
+        import rasterio
+
+        self.path = path
+        with rasterio.open(path) as src:
+            self.shape = (src.height, src.width)
+            self.dtype = np.dtype(src.dtypes[0])
+        self.ndim = 2
+
+    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        ys, xs = key
+        y0, y1, _ = ys.indices(self.shape[0])
+        x0, x1, _ = xs.indices(self.shape[1])
+        try:
+            with rasterio.open(self.path) as src:
+                return src.read(1, window=Window(x0, y0, x1 - x0, y1 - y0))
+        except rasterio.errors.RasterioIOError as e:
+            raise LoadError(f"could not read {self.path} window {key}: {e}") from e
+
+
+def open_raster(path: str, *, geobox: GeoBox, chunk: int = 2048) -> xr.DataArray:
+    """A written single-band raster on ``geobox`` as a lazy DataArray (nodata kept as stored)."""
+    import dask.array as dsa
+    from odc.geo.xr import wrap_xr
+
+    arr = dsa.from_array(_CogWindows(path), chunks=(chunk, chunk), lock=False, asarray=True)
+    if tuple(arr.shape) != tuple(geobox.shape):
+        raise LoadError(f"{path} has shape {arr.shape}, expected the grid {tuple(geobox.shape)}")
+    return wrap_xr(arr, geobox)

@@ -37,3 +37,43 @@ def zonal_class_counts(
         combined = np.asarray(z, dtype="int64") * k + code[np.asarray(p)]
         counts = np.bincount(combined.ravel(), minlength=(n_zones + 1) * k)
     return np.asarray(counts[: (n_zones + 1) * k]).reshape(n_zones + 1, k)[:, : len(classes)]
+
+
+def zonal_counts_from_cog(
+    path: str,
+    zones: list[tuple[object, int]],
+    *,
+    classes: tuple[int, ...] = (0, 1, 255),
+    block: int = 2048,
+) -> np.ndarray:
+    """Counts per (zone id, class) of a written product, read and rasterised block by block.
+
+    ``zones`` are (geometry in the raster's CRS, zone id ≥ 1) pairs; the result has shape
+    ``(max id + 1, len(classes))`` and row 0 counts pixels outside every zone.
+    """
+    import rasterio
+    from rasterio import features
+    from rasterio.windows import Window
+
+    n_zones = max((z for _, z in zones), default=0)
+    total = np.zeros((n_zones + 1, len(classes)), dtype="int64")
+    with rasterio.open(path) as src:
+        for row in range(0, src.height, block):
+            for col in range(0, src.width, block):
+                win = Window(col, row, min(block, src.width - col), min(block, src.height - row))
+                data = src.read(1, window=win)
+                lab = (
+                    features.rasterize(
+                        zones,
+                        out_shape=data.shape,
+                        transform=src.window_transform(win),
+                        fill=0,
+                        dtype="int32",
+                    )
+                    if zones
+                    else np.zeros(data.shape, "int32")
+                )
+                total += zonal_class_counts(
+                    xr.DataArray(lab), xr.DataArray(data), n_zones=n_zones, classes=classes
+                )
+    return total
