@@ -1,0 +1,122 @@
+"""The ``change_detection`` Prefect flow: search → analyse and write → publish → summarise.
+
+Tasks pass item dicts and small frozen values; the dask graph is built and computed inside
+the analysis task, at the write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from catalogs.settings import load_settings
+from flows.steps import ChangeOutcome, Prepared, analyse_change, prepare, search_family
+from processing.change_detection import ChangeParams
+
+__all__ = ["change_detection", "summary_markdown"]
+
+
+@task(name="search", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
+def search_task(prep: Prepared, which: str, bands: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Items of the before or after period (network: retried)."""
+    period = prep.before if which == "before" else prep.after
+    items = search_family(prep, "s2", period, (*bands, "scl"))
+    get_run_logger().info("%s: %d Sentinel-2 items in %s", which, len(items), period)
+    return items
+
+
+@task(name="analyse-and-write", cache_policy=NO_CACHE)
+def analyse_task(
+    prep: Prepared,
+    before_items: list[dict[str, Any]],
+    after_items: list[dict[str, Any]],
+    params: ChangeParams,
+    force: bool,
+) -> ChangeOutcome:
+    """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
+    run_id = str(flow_run.get_id() or "")
+    return analyse_change(
+        prep, before_items, after_items, params=params, force=force, run_id=run_id or None
+    )
+
+
+def summary_markdown(prep: Prepared, outcome: ChangeOutcome) -> str:
+    """The run's markdown summary (areas, coverage, QA, product links)."""
+    lines = [
+        f"# Change detection — {prep.aoi.name_ja} ({prep.aoi.name_en})",
+        "",
+        f"- outcome: **{outcome.outcome}** — {outcome.message}",
+        f"- before: {prep.before}; after: {prep.after}; source: {prep.source.name}",
+        f"- valid coverage: {100 * outcome.valid_fraction:.1f} %",
+    ]
+    if outcome.threshold is not None:
+        lines.append(f"- threshold used: {outcome.threshold:g}")
+    if outcome.outcome == "published":
+        lines += [
+            f"- changed area: {outcome.changed_area_m2 / 1e4:.2f} ha "
+            f"in {outcome.n_polygons} polygons",
+            f"- STAC item: `{outcome.item_href}`",
+        ]
+        lines += [f"- {k}: `{v['path']}`" for k, v in outcome.files.items()]
+    for w in outcome.warnings:
+        lines.append(f"- ⚠ {w}")
+    if outcome.municipalities:
+        lines += [
+            "",
+            "| code | 市町村 | municipality | changed ha | share | coverage |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in outcome.municipalities:
+            lines.append(
+                f"| {r['code']} | {r['name_ja']} | {r['name_en']} "
+                f"| {r['changed_area_m2'] / 1e4:.2f} "
+                f"| {100 * r['share_of_municipality']:.3f} % | {100 * r['valid_coverage']:.1f} % |"
+            )
+    return "\n".join(lines)
+
+
+@flow(name="change_detection", log_prints=False)
+def change_detection(
+    aoi: str,
+    before: str,
+    after: str,
+    source: str = "sample",
+    out: str | None = None,
+    solution: str | None = None,
+    force: bool = False,
+    config: str | None = None,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    """Detect vegetation-loss change over ``aoi`` between two periods and publish the product."""
+    settings = load_settings(Path(config) if config else None)
+    prep = prepare(
+        aoi=aoi,
+        before=before,
+        after=after,
+        source=source,
+        out=Path(out) if out else None,
+        settings=settings,
+        profile=profile,
+    )
+    ch = settings.analytics.change
+    params = ChangeParams(
+        index=ch.index,
+        threshold=ch.threshold,
+        direction=ch.direction,
+        min_mapping_unit_px=ch.min_mapping_unit_px,
+    )
+    bands = params.bands()
+    before_items = search_task(prep, "before", bands)
+    after_items = search_task(prep, "after", bands)
+    outcome = analyse_task(prep, before_items, after_items, params, force)
+    create_markdown_artifact(
+        key="change-summary", markdown=summary_markdown(prep, outcome), description="change run"
+    )
+    result = outcome.as_dict()
+    result["solution"] = solution
+    return result
