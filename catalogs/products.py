@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import pystac
 from odc.geo.geobox import GeoBox
 
 from catalogs.hrefs import safe_name
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "PROCESSING_SCHEMA",
@@ -198,6 +201,22 @@ def _root_catalog(out_root: Path, io: pystac.StacIO) -> pystac.Catalog:
     return cat
 
 
+def _keep_link(link: pystac.Link, item_id: str) -> bool:
+    """Drop the link of the item being replaced, and links to items whose JSON is gone."""
+    if link.rel != "item":
+        return True
+    target = link.get_absolute_href()
+    if target is None:
+        return True
+    path = Path(target)
+    if path.stem == item_id:
+        return False
+    if not path.is_file():
+        log.warning("catalog entry %s points to a missing file; dropped from the catalog", path)
+        return False
+    return True
+
+
 def publish_item(item: pystac.Item, out_root: Path) -> Path:
     """Add ``item`` (assets already written in its folder) to the catalog at ``out_root``.
 
@@ -226,8 +245,7 @@ def publish_item(item: pystac.Item, out_root: Path) -> Path:
                 title=_KIND_TITLES.get(kind, kind),
             )
             root.add_child(coll)
-        if coll.get_item(item.id) is not None:
-            coll.remove_item(item.id)
+        coll.links = [link for link in coll.links if _keep_link(link, item.id)]
         coll.add_item(item)
         coll.update_extent_from_items()
         root.normalize_hrefs(str(out_root))

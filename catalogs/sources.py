@@ -272,6 +272,9 @@ def search_items(
     else:
         items = _search_static(source, fam.collection, aoi, period, policy)
     items = dedupe_items(items)
+    for it in items:  # callers pass items on as dicts: keep hrefs resolvable without the catalog
+        if it.get_self_href():
+            it.make_asset_hrefs_absolute()
     items.sort(key=lambda it: (_item_datetime(it) or dt.datetime.min.replace(tzinfo=dt.UTC), it.id))
     if not items and family != "dem":
         raise NoDataError(

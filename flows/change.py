@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from catalogs.settings import load_settings
+from flows.progress import report
 from flows.steps import ChangeOutcome, Prepared, analyse_change, prepare, search_family
 from processing.change_detection import ChangeParams
 
@@ -25,7 +26,9 @@ __all__ = ["change_detection", "summary_markdown"]
 def search_task(prep: Prepared, which: str, bands: tuple[str, ...]) -> list[dict[str, Any]]:
     """Items of the before or after period (network: retried)."""
     period = prep.before if which == "before" else prep.after
+    report(f"search {which}", 0, 1)
     items = search_family(prep, "s2", period, (*bands, "scl"))
+    report(f"search {which}", 1, 1)
     get_run_logger().info("%s: %d Sentinel-2 items in %s", which, len(items), period)
     return items
 

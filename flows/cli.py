@@ -6,7 +6,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -89,7 +89,7 @@ def sample_build(
     with stage_progress(console) as progress:
         manifest = build_sample(
             root,
-            bbox=tuple(settings.sample.bbox),
+            bbox=settings.sample.bbox,
             seed=seed if seed is not None else settings.sample.seed,
             overwrite=force,
             progress=progress,
@@ -201,31 +201,137 @@ def _network(settings):  # type: ignore[no-untyped-def]
     return NetworkPolicy(timeout_s=n.timeout_s, max_retries=n.max_retries, backoff_s=n.backoff_s)
 
 
+run_app = typer.Typer(
+    help="Run a product flow (Prefect) over an AOI and two periods.", no_args_is_help=True
+)
+app.add_typer(run_app, name="run")
+
+
+def _outcome_table(result: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("outcome", str(result["outcome"]))
+    table.add_row("message", str(result["message"]))
+    table.add_row("valid coverage", f"{100 * float(result['valid_fraction']):.1f} %")
+    if result.get("threshold") is not None:
+        table.add_row("threshold", f"{result['threshold']:g}")
+    if result["outcome"] == "published":
+        table.add_row("changed area", f"{result['changed_area_m2'] / 1e4:.2f} ha")
+        table.add_row("polygons", str(result["n_polygons"]))
+        table.add_row("STAC item", str(result["item_href"]))
+        for name, f in result["files"].items():
+            table.add_row(name, str(f["path"]))
+    for w in result.get("warnings", []):
+        table.add_row("[yellow]warning[/]", str(w))
+    for r in result.get("municipalities", []):
+        table.add_row(
+            f"{r['code']} {r['name_ja']}",
+            f"{r['changed_area_m2'] / 1e4:.2f} ha changed, "
+            f"coverage {100 * r['valid_coverage']:.1f} %",
+        )
+    return table
+
+
+#: exit status of a run that ended without a product because the data were insufficient
+EXIT_INSUFFICIENT = 4
+
+
+@run_app.command("change")
+def run_change(
+    aoi: Annotated[str, typer.Option(help="AOI: name, 5-digit code, GeoJSON file or W,S,E,N.")],
+    before: Annotated[str, typer.Option(help="Before period A/B (ISO dates).")],
+    after: Annotated[str, typer.Option(help="After period A/B (ISO dates).")],
+    source: Annotated[
+        str, typer.Option(help="Configured source, STAC API URL or catalog.json.")
+    ] = "sample",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output catalog root.")] = None,
+    solution: Annotated[
+        str | None, typer.Option(help="Solution id to attach the product to.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute and replace an existing product.")
+    ] = False,
+    profile: Annotated[str | None, typer.Option(help="Asset layout profile of the source.")] = None,
+) -> None:
+    """Change detection (ΔNDVI) between two periods; publishes a STAC product."""
+    from flows.prefect_env import prefect_defaults
+
+    prefect_defaults()
+    from flows.change import change_detection
+    from flows.progress import set_reporter, stage_progress
+
+    with stage_progress(console) as progress:
+        set_reporter(progress)
+        try:
+            result = change_detection(
+                aoi=aoi,
+                before=before,
+                after=after,
+                source=source,
+                out=str(out) if out else None,
+                solution=solution,
+                force=force,
+                config=str(_state.config) if _state.config else None,
+                profile=profile,
+            )
+        finally:
+            set_reporter(None)
+    console.print(_outcome_table(result, "change detection"))
+    if result["outcome"] != "published":
+        raise typer.Exit(EXIT_INSUFFICIENT)
+
+
 @app.command("demo")
 def demo(
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Sample archive folder (default sample.root)."),
+        typer.Option(
+            "--out", "-o", help="Workspace: sample/ and products/ go here (default yamasat-data)."
+        ),
     ] = None,
 ) -> None:
-    """Offline, one command: build the sample archive if missing, search it and load it."""
+    """Offline, one command: sample archive, load check across 132°E, change flow, accuracy."""
+    from flows.prefect_env import prefect_defaults
+
+    prefect_defaults()
     from flows.demo import run_demo
     from flows.progress import stage_progress
 
     settings = _settings()
-    root = (out or settings.sample.root).resolve()
+    root = (out / "sample") if out else settings.sample.root
+    products = (out / "products") if out else settings.storage.output_root
     with stage_progress(console) as progress:
-        summary = run_demo(settings, root, progress=progress)
-    table = Table(title="Sentinel-2 scenes on the project grid " + summary.grid)
-    for col in ("date", "items", "valid %", "mean NDVI"):
-        table.add_column(col, justify="right")
-    for row in summary.rows:
-        table.add_row(
-            row.date, str(row.n_items), f"{100 * row.valid_fraction:.1f}", f"{row.mean_ndvi:.3f}"
+        summary = run_demo(settings, root.resolve(), products.resolve(), progress=progress)
+    lc = summary.load
+    console.print(
+        f"[bold]load check[/] {lc.grid}: median |loaded − planted| red reflectance over "
+        f"{lc.dates} clear dates: west of 132°E (UTM 52N) {lc.west_median_abs_err:.4f}, "
+        f"east (UTM 53N) {lc.east_median_abs_err:.4f}"
+    )
+    console.print(_outcome_table(summary.change, "change detection on the sample (synthetic)"))
+    if summary.accuracy:
+        acc = summary.accuracy
+        t = Table(
+            title="accuracy against the planted truth (" + ", ".join(summary.truth_events) + ")"
         )
-    console.print(table)
-    console.print(f"catalog: {summary.catalog}")
-    console.print(f"seam check across 132°E: {summary.seam_note}")
+        for col in ("product", "CSI", "precision", "recall", "TP", "FP", "FN"):
+            t.add_column(col, justify="right")
+        t.add_row(
+            "change",
+            f"{acc['csi']:.3f}",
+            f"{acc['precision']:.3f}",
+            f"{acc['recall']:.3f}",
+            str(acc["tp"]),
+            str(acc["fp"]),
+            str(acc["fn"]),
+        )
+        console.print(t)
+    console.print(
+        f"sample catalog: {summary.catalog}\nproduct catalog: {summary.products / 'catalog.json'}"
+    )
+    if summary.change["outcome"] != "published":
+        raise typer.Exit(EXIT_INSUFFICIENT)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,130 +1,58 @@
-"""``yamasat demo``: the offline end-to-end run on the embedded sample archive.
+"""``yamasat demo``: the whole pipeline, offline, on the embedded sample archive.
 
-Issue 2 scope: build the archive if missing, search it through the same STAC path as the real
-sources, load Sentinel-2 onto the project grid across the UTM 52N/53N boundary, and report
-per-date coverage and how closely the loaded reflectance matches the planted world on both
-sides of 132°E.
+Builds the archive when missing, checks that Sentinel-2 loads onto the project grid across
+132°E with the planted values on both sides, runs the ``change_detection`` flow over the demo
+extent between two comparable periods, and scores the product against the planted truth.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
 
-from catalogs.periods import Period
+from catalogs.periods import Period, parse_period
 from catalogs.profiles import scale_offset
-from catalogs.sources import NetworkPolicy, resolve_source, search_items
-from flows.progress import ProgressFn
+from catalogs.settings import Settings
+from catalogs.sources import resolve_source, search_items
+from flows.progress import ProgressFn, report
+from flows.steps import network_policy
+from processing.accuracy import confusion
 from processing.gdal_env import configure_gdal
 from processing.grid import project_geobox
 from processing.load import load_s2
 
-__all__ = ["DemoRow", "DemoSummary", "run_demo"]
+__all__ = ["CHANGE_PERIODS", "DemoSummary", "LoadCheck", "run_demo"]
+
+#: comparable late-summer periods around the planted solar farm (built early September)
+CHANGE_PERIODS = ("2025-08-01/2025-08-31", "2025-09-15/2025-09-30")
+
+#: planted events that change land cover in optical imagery
+_OPTICAL_EVENTS = ("change", "landslide", "burn")
 
 
 @dataclass(frozen=True)
-class DemoRow:
-    date: str
-    n_items: int
-    valid_fraction: float
-    mean_ndvi: float
+class LoadCheck:
+    """How the loaded reflectance compares with the planted world, west and east of 132°E."""
+
+    grid: str
+    dates: int
+    west_median_abs_err: float
+    east_median_abs_err: float
 
 
 @dataclass(frozen=True)
 class DemoSummary:
     catalog: Path
-    grid: str
-    rows: tuple[DemoRow, ...]
-    seam_note: str
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    return None
-
-
-def run_demo(settings: Any, root: Path, *, progress: ProgressFn | None = None) -> DemoSummary:
-    """Run the demo on the sample archive at ``root`` (built first when missing)."""
-    from catalogs.sample import SampleManifest, World, build_sample
-
-    report = progress or _noop
-    net = settings.network
-    configure_gdal(
-        timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
-    )
-    catalog = root / "catalog.json"
-    if not catalog.is_file():
-        build_sample(
-            root, bbox=tuple(settings.sample.bbox), seed=settings.sample.seed, progress=report
-        )
-    manifest = SampleManifest.read(root)
-    bbox = tuple(manifest.bbox)
-    aoi = shapely.box(*bbox)
-    dates = sorted(manifest.s2_dates)
-    period = Period(dates[0], dates[-1])
-    source = resolve_source(str(catalog), profile="sample")
-    report("search", 0, 1)
-    items = search_items(
-        source,
-        family="s2",
-        aoi=aoi,
-        period=period,
-        policy=NetworkPolicy(timeout_s=net.timeout_s, max_retries=net.max_retries),
-    )
-    report("search", 1, 1)
-    geobox = project_geobox(aoi, crs=settings.grid.crs, resolution=settings.grid.resolution)
-    ds = load_s2(
-        items,
-        assets=source.profile.family("s2").assets,
-        geobox=geobox,
-        scale_fn=scale_offset,
-        bands=("red", "nir"),
-        chunk=settings.grid.chunk_size,
-        mask_classes=settings.masking.scl_mask_classes,
-        dilation_px=settings.masking.dilation_px,
-    )
-    ndvi = (ds.nir - ds.red) / (ds.nir + ds.red)
-    mean_ndvi = ndvi.mean(dim=("y", "x"))
-    n_times = ds.sizes["time"]
-    rows = []
-    world = World(manifest.seed, bbox)
-    west_err: list[float] = []
-    east_err: list[float] = []
-    xs = np.asarray(ds.x)
-    lon_of_x = _lon_of_columns(geobox)
-    for i in range(n_times):
-        report("load", i, n_times)
-        t = ds.time.values[i]
-        day = dt.date.fromisoformat(str(t)[:10])
-        red = ds.red.isel(time=i).values
-        frac = float(ds.valid_fraction.isel(time=i).values)
-        n_items = sum(1 for it in items if it.datetime is not None and it.datetime.date() == day)
-        rows.append(DemoRow(day.isoformat(), n_items, frac, float(mean_ndvi.isel(time=i).values)))
-        if frac > 0.5:
-            truth = world.surface_reflectance(geobox, "red", day)
-            err = np.abs(red - truth)
-            west = err[:, lon_of_x < 131.995]
-            east = err[:, lon_of_x > 132.005]
-            west_err.append(float(np.nanmedian(west)))
-            east_err.append(float(np.nanmedian(east)))
-    report("load", n_times, n_times)
-    del xs
-    seam = (
-        f"median |loaded - planted| red reflectance: west (UTM 52N) {np.mean(west_err):.4f}, "
-        f"east (UTM 53N) {np.mean(east_err):.4f}"
-        if west_err
-        else "no clear date to check"
-    )
-    return DemoSummary(
-        catalog,
-        f"{settings.grid.crs} {settings.grid.resolution:g} m {geobox.shape.x}x{geobox.shape.y}",
-        tuple(rows),
-        seam,
-    )
+    products: Path
+    load: LoadCheck
+    change: dict[str, Any]
+    accuracy: dict[str, float] = field(default_factory=dict)
+    truth_events: tuple[str, ...] = ()
 
 
 def _lon_of_columns(geobox: Any) -> np.ndarray:
@@ -135,3 +63,121 @@ def _lon_of_columns(geobox: Any) -> np.ndarray:
     ymid = float(np.mean(geobox.coords["y"].values))
     lon, _ = tr.transform(xs, np.full_like(xs, ymid))
     return np.asarray(lon)
+
+
+def load_check(settings: Settings, catalog: Path, world: Any, bbox: tuple[float, ...]) -> LoadCheck:
+    """Load every clear-enough Sentinel-2 date and compare red reflectance with the world."""
+    configure_gdal()
+    dates = sorted(world_dates(catalog))
+    source = resolve_source(str(catalog), profile="sample")
+    aoi = shapely.box(*bbox)
+    items = search_items(
+        source,
+        family="s2",
+        aoi=aoi,
+        period=Period(dates[0], dates[-1]),
+        policy=network_policy(settings),
+    )
+    geobox = project_geobox(aoi, crs=settings.grid.crs, resolution=settings.grid.resolution)
+    ds = load_s2(
+        items,
+        assets=source.profile.family("s2").assets,
+        geobox=geobox,
+        scale_fn=scale_offset,
+        bands=("red",),
+        chunk=settings.grid.chunk_size,
+        mask_classes=settings.masking.scl_mask_classes,
+        dilation_px=settings.masking.dilation_px,
+    )
+    lon = _lon_of_columns(geobox)
+    west: list[float] = []
+    east: list[float] = []
+    n = ds.sizes["time"]
+    for i in range(n):
+        report("load check", i, n)
+        if float(ds.valid_fraction.isel(time=i)) < 0.5:
+            continue
+        day = dt.date.fromisoformat(str(ds.time.values[i])[:10])
+        err = np.abs(ds.red.isel(time=i).values - world.surface_reflectance(geobox, "red", day))
+        west.append(float(np.nanmedian(err[:, lon < 131.995])))
+        east.append(float(np.nanmedian(err[:, lon > 132.005])))
+    report("load check", n, n)
+    grid = (
+        f"{settings.grid.crs} {settings.grid.resolution:g} m, {geobox.shape.x}×{geobox.shape.y} px"
+    )
+    return LoadCheck(grid, len(west), float(np.mean(west)), float(np.mean(east)))
+
+
+def world_dates(catalog: Path) -> list[dt.date]:
+    from catalogs.sample import SampleManifest
+
+    return list(SampleManifest.read(catalog.parent).s2_dates)
+
+
+def truth_between(
+    world: Any, geobox: Any, before: Period, after: Period
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Union of the planted optical events that happened between the two periods."""
+    names = tuple(
+        e.name
+        for e in world.events()
+        if e.name in _OPTICAL_EVENTS and before.end < e.date <= after.start
+    )
+    truth = np.zeros(tuple(geobox.shape), dtype=bool)
+    for name in names:
+        truth |= world.truth(geobox, name).astype(bool)
+    return truth.astype("uint8"), names
+
+
+def run_demo(
+    settings: Settings,
+    root: Path,
+    products: Path,
+    *,
+    progress: ProgressFn | None = None,
+) -> DemoSummary:
+    """Run the demo with the sample archive at ``root`` and products under ``products``."""
+    import rasterio
+
+    from catalogs.sample import SampleManifest, World, build_sample
+    from flows.change import change_detection
+    from flows.progress import set_reporter
+
+    set_reporter(progress)
+    try:
+        catalog = root / "catalog.json"
+        if not catalog.is_file():
+            build_sample(
+                root, bbox=settings.sample.bbox, seed=settings.sample.seed, progress=progress
+            )
+        manifest = SampleManifest.read(root)
+        world = World(manifest.seed, manifest.bbox)
+        check = load_check(settings, catalog, world, manifest.bbox)
+        bbox_text = ",".join(f"{v:g}" for v in manifest.bbox)
+        before, after = CHANGE_PERIODS
+        report("change flow", 0, 1)
+        result = change_detection(
+            aoi=bbox_text,
+            before=before,
+            after=after,
+            source=str(catalog),
+            out=str(products),
+            force=True,
+            profile="sample",
+        )
+        report("change flow", 1, 1)
+        accuracy: dict[str, float] = {}
+        names: tuple[str, ...] = ()
+        if result["outcome"] == "published":
+            with rasterio.open(result["files"]["change"]["path"]) as src:
+                product = src.read(1)
+            geobox = project_geobox(
+                shapely.box(*manifest.bbox),
+                crs=settings.grid.crs,
+                resolution=settings.grid.resolution,
+            )
+            truth, names = truth_between(world, geobox, parse_period(before), parse_period(after))
+            accuracy = confusion(product, truth).as_dict()
+        return DemoSummary(catalog, products, check, result, accuracy, names)
+    finally:
+        set_reporter(None)

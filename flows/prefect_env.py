@@ -22,4 +22,6 @@ def prefect_defaults(home: Path | None = None) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         "PREFECT_UI_ENABLED": "false",
     }
-    return {k: os.environ.setdefault(k, v) for k, v in wanted.items()}
+    applied = {k: os.environ.setdefault(k, v) for k, v in wanted.items()}
+    Path(applied["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    return applied

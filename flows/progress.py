@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-__all__ = ["ProgressFn", "stage_progress"]
+__all__ = ["ProgressFn", "report", "set_reporter", "stage_progress"]
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -32,3 +32,19 @@ def stage_progress(console: Console) -> Iterator[ProgressFn]:
             progress.update(tasks[stage], completed=done, total=max(total, 1))
 
         yield report
+
+
+_reporters: list[ProgressFn] = []
+
+
+def set_reporter(fn: ProgressFn | None) -> None:
+    """Route :func:`report` calls (from flow steps in this process) to ``fn`` (or nowhere)."""
+    _reporters.clear()
+    if fn is not None:
+        _reporters.append(fn)
+
+
+def report(stage: str, done: int, total: int) -> None:
+    """Report progress of a stage to the CLI's display, when one is attached."""
+    for fn in _reporters:
+        fn(stage, done, total)

@@ -28,11 +28,12 @@ from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item,
 from catalogs.profiles import scale_offset
 from catalogs.settings import Settings
 from catalogs.sources import NetworkPolicy, Source, resolve_source, search_items, vet_assets
+from flows.progress import report
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
 from processing.load import load_s2, open_raster
-from processing.threshold import otsu_threshold
+from processing.threshold import Direction, change_threshold
 from processing.write import CogSpec, WrittenFile, sha256_file, write_cogs
 
 __all__ = [
@@ -275,19 +276,15 @@ def _write_parquet(gdf: Any, path: Path) -> WrittenFile:
     return WrittenFile(path, path.stat().st_size, sha256_file(path))
 
 
-def _otsu_from_cog(path: Path, direction: str) -> float:
-    import numpy as np
+def _otsu_from_cog(path: Path, direction: Direction) -> float:
+    """Two-stage Otsu threshold estimated on a decimated read (overviews) of the measure."""
     import rasterio
     import xarray as xr
 
     with rasterio.open(path) as src:
         scale = max(1, int(max(src.height, src.width) / 2048))
         data = src.read(1, out_shape=(src.height // scale, src.width // scale))
-    values = xr.DataArray(data)
-    t = otsu_threshold(values)
-    if direction == "decrease" and t > 0:
-        t = otsu_threshold(values.where(values < 0))
-    return float(np.round(t, 4))
+    return round(change_threshold(xr.DataArray(data), direction=direction), 4)
 
 
 def analyse_change(
@@ -333,6 +330,7 @@ def analyse_change(
         "mask_classes": tuple(settings.masking.scl_mask_classes),
         "dilation_px": settings.masking.dilation_px,
     }
+    report("analyse", 0, 4)
     before_ds = load_s2(b_items, **common)  # type: ignore[arg-type]
     after_ds = load_s2(a_items, **common)  # type: ignore[arg-type]
     measures = change_measures(before_ds, after_ds, params)
@@ -359,6 +357,7 @@ def analyse_change(
             geobox=geobox,
             tags={"software": f"{SOFTWARE} {software_version()}"},
         )[delta_path]
+        report("analyse", 1, 4)
         threshold = (
             _otsu_from_cog(delta_path, params.direction)
             if params.threshold == "otsu"
@@ -377,6 +376,7 @@ def analyse_change(
         files["change"] = write_cogs(
             {change_path: (product, CogSpec(nodata=NODATA, dtype="uint8"))}, geobox=geobox
         )[change_path]
+        report("analyse", 2, 4)
         inside_px = int(inside.sum().compute())
         counts = _class_counts(change_path)
         pixel_area = float(abs(geobox.affine.a * geobox.affine.e))
@@ -396,6 +396,7 @@ def analyse_change(
                 warnings=warnings,
                 input_items=inputs,
             )
+        report("analyse", 3, 4)
         boundaries = _boundaries(settings)
         gdf = _polygons(change_path, boundaries, grid.crs)
         files["polygons"] = _write_parquet(gdf, staging / "polygons.parquet")
@@ -440,6 +441,7 @@ def analyse_change(
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
         href = publish_item(item, prep.out_root)
+        report("analyse", 4, 4)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ChangeOutcome(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import xarray as xr
 
@@ -18,9 +16,13 @@ def valid_count(da: xr.DataArray, dim: str = "time") -> xr.DataArray:
 
 
 def _nanmedian_last(a: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN, expected
-        return np.nanmedian(a, axis=-1).astype("float32")
+    # never observed pixels: fill before the median and put NaN back afterwards, so numpy has
+    # no all-NaN slice to warn about (warning filters are not thread-safe under dask)
+    never = np.isnan(a).all(axis=-1)
+    filled = np.where(never[..., None], np.float32(0), a) if never.any() else a
+    out = np.nanmedian(filled, axis=-1).astype("float32")
+    out[never] = np.nan
+    return out
 
 
 def median_composite(da: xr.DataArray, dim: str = "time") -> xr.DataArray:

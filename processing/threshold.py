@@ -11,7 +11,13 @@ from skimage.filters import threshold_otsu
 
 from catalogs.errors import YamasatError
 
-__all__ = ["Direction", "apply_threshold", "otsu_threshold", "sample_valid"]
+__all__ = [
+    "Direction",
+    "apply_threshold",
+    "change_threshold",
+    "otsu_threshold",
+    "sample_valid",
+]
 
 Direction = Literal["decrease", "increase", "both"]
 
@@ -43,6 +49,30 @@ def otsu_threshold(da: xr.DataArray, *, max_samples: int = 1_000_000, nbins: int
     if float(values.min()) == float(values.max()):
         raise YamasatError("all valid pixels have the same value: no threshold can split them")
     return float(threshold_otsu(values, nbins=nbins))
+
+
+def change_threshold(
+    da: xr.DataArray, *, direction: Direction, max_samples: int = 1_000_000
+) -> float:
+    """Two-stage Otsu for change measures where change covers a small part of the scene.
+
+    A first Otsu split on all valid values separates the unchanged mode from its tails; when
+    change is rare that split lies inside the unchanged mode. A second Otsu on the side of
+    interest (values below the first split for ``decrease``, above it for ``increase``,
+    ``|value|`` for ``both``) then separates the tail of the unchanged mode from the change
+    mode (a hierarchical use of Otsu 1979, as in multi-level thresholding).
+    """
+    values = sample_valid(da, max_samples=max_samples)
+    if direction == "both":
+        values = np.abs(values)
+    first = otsu_threshold(xr.DataArray(values), max_samples=max_samples)
+    if direction == "decrease":
+        side = values[values < min(first, 0.0)]
+    else:
+        side = values[values > max(first, 0.0)]
+    if side.size < 100 or float(side.min()) == float(side.max()):
+        return first
+    return otsu_threshold(xr.DataArray(side), max_samples=max_samples)
 
 
 def apply_threshold(
