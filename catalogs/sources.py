@@ -151,9 +151,14 @@ def dedupe_items(items: Iterable[pystac.Item]) -> list[pystac.Item]:
 
 def _stac_io(policy: NetworkPolicy) -> StacApiIO:
     from pystac_client.stac_api_io import StacApiIO
+
+    return StacApiIO(timeout=(policy.timeout_s, policy.timeout_s), max_retries=_retry(policy))
+
+
+def _retry(policy: NetworkPolicy) -> Any:
     from urllib3.util.retry import Retry
 
-    retry = Retry(
+    return Retry(
         total=policy.max_retries,
         connect=policy.max_retries,
         read=policy.max_retries,
@@ -165,7 +170,30 @@ def _stac_io(policy: NetworkPolicy) -> StacApiIO:
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    return StacApiIO(timeout=(policy.timeout_s, policy.timeout_s), max_retries=retry)
+
+
+class _HttpStacIO(pystac.stac_io.DefaultStacIO):
+    """pystac I/O for static catalogs over http(s): timeouts and retries with backoff."""
+
+    def __init__(self, policy: NetworkPolicy) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        super().__init__()
+        self._policy = policy
+        self._session = requests.Session()
+        adapter = HTTPAdapter(max_retries=_retry(policy))
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def read_text_from_href(self, href: str) -> str:
+        if not href.startswith(("http://", "https://")):
+            return str(super().read_text_from_href(href))
+        t = self._policy.timeout_s
+        resp = self._session.get(href, timeout=(t, t))
+        if resp.status_code != 200:
+            raise SourceError(f"GET {href} answered HTTP {resp.status_code}")
+        return resp.text
 
 
 def _item_datetime(item: pystac.Item) -> dt.datetime | None:
@@ -191,7 +219,7 @@ def _search_static(
 ) -> list[pystac.Item]:
     try:
         if source.location.startswith(("http://", "https://")):
-            root = pystac.Catalog.from_file(source.location, stac_io=_stac_io(policy))
+            root = pystac.Catalog.from_file(source.location, stac_io=_HttpStacIO(policy))
         else:
             root = pystac.Catalog.from_file(source.location)
     except Exception as e:  # pystac raises many kinds (STACTypeError, JSONDecodeError, OSError)
