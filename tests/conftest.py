@@ -53,3 +53,25 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Only loopback connections are allowed in tests."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     yield
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default sample archive (demo extent across 132°E), built once per test session."""
+    from catalogs.sample import build_sample
+
+    root = tmp_path_factory.mktemp("sample") / "archive"
+    build_sample(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (≈15 s to start)."""
+    from flows.prefect_env import prefect_defaults
+
+    prefect_defaults(Path(os.environ.get("TMPDIR", "/tmp")) / f"yamasat-prefect-{os.getpid()}")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

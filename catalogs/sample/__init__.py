@@ -1,0 +1,48 @@
+"""The embedded sample archive: a deterministic synthetic world and its STAC/COG archive.
+
+``build_sample(out)`` writes, without network or keys, an archive that looks to a loader
+like the real sources (Earth Search Sentinel-2 L2A and Copernicus DEM, Planetary Computer
+Sentinel-1 RTC) over the Suō-nada coast across 132°E, with planted events (flood,
+landslides, a new solar farm, a burn scar) and their ground truth. :class:`World` renders
+the same scene on any grid, for tests and evaluation. Everything is labelled synthetic.
+
+Example::
+
+    from catalogs.sample import build_sample, World
+    manifest = build_sample(Path("sample"))
+    world = World(manifest.seed, manifest.bbox)
+    truth = world.truth(world.project_geobox(), "flood")
+"""
+
+from __future__ import annotations
+
+from catalogs.sample.build import Progress, build_sample
+from catalogs.sample.catalog import CoreOnlyValidator
+from catalogs.sample.events import Event
+from catalogs.sample.manifest import EventRecord, SampleManifest
+from catalogs.sample.schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
+from catalogs.sample.spectra import BANDS
+from catalogs.sample.terrain import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
+from catalogs.sample.world import DEFAULT_BBOX, DEFAULT_SEED, World
+
+__all__ = [
+    "BANDS",
+    "BARE",
+    "CLASS_NAMES",
+    "DEFAULT_BBOX",
+    "DEFAULT_SEED",
+    "EVENT_NAMES",
+    "FOREST",
+    "PADDY",
+    "S1_SCHEDULE",
+    "S2_SCHEDULE",
+    "URBAN",
+    "WATER",
+    "CoreOnlyValidator",
+    "Event",
+    "EventRecord",
+    "Progress",
+    "SampleManifest",
+    "World",
+    "build_sample",
+]

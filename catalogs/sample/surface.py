@@ -1,0 +1,120 @@
+"""What covers each pixel on a given day, and how that looks to Sentinel-2 and Sentinel-1.
+
+Every pixel is a mixture of the end-members of :mod:`catalogs.sample.spectra`. Land cover
+and the day of year set the mixture (phenology), the planted events in effect override it,
+then the mixture is turned into reflectance (times a terrain-illumination gain) or into
+C-band γ⁰.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from catalogs.sample import spectra
+from catalogs.sample.events import Event
+from catalogs.sample.noise import Float32Array
+from catalogs.sample.render import Pixels
+from catalogs.sample.sky import SkyState, sun_position
+from catalogs.sample.terrain import BARE, FOREST, PADDY, URBAN, WATER
+
+__all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_classification"]
+
+_END = {name: i for i, name in enumerate(spectra.ENDMEMBERS)}
+
+
+def fractions(p: Pixels, day: dt.date, events: tuple[Event, ...]) -> NDArray[np.float32]:
+    """End-member fractions, shape (end-member, y, x), on ``day``: phenology, then events."""
+    lc, tex = p.land_cover, p.texture
+    doy = day.timetuple().tm_yday
+    frac = np.zeros((len(spectra.ENDMEMBERS), *lc.shape), dtype=np.float32)
+    veg, soil, water = frac[_END["veg"]], frac[_END["soil"]], frac[_END["water"]]
+
+    m = lc == FOREST
+    v = np.clip(spectra.forest_vigour(doy) + 0.04 * tex[m], 0.6, 0.98)
+    veg[m], soil[m] = v, 1.0 - v
+    m = lc == PADDY
+    pv, pw = spectra.paddy_fractions(doy + p.parcel[m])
+    pv = np.clip(pv * (1.0 + 0.05 * tex[m]), 0.0, 1.0 - pw)
+    veg[m], water[m], soil[m] = pv, pw, 1.0 - pv - pw
+    m = lc == URBAN
+    v = np.clip(0.15 + 0.06 * tex[m], 0.02, 0.4)
+    veg[m], frac[_END["urban"]][m], soil[m] = v, 0.85 * (1.0 - v), 0.15 * (1.0 - v)
+    m = lc == BARE
+    v = np.clip(0.08 + 0.03 * tex[m], 0.0, 0.2)
+    veg[m], soil[m] = v, 1.0 - v
+    water[lc == WATER] = 1.0
+
+    for ev in events:
+        geom = ev.extent_on(day)
+        if geom is None:
+            continue
+        m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
+        frac[:, m] = 0.0
+        if ev.name == "flood":
+            frac[_END["turbid"]][m] = 1.0
+        elif ev.name == "landslide":
+            frac[_END["scar"]][m], veg[m] = 0.95, 0.05
+        elif ev.name == "change":
+            frac[_END["solar"]][m], soil[m] = 0.85, 0.15
+        elif ev.name == "burn":
+            regrowth = max(0.55, 1.0 - (day - ev.date).days / 500.0)
+            severity = np.clip(0.82 + 0.1 * tex[m], 0.55, 0.95) * regrowth
+            frac[_END["char"]][m], veg[m] = severity, 1.0 - severity
+    return frac
+
+
+def illumination(p: Pixels, when: dt.datetime, lonlat: tuple[float, float]) -> Float32Array:
+    """Terrain illumination gain ``sqrt(cos i / cos z)``, 0.5..1.4, with the sun at ``when``.
+
+    ``i`` is the angle between the sun and the surface normal, ``z`` the solar zenith: a
+    damped cosine correction (Teillet et al. 1982, *Can. J. Remote Sens.* 8(2)).
+    """
+    az, zen = (math.radians(v) for v in sun_position(when, *lonlat))
+    sun = (math.sin(zen) * math.sin(az), math.sin(zen) * math.cos(az), math.cos(zen))
+    norm = np.sqrt(1.0 + p.grad_x**2 + p.grad_y**2)
+    cos_i = (-p.grad_x * sun[0] - p.grad_y * sun[1] + sun[2]) / norm
+    return (np.clip(np.maximum(cos_i, 0.0) / sun[2], 0.25, 1.96) ** 0.5).astype(np.float32)
+
+
+def reflectance(
+    frac: NDArray[np.float32], p: Pixels, band: int, gain: Float32Array
+) -> Float32Array:
+    """Surface reflectance in band index ``band``; land (not water) is scaled by ``gain``
+    and by a ±5 % texture."""
+    refl = np.tensordot(spectra.SPECTRA[:, band], frac, axes=1)
+    wet = frac[_END["water"]] + frac[_END["turbid"]]
+    land_gain = gain * (1.0 + 0.05 * p.texture)
+    return (refl * (wet + (1.0 - wet) * land_gain)).astype(np.float32)
+
+
+def backscatter(frac: NDArray[np.float32], p: Pixels, pol: str) -> Float32Array:
+    """γ⁰ (linear) for ``pol``: open water gets wind roughness (±2.5 dB), land ±0.5 dB."""
+    lin = (10.0 ** (spectra.SAR_DB[pol] / 10.0)).astype(np.float32)
+    wind = np.float32(10.0) ** (0.25 * p.sea_texture)
+    total = np.tensordot(lin, frac, axes=1)
+    total += frac[_END["water"]] * lin[_END["water"]] * (wind - 1.0)
+    return (total * np.float32(10.0) ** (0.05 * p.texture)).astype(np.float32)
+
+
+def scene_classification(
+    green: Float32Array, red: Float32Array, nir: Float32Array, swir16: Float32Array, sky: SkyState
+) -> NDArray[np.uint8]:
+    """Sentinel-2 SCL codes from clear-sky reflectance and the sky state.
+
+    Vegetation (4) where NDVI > 0.4, water (6) where MNDWI > 0.2 and NIR < 0.15, else not
+    vegetated (5); then cloud shadow (3), cirrus (10), cloud (8; 9 where opacity ≥ 0.8).
+    """
+    ndvi = (nir - red) / np.maximum(nir + red, 1e-6)
+    mndwi = (green - swir16) / np.maximum(green + swir16, 1e-6)
+    out = np.full(ndvi.shape, 5, dtype=np.uint8)
+    out[ndvi > 0.4] = 4
+    out[(mndwi > 0.2) & (nir < 0.15)] = 6
+    out[sky.shadow] = 3
+    out[sky.cirrus] = 10
+    out[sky.opacity > 0] = 8
+    out[sky.opacity >= 0.8] = 9
+    return out

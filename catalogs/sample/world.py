@@ -1,0 +1,289 @@
+"""The synthetic world of the sample archive, renderable on any grid.
+
+:class:`World` is pure and deterministic: for a seed and a lon/lat bbox it defines the
+terrain, land cover, seasonal spectra, clouds, SAR backscatter and the planted events as
+functions of map coordinates. Every method takes an odc-geo :class:`~odc.geo.geobox.GeoBox`
+(UTM tiles, EPSG:4326 DEM tiles, the EPSG:6671 project grid, …) and evaluates the world
+at the centres of its pixels, so renderings on different grids agree except within a pixel
+of a class edge. The world depends on the bbox as well as the seed: to compare with an
+archive, use the archive manifest's seed and bbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from odc.geo.geobox import GeoBox
+
+from catalogs.errors import SampleArchiveError
+from catalogs.sample import spectra, surface
+from catalogs.sample.events import Event, place_events, place_ponds
+from catalogs.sample.noise import Float32Array, rng_for
+from catalogs.sample.render import LruCache, Pixels, sample_pixels, transformer
+from catalogs.sample.schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
+from catalogs.sample.sky import CloudDeck, SkyState, cloud_deck
+from catalogs.sample.terrain import (
+    BARE,
+    FOREST,
+    PADDY,
+    RIVER_HALF_WIDTH,
+    URBAN,
+    WATER,
+    build_terrain,
+    classify,
+    slope_degrees,
+)
+
+__all__ = ["DEFAULT_BBOX", "DEFAULT_SEED", "World"]
+
+DEFAULT_BBOX: tuple[float, float, float, float] = (131.92, 33.88, 132.08, 33.98)
+"""W, S, E, N degrees: the Suō-nada coast at Hikari, Murozumi and Tabuse, across 132°E."""
+DEFAULT_SEED = 20260401
+"""Seed of the default sample archive."""
+
+_ALLOWED = (130.0, 32.5, 133.5, 35.5)  # where EPSG:6671 (Japan Plane Rect. CS III) makes sense
+_BAND = {name: i for i, name in enumerate(spectra.BANDS)}
+
+
+def _as_date(day: dt.date | str) -> dt.date:
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if isinstance(day, dt.date):
+        return day
+    try:
+        return dt.date.fromisoformat(day)
+    except (TypeError, ValueError) as e:
+        raise SampleArchiveError(
+            f"not a date: {day!r}; give a datetime.date or 'YYYY-MM-DD'"
+        ) from e
+
+
+def _validate(seed: int, bbox: tuple[float, float, float, float]) -> tuple[float, ...]:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SampleArchiveError(f"seed must be a non-negative integer, got {seed!r}")
+    try:
+        w, s, e, n = (float(v) for v in bbox)
+    except (TypeError, ValueError) as err:
+        raise SampleArchiveError(
+            f"bbox must be four numbers W,S,E,N in degrees, got {bbox!r}"
+        ) from err
+    if not (w < e and s < n):
+        raise SampleArchiveError(f"bbox {bbox!r} is empty or reversed: give W,S,E,N, W < E, S < N")
+    if w < _ALLOWED[0] or s < _ALLOWED[1] or e > _ALLOWED[2] or n > _ALLOWED[3]:
+        raise SampleArchiveError(
+            f"bbox {bbox!r} is outside the area the sample world covers {_ALLOWED}"
+        )
+    if not (0.005 <= e - w <= 0.6 and 0.005 <= n - s <= 0.5):
+        raise SampleArchiveError(
+            f"bbox {bbox!r} must span 0.005-0.6° of longitude, 0.005-0.5° of latitude"
+        )
+    return (w, s, e, n)
+
+
+class World:
+    """A deterministic synthetic landscape over a real coastline; see the module docstring.
+
+    Args:
+        seed: non-negative integer; the same seed and bbox always give the same world.
+        bbox: W, S, E, N in degrees (inside 130–133.5°E, 32.5–35.5°N). The world is defined
+            on the bbox plus a 1.5 km margin; beyond that, fields are clamped to the edge.
+    """
+
+    WATER = WATER
+    FOREST = FOREST
+    PADDY = PADDY
+    URBAN = URBAN
+    BARE = BARE
+
+    def __init__(
+        self, seed: int = DEFAULT_SEED, bbox: tuple[float, float, float, float] = DEFAULT_BBOX
+    ) -> None:
+        w, s, e, n = _validate(seed, bbox)
+        self._bbox = (w, s, e, n)
+        self._seed = int(seed)
+        self._centre = ((w + e) / 2, (s + n) / 2)
+        t = self._terrain = build_terrain(self._seed, self._bbox)
+        slope = slope_degrees(t.grad_x, t.grad_y)
+        cover = classify(
+            land=t.land,
+            elevation=t.elevation,
+            slope=slope,
+            coast_distance=t.coast_distance,
+            forest_noise=t.forest_noise,
+            urban_noise=t.urban_noise,
+            bare_noise=t.bare_noise,
+            water=t.river_distance < RIVER_HALF_WIDTH,
+        )
+        self._events = place_events(self._seed, t, cover, slope)
+        taken = (
+            shapely.union_all([ev.geometry for ev in self._events])
+            if self._events
+            else shapely.Point()
+        )
+        river = t.river.buffer(RIVER_HALF_WIDTH) if t.river is not None else shapely.Polygon()
+        self._water = shapely.union_all([river, place_ponds(self._seed, t, cover, slope, taken)])
+        xs, ys = np.meshgrid(np.linspace(w, e, 120), np.linspace(s, n, 120))
+        self._bbox_samples = transformer("EPSG:4326", "EPSG:6671").transform(xs.ravel(), ys.ravel())
+        self._pixels: LruCache[GeoBox, Pixels] = LruCache(4)
+        self._fractions: LruCache[tuple[GeoBox, dt.date], NDArray[np.float32]] = LruCache(2)
+        self._skies: LruCache[tuple[GeoBox, dt.date], SkyState] = LruCache(2)
+        self._decks: LruCache[dt.date, CloudDeck] = LruCache(16)
+
+    # ------------------------------------------------------------------ identity and events
+    @property
+    def seed(self) -> int:
+        """The seed."""
+        return self._seed
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """W, S, E, N in degrees."""
+        return self._bbox
+
+    def events(self) -> tuple[Event, ...]:
+        """The planted events that exist in this world (EPSG:6671 geometries)."""
+        return self._events
+
+    def event(self, name: str) -> Event | None:
+        """The planted event ``name``, or None if the bbox had no room for it."""
+        if name not in EVENT_NAMES:
+            raise SampleArchiveError(
+                f"unknown event {name!r}; choose one of {', '.join(EVENT_NAMES)}"
+            )
+        return next((e for e in self._events if e.name == name), None)
+
+    def project_geobox(self, resolution: float = 10.0) -> GeoBox:
+        """The EPSG:6671 grid over the bbox, ``resolution`` metres, snapped to its multiples."""
+        return GeoBox.from_bbox(
+            self._terrain.bbox_polygon.bounds, "EPSG:6671", resolution=resolution
+        )
+
+    # ------------------------------------------------------------------ static fields
+    def elevation(self, geobox: GeoBox) -> Float32Array:
+        """Height above sea level, metres, float32 (0 at sea)."""
+        return self._at(geobox).elevation
+
+    def slope_deg(self, geobox: GeoBox) -> Float32Array:
+        """Terrain slope, degrees, float32 (from the gradient of the 20 m terrain lattice)."""
+        p = self._at(geobox)
+        return slope_degrees(p.grad_x, p.grad_y)
+
+    def land_cover(self, geobox: GeoBox) -> NDArray[np.uint8]:
+        """Land-cover class before any event: ``World.WATER`` 1, ``FOREST`` 2, ``PADDY`` 3,
+        ``URBAN`` 4, ``BARE`` 5 (uint8)."""
+        return self._at(geobox).land_cover
+
+    # ------------------------------------------------------------------ optical
+    def surface_reflectance(self, geobox: GeoBox, band: str, date: dt.date | str) -> Float32Array:
+        """Clear-sky, noise-free surface reflectance (0..1, float32) of ``band`` on ``date``.
+
+        Bands: ``blue green red nir nir08 swir16 swir22``. Includes seasonal phenology,
+        terrain illumination at the overpass time, and the planted events in effect.
+        """
+        if band not in _BAND:
+            raise SampleArchiveError(
+                f"unknown band {band!r}; choose one of {', '.join(spectra.BANDS)}"
+            )
+        day = _as_date(date)
+        p = self._at(geobox)
+        when = dt.datetime.combine(day, S2_SENSING_TIME, tzinfo=dt.UTC)
+        gain = surface.illumination(p, when, self._centre)
+        return surface.reflectance(self._mixture(geobox, day), p, _BAND[band], gain)
+
+    def observed_reflectance(self, geobox: GeoBox, band: str, date: dt.date | str) -> Float32Array:
+        """What the sensor sees: :meth:`surface_reflectance` under clouds, cirrus and shadows."""
+        day = _as_date(date)
+        refl = self.surface_reflectance(geobox, band, day)
+        sky = self._sky(geobox, day)
+        b = _BAND[band]
+        refl = np.where(sky.shadow, refl * spectra.SHADOW_FACTOR, refl)
+        refl = np.where(sky.cirrus, refl + spectra.CIRRUS[b], refl)
+        return (refl * (1.0 - sky.opacity) + sky.opacity * spectra.CLOUD[b]).astype(np.float32)
+
+    def cloud_fraction(self, date: dt.date | str) -> float:
+        """Cloudy fraction of the bbox on ``date`` (scheduled value, else a seeded 5–30 %)."""
+        day = _as_date(date)
+        acq = s2_acquisition(day)
+        if acq is not None:
+            return acq.cloud_fraction
+        return float(rng_for(self._seed, "cloud-fraction", day.toordinal()).uniform(0.05, 0.30))
+
+    def scl(self, geobox: GeoBox, date: dt.date | str) -> NDArray[np.uint8]:
+        """Sentinel-2 scene classification (SCL) on ``date``, uint8: 3 cloud shadow,
+        4 vegetation, 5 not vegetated, 6 water, 8 cloud (medium probability, cloud edges),
+        9 cloud (high probability), 10 thin cirrus."""
+        day = _as_date(date)
+        green, red, nir, swir16 = (
+            self.surface_reflectance(geobox, b, day) for b in ("green", "red", "nir", "swir16")
+        )
+        return surface.scene_classification(green, red, nir, swir16, self._sky(geobox, day))
+
+    # ------------------------------------------------------------------ radar
+    def sar_backscatter(self, geobox: GeoBox, date: dt.date | str, pol: str) -> Float32Array:
+        """Noise-free Sentinel-1 RTC γ⁰ in linear power (float32) for ``pol`` ``vv`` or ``vh``.
+
+        Water ≈ −22 dB VV, forest ≈ −8 dB, built-up ≈ 0 dB, VH 6–8 dB lower; flooded
+        paddies in May–June are darker, and the flood is water on its dates.
+        """
+        if pol not in spectra.SAR_DB:
+            raise SampleArchiveError(f"unknown polarisation {pol!r}; choose 'vv' or 'vh'")
+        day = _as_date(date)
+        return surface.backscatter(self._mixture(geobox, day), self._at(geobox), pol)
+
+    # ------------------------------------------------------------------ truth
+    def truth(self, geobox: GeoBox, event: str) -> NDArray[np.uint8]:
+        """1 where the planted ``event`` is (its ground truth), else 0; uint8.
+
+        Permanent water is never truth; the flood's truth is its extent on the S1 flood date.
+        """
+        ev = self.event(event)
+        if ev is None:
+            return np.zeros(geobox.shape.yx, dtype=np.uint8)
+        p = self._at(geobox)
+        return (p.mask(("truth", event), ev.geometry) & (p.land_cover != WATER)).astype(np.uint8)
+
+    # ------------------------------------------------------------------ internals
+    def _at(self, geobox: GeoBox) -> Pixels:
+        return self._pixels.get_or(
+            geobox, lambda: sample_pixels(self._terrain, self._water, geobox, self._seed)
+        )
+
+    def _mixture(self, geobox: GeoBox, day: dt.date) -> NDArray[np.float32]:
+        return self._fractions.get_or(
+            (geobox, day), lambda: surface.fractions(self._at(geobox), day, self._events)
+        )
+
+    def _deck(self, day: dt.date) -> CloudDeck:
+        return self._decks.get_or(day, lambda: self._make_deck(day))
+
+    def _make_deck(self, day: dt.date) -> CloudDeck:
+        """The clouds of ``day``, kept off the events on their reference S2 dates."""
+        spots: list[tuple[float, float, float]] = []
+        for ev in self._events:
+            observed = {ev.before, ev.after} if ev.sensor == "s2" else set()
+            if ev.name == "flood":
+                observed.add(ev.date + dt.timedelta(days=3))
+            if day in observed:
+                for part in ev.parts():
+                    c = part.centroid
+                    spots.append((c.x, c.y, 500.0 + math.sqrt(part.area / math.pi)))
+        return cloud_deck(
+            self._seed,
+            bounds=self._terrain.bbox_polygon.bounds,
+            inside_bbox=self._bbox_samples,
+            when=dt.datetime.combine(day, S2_SENSING_TIME, tzinfo=dt.UTC),
+            fraction=self.cloud_fraction(day),
+            lonlat=self._centre,
+            clear_spots=tuple(spots),
+        )
+
+    def _sky(self, geobox: GeoBox, day: dt.date) -> SkyState:
+        def make() -> SkyState:
+            p = self._at(geobox)
+            return self._deck(day).state(p.x.astype(np.float64), p.y.astype(np.float64))
+
+        return self._skies.get_or((geobox, day), make)

@@ -1,0 +1,236 @@
+"""Change detection end to end on the sample archive: accuracy, provenance, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pystac
+import pytest
+import rasterio
+import shapely
+
+from catalogs.errors import InputDateError, OutputExistsError
+from catalogs.sample import PADDY, SampleManifest, World
+from catalogs.settings import load_settings
+from flows.demo import CHANGE_PERIODS, truth_between
+from flows.steps import analyse_change, prepare, search_family, season_warnings
+from processing.accuracy import confusion
+from processing.change_detection import ChangeParams
+from processing.grid import project_geobox
+
+pytestmark = pytest.mark.slow
+
+CSI_FLOOR = 0.80
+
+
+def _bbox(root: Path) -> str:
+    return ",".join(f"{v:g}" for v in SampleManifest.read(root).bbox)
+
+
+def _run(
+    root: Path,
+    out: Path,
+    before: str,
+    after: str,
+    *,
+    force: bool = False,
+    params: ChangeParams | None = None,
+    settings: Any = None,
+) -> Any:
+    settings = settings or load_settings(env={})
+    prep = prepare(
+        aoi=_bbox(root),
+        before=before,
+        after=after,
+        source=str(root / "catalog.json"),
+        out=out,
+        settings=settings,
+        profile="sample",
+    )
+    bands = (params or ChangeParams()).bands()
+    b = search_family(prep, "s2", prep.before, (*bands, "scl"))
+    a = search_family(prep, "s2", prep.after, (*bands, "scl"))
+    return prep, analyse_change(
+        prep, b, a, params=params or ChangeParams(threshold="otsu"), force=force
+    )
+
+
+@pytest.fixture(scope="module")
+def published(sample_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
+    out = tmp_path_factory.mktemp("products")
+    prep, outcome = _run(sample_root, out, *CHANGE_PERIODS)
+    return prep, outcome, out
+
+
+def test_change_accuracy_against_planted_truth(
+    published: tuple[Any, Any, Path], sample_root: Path
+) -> None:
+    prep, outcome, _ = published
+    assert outcome.outcome == "published"
+    manifest = SampleManifest.read(sample_root)
+    world = World(manifest.seed, manifest.bbox)
+    geobox = project_geobox(shapely.box(*manifest.bbox))
+    truth, names = truth_between(world, geobox, prep.before, prep.after)
+    assert names == ("change",)
+    with rasterio.open(outcome.files["change"]["path"]) as src:
+        product = src.read(1)
+        assert src.crs.to_epsg() == 6671 and src.nodata == 255
+    scores = confusion(product, truth)
+    assert scores.csi >= CSI_FLOOR, scores.as_dict()
+    assert set(np.unique(product)) <= {0, 1, 255}
+
+
+def test_product_files_and_stac_provenance(published: tuple[Any, Any, Path]) -> None:
+    _prep, outcome, out = published
+    item = pystac.Item.from_file(outcome.item_href)
+    assert set(item.assets) == {"change", "dndvi", "polygons", "quicklook"}
+    p = item.properties
+    assert p["yamasat:kind"] == "change" and p["yamasat:outcome"] == "published"
+    assert p["processing:software"]["yamasat"]
+    assert p["yamasat:flow"] == "change_detection"
+    assert p["yamasat:parameters"]["threshold"] == "otsu"
+    assert sorted(p["yamasat:input_items"]) == sorted(outcome.input_items)
+    assert 0.5 <= p["yamasat:valid_fraction"] <= 1
+    assert p["proj:code"] == "EPSG:6671" and len(p["proj:shape"]) == 2
+    assert p["yamasat:synthetic_inputs"] is True
+    for key, asset in item.assets.items():
+        path = Path(asset.get_absolute_href() or "")
+        assert path.is_file(), key
+        assert asset.extra_fields["file:size"] == path.stat().st_size
+        assert asset.extra_fields["file:checksum"] == "1220" + outcome.files[key]["sha256"]
+    assert item.assets["change"].extra_fields["raster:bands"][0]["nodata"] == 255
+    # the output root is a self-contained catalog with one collection per kind
+    root = pystac.Catalog.from_file(str(out / "catalog.json"))
+    coll = root.get_child("change")
+    assert isinstance(coll, pystac.Collection)
+    assert [i.id for i in coll.get_items()] == [outcome.item_id]
+    from catalogs.sample import CoreOnlyValidator
+
+    pystac.validation.set_validator(CoreOnlyValidator())
+    try:
+        item.validate()
+        coll.validate()
+    finally:
+        pystac.validation.set_validator(pystac.validation.JsonSchemaSTACValidator())
+    # polygons: CRS set, areas and municipality columns
+    gdf = gpd.read_parquet(outcome.files["polygons"]["path"])
+    assert gdf.crs.to_epsg() == 6671
+    assert {"id", "area_m2", "municipality_code", "municipality_ja", "municipality_en"} <= set(
+        gdf.columns
+    )
+    assert gdf.area_m2.sum() == pytest.approx(outcome.changed_area_m2, rel=1e-6)
+    with Path(outcome.files["quicklook"]["path"]).open("rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_is_guarded_and_reproducible(
+    published: tuple[Any, Any, Path], sample_root: Path
+) -> None:
+    _, outcome, out = published
+    with pytest.raises(OutputExistsError, match="--force"):
+        _run(sample_root, out, *CHANGE_PERIODS)
+    _, again = _run(sample_root, out, *CHANGE_PERIODS, force=True)
+    assert again.item_id == outcome.item_id
+    for key in ("change", "dndvi", "polygons"):
+        assert again.files[key]["sha256"] == outcome.files[key]["sha256"], key
+
+
+def test_all_cloud_period_is_insufficient_data(sample_root: Path, tmp_path: Path) -> None:
+    manifest = SampleManifest.read(sample_root)
+    cloudy = manifest.cloudy_date.isoformat()
+    _, outcome = _run(sample_root, tmp_path, "2025-04-20/2025-04-30", f"{cloudy}/{cloudy}")
+    assert outcome.outcome == "insufficient_data"
+    assert outcome.valid_fraction < 0.5 and "no product published" in outcome.message
+    assert not (tmp_path / "catalog.json").exists()
+    assert not any(p.suffix == ".tif" for p in tmp_path.rglob("*"))
+
+
+def test_paddy_irrigation_is_not_change_in_comparable_seasons(
+    sample_root: Path, tmp_path: Path
+) -> None:
+    # both periods inside the irrigation season (May–June): no warning, no change on paddies
+    _prep, outcome = _run(
+        sample_root,
+        tmp_path,
+        "2025-05-15/2025-05-25",
+        "2025-06-25/2025-06-30",
+        params=ChangeParams(threshold=-0.25),
+    )
+    assert outcome.outcome == "published" and outcome.warnings == []
+    manifest = SampleManifest.read(sample_root)
+    lc = World(manifest.seed, manifest.bbox).land_cover(project_geobox(shapely.box(*manifest.bbox)))
+    with rasterio.open(outcome.files["change"]["path"]) as src:
+        product = src.read(1)
+    observed_paddy = (lc == PADDY) & (product != 255)
+    assert observed_paddy.sum() > 10_000
+    assert ((product == 1) & observed_paddy).sum() / observed_paddy.sum() < 0.001
+
+
+def test_season_warnings() -> None:
+    from catalogs.periods import parse_period
+
+    assert (
+        season_warnings(
+            parse_period("2025-05-01/2025-05-31"), parse_period("2025-06-01/2025-06-20")
+        )
+        == []
+    )
+    w = season_warnings(
+        parse_period("2025-04-01/2025-04-30"), parse_period("2025-05-10/2025-05-31")
+    )
+    assert any("irrigation" in x for x in w)
+    w = season_warnings(
+        parse_period("2025-01-01/2025-01-31"), parse_period("2025-07-01/2025-07-31")
+    )
+    assert any("seasonal cycle" in x for x in w)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "fragment"),
+    [
+        ("2025-08-31/2025-08-01", "2025-09-15/2025-09-30", "reversed"),
+        ("2025-08-01/2025-09-20", "2025-09-15/2025-09-30", "overlap"),
+        ("2025-09-15/2025-09-30", "2025-08-01/2025-08-31", "swap"),
+    ],
+)
+def test_bad_periods_fail_before_any_search(before: str, after: str, fragment: str) -> None:
+    settings = load_settings(env={})
+    with pytest.raises(InputDateError, match=fragment):
+        prepare(
+            aoi="131.9,33.9,132.0,34.0",
+            before=before,
+            after=after,
+            source="http://127.0.0.1:9/unreachable",
+            out=None,
+            settings=settings,
+        )
+
+
+def test_flow_runs_under_prefect(prefect_harness: None, sample_root: Path, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.change import change_detection
+
+    result = change_detection(
+        aoi=_bbox(sample_root),
+        before=CHANGE_PERIODS[0],
+        after=CHANGE_PERIODS[1],
+        source=str(sample_root / "catalog.json"),
+        out=str(tmp_path),
+        profile="sample",
+    )
+    assert result["outcome"] == "published"
+    json.dumps(result)  # the flow's result is JSON-safe
+
+    async def artifacts() -> list[Any]:
+        async with get_client() as client:
+            return list(await client.read_artifacts())
+
+    import asyncio
+
+    found = [a for a in asyncio.run(artifacts()) if a.key == "change-summary"]
+    assert found and "valid coverage" in str(found[0].data)
