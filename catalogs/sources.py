@@ -304,13 +304,11 @@ def search_items(
         if it.get_self_href():
             it.make_asset_hrefs_absolute()
     items.sort(key=lambda it: (_item_datetime(it) or dt.datetime.min.replace(tzinfo=dt.UTC), it.id))
-    if not items and family != "dem":
+    if not items:
         raise NoDataError(
             f"no {fam.collection} items in source {source.name!r} for the AOI "
-            f"{tuple(round(v, 4) for v in aoi.bounds)} in {period}"
+            f"{tuple(round(v, 4) for v in aoi.bounds)} in {period} (outcome no_data)"
         )
-    if not items:
-        raise NoDataError(f"no {fam.collection} items in source {source.name!r} for the AOI")
     log.info("found %d %s items in %s", len(items), fam.collection, source.name)
     return items
 

@@ -1,0 +1,128 @@
+"""The command line: clear errors and exit codes for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.cli import run
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in __import__("os").environ if k.startswith("YAMASAT_")]:
+        monkeypatch.delenv(key)
+
+
+def test_unknown_aoi_lists_valid_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["aoi", "hfu"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown AOI" in err and "hofu" in err
+
+
+def test_municipality_without_boundaries(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["aoi", "hofu"]) == 2
+    assert "boundaries" in capsys.readouterr().err
+
+
+def test_municipality_with_boundaries(
+    boundaries_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+    assert run(["aoi", "35206"]) == 0
+    out = capsys.readouterr().out
+    assert "防府市" in out and "Hofu" in out
+    assert run(["boundaries", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "N03" in out and "suo-oshima" in out
+
+
+def test_reversed_dates_and_unknown_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["search", "--aoi", "131.9,33.9,132,34", "--period", "2025-06-01/2025-05-01"]) == 2
+    assert "reversed" in capsys.readouterr().err
+    assert (
+        run(
+            [
+                "search",
+                "--aoi",
+                "131.9,33.9,132,34",
+                "--period",
+                "2025-05-01/2025-06-01",
+                "--source",
+                "nowhere",
+            ]
+        )
+        == 2
+    )
+    assert "unknown source" in capsys.readouterr().err
+
+
+def test_bad_config_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid:\n  resolutoin: 10\n", encoding="utf-8")
+    assert run(["--config", str(bad), "config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "resolutoin" in err and "bad.yaml" in err
+
+
+def test_run_change_rejects_overlap_before_search(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(
+        [
+            "run",
+            "change",
+            "--aoi",
+            "131.9,33.9,132,34",
+            "--before",
+            "2025-05-01/2025-06-10",
+            "--after",
+            "2025-06-01/2025-06-30",
+            "--source",
+            "http://127.0.0.1:9/none",
+        ]
+    )
+    assert code == 2
+    assert "overlap" in capsys.readouterr().err
+
+
+def test_search_outside_archive_is_no_data(
+    sample_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        [
+            "search",
+            "--aoi",
+            "130.9,34.3,131.0,34.4",
+            "--period",
+            "2025-04-01/2025-10-31",
+            "--source",
+            str(sample_root / "catalog.json"),
+            "--profile",
+            "sample",
+        ]
+    )
+    assert code == 3
+    assert "no sentinel-2-c1-l2a items" in capsys.readouterr().err
+    code = run(
+        [
+            "search",
+            "--aoi",
+            "131.95,33.9,132.05,33.95",
+            "--period",
+            "2025-04-01/2025-10-31",
+            "--source",
+            str(sample_root / "catalog.json"),
+            "--profile",
+            "sample",
+        ]
+    )
+    assert code == 0
+    assert "S2B_T52SGC" in capsys.readouterr().out
+
+
+def test_sample_build_refuses_existing(
+    sample_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sample", "build", "--out", str(sample_root)]) == 2
+    assert "--force" in capsys.readouterr().err
