@@ -234,3 +234,22 @@ def test_flow_runs_under_prefect(prefect_harness: None, sample_root: Path, tmp_p
 
     found = [a for a in asyncio.run(artifacts()) if a.key == "change-summary"]
     assert found and "valid coverage" in str(found[0].data)
+
+
+def test_municipality_statistics_with_boundaries(
+    sample_root: Path, boundaries_path: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(env={"YAMASAT_BOUNDARIES__PATH": str(boundaries_path)})
+    _, outcome = _run(sample_root, tmp_path, *CHANGE_PERIODS, settings=settings)
+    assert outcome.outcome == "published"
+    rows = {r["code"]: r for r in outcome.municipalities}
+    # the demo extent covers Hikari (35210) and its neighbours along the Suo-nada coast
+    assert "35210" in rows and rows["35210"]["name_ja"] == "光市"
+    assert sum(r["changed_area_m2"] for r in rows.values()) == pytest.approx(
+        outcome.changed_area_m2, rel=0.05
+    )
+    for r in rows.values():
+        assert 0 <= r["valid_coverage"] <= 1 and 0 <= r["share_of_municipality"] < 1
+    gdf = gpd.read_parquet(outcome.files["polygons"]["path"])
+    assert gdf.municipality_code.notna().all()
+    assert set(gdf.municipality_code) <= set(rows)
