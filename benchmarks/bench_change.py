@@ -177,7 +177,8 @@ def _child_floor(catalog_path: str) -> dict[str, float]:
 
 def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     from catalogs.settings import load_settings
-    from flows.steps import analyse_change, prepare, search_family
+    from flows.change_steps import analyse_change
+    from flows.prepare import prepare, search_family
     from processing.change_detection import ChangeParams
 
     t0 = time.perf_counter()

@@ -15,8 +15,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from catalogs.settings import load_settings
+from flows.change_steps import ChangeOutcome, analyse_change
+from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
-from flows.steps import ChangeOutcome, Prepared, analyse_change, prepare, search_family
 from processing.change_detection import ChangeParams
 
 __all__ = ["change_detection", "summary_markdown"]

@@ -19,8 +19,8 @@ from catalogs.periods import Period, parse_period
 from catalogs.profiles import scale_offset
 from catalogs.settings import Settings
 from catalogs.sources import resolve_source, search_items
+from flows.prepare import network_policy
 from flows.progress import ProgressFn, report
-from flows.steps import network_policy
 from processing.accuracy import confusion
 from processing.gdal_env import configure_gdal
 from processing.grid import project_geobox

@@ -1,0 +1,156 @@
+"""The analysis step of change detection: load, measure, threshold, write, finalize.
+
+The dask graph is built and computed here, at the writes: pass 1 streams the change measure
+(ΔNDVI) to a float32 COG; the threshold is estimated on a decimated read of it; pass 2 reads
+it back block by block, thresholds, applies the minimum mapping unit and writes the uint8
+product. Memory stays at a few chunks whatever the area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pystac
+
+from catalogs.profiles import scale_offset
+from flows.prepare import Prepared, product_id, season_warnings, software_version
+from flows.progress import report
+from flows.publish import Draft, ProductOutcome, finalize, staging_folder
+from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
+from processing.gdal_env import configure_gdal
+from processing.grid import aoi_mask, project_geobox
+from processing.load import load_s2, open_raster
+from processing.threshold import Direction, change_threshold
+from processing.write import CogSpec, write_cogs
+
+__all__ = ["ChangeOutcome", "analyse_change", "load_common", "params_dict"]
+
+#: kept for callers of the first release
+ChangeOutcome = ProductOutcome
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """A frozen parameter dataclass as a JSON-safe dict."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
+
+
+def load_common(prep: Prepared, geobox: Any, bands: tuple[str, ...]) -> dict[str, Any]:
+    """Keyword arguments of :func:`load_s2` from the settings and the source's profile."""
+    settings = prep.settings
+    net = settings.network
+    configure_gdal(
+        timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
+    )
+    return {
+        "assets": prep.source.profile.family("s2").assets,
+        "geobox": geobox,
+        "scale_fn": scale_offset,
+        "bands": bands,
+        "chunk": settings.grid.chunk_size,
+        "mask_classes": tuple(settings.masking.scl_mask_classes),
+        "dilation_px": settings.masking.dilation_px,
+    }
+
+
+def _threshold_from_cog(path: Any, direction: Direction) -> float:
+    """Two-stage Otsu threshold estimated on a decimated read (overviews) of the measure."""
+    import rasterio
+    import xarray as xr
+
+    with rasterio.open(path) as src:
+        scale = max(1, int(max(src.height, src.width) / 2048))
+        data = src.read(1, out_shape=(src.height // scale, src.width // scale))
+    return round(change_threshold(xr.DataArray(data), direction=direction), 4)
+
+
+def analyse_change(
+    prep: Prepared,
+    before_items: list[dict[str, Any]],
+    after_items: list[dict[str, Any]],
+    *,
+    params: ChangeParams,
+    force: bool = False,
+    run_id: str | None = None,
+    flow_name: str = "change_detection",
+) -> ProductOutcome:
+    """Load, compute and write the change product into a staging folder, then publish it.
+
+    Never publishes when the valid coverage of the AOI is below
+    ``analytics.min_valid_fraction``: the outcome is then ``insufficient_data``.
+    """
+    grid = prep.settings.grid
+    b_items = [pystac.Item.from_dict(d) for d in before_items]
+    a_items = [pystac.Item.from_dict(d) for d in after_items]
+    inputs = [it.id for it in b_items + a_items]
+    p_dict = params_dict(params)
+    item_id = product_id("change", prep, inputs, p_dict)
+    staging = staging_folder(prep, "change", item_id, force=force)
+    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
+    draft = Draft(
+        kind="change",
+        item_id=item_id,
+        staging=staging,
+        geobox=geobox,
+        inputs=inputs,
+        parameters=p_dict,
+        warnings=season_warnings(prep.before, prep.after),
+        synthetic=any(it.properties.get("yamasat:synthetic") for it in b_items + a_items),
+    )
+    try:
+        report("analyse", 0, 4)
+        common = load_common(prep, geobox, params.bands())
+        measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
+        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
+        name = "cva" if params.cva_bands else f"d{params.index}"
+        path = staging / f"{name}.tif"
+        written = write_cogs(
+            {
+                path: (
+                    measures.measure.where(measures.valid & inside),
+                    CogSpec(nodata=float("nan"), dtype="float32", resampling="average"),
+                )
+            },
+            geobox=geobox,
+            tags={"software": f"yamasat {software_version()}"},
+        )
+        draft.add_cog(
+            name,
+            written[path],
+            f"{name} (after − before)",
+            {"nodata": "nan", "data_type": "float32", "unit": "1"},
+        )
+        report("analyse", 1, 4)
+        draft.threshold = (
+            _threshold_from_cog(path, params.direction)
+            if params.threshold == "otsu"
+            else float(params.threshold)
+        )
+        stored = open_raster(str(path), geobox=geobox, chunk=grid.chunk_size)
+        product = change_product(
+            stored,
+            stored.notnull(),
+            threshold=draft.threshold,
+            direction=params.direction,
+            min_mapping_unit_px=params.min_mapping_unit_px,
+        ).where(inside, NODATA)
+        main = staging / "change.tif"
+        draft.add_cog(
+            "change",
+            write_cogs(
+                {main: (product.astype("uint8"), CogSpec(nodata=NODATA, dtype="uint8"))},
+                geobox=geobox,
+            )[main],
+            "Change: 1 detected, 0 not detected, 255 no valid observation",
+            {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
+        )
+        report("analyse", 2, 4)
+        inside_px = int(inside.sum().compute())
+        report("analyse", 3, 4)
+        outcome = finalize(prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name)
+        report("analyse", 4, 4)
+        return outcome
+    finally:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,381 @@
+"""Finishing a product: coverage gate, polygons, municipality table, quicklook, STAC, publish.
+
+Every product kind (change, flood, landslide, burn) ends the same way: its main uint8 COG
+(1 detected, 0 not, 255 no valid observation) and any extra assets are already written in a
+staging folder; :func:`finalize` measures the valid coverage, refuses to publish below the
+configured threshold, vectorises, tabulates per municipality, draws the quicklook, builds the
+STAC item and renames the folder into the output catalog.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+from odc.geo.geobox import GeoBox
+from rasterio.windows import Window
+
+from catalogs.boundaries import Boundaries, load_boundaries
+from catalogs.errors import BoundariesMissingError, OutputExistsError
+from catalogs.municipalities import by_code
+from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item, publish_item
+from flows.prepare import Prepared, software_version
+from processing.write import WrittenFile, atomic_path, sha256_file
+
+__all__ = ["Draft", "ProductOutcome", "finalize", "staging_folder"]
+
+NODATA = 255
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+_KIND_JA = {"change": "変化検出", "flood": "浸水域", "landslide": "斜面崩壊", "burn": "焼失域"}
+
+
+@dataclass(frozen=True)
+class ProductOutcome:
+    """What a product run produced (JSON-safe through :meth:`as_dict`)."""
+
+    outcome: str
+    """``published`` or ``insufficient_data``"""
+    kind: str
+    item_id: str
+    message: str
+    valid_fraction: float = 0.0
+    threshold: float | None = None
+    changed_area_m2: float = 0.0
+    """detected area (m²)"""
+    n_polygons: int = 0
+    item_href: str | None = None
+    folder: str | None = None
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    municipalities: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    input_items: list[str] = field(default_factory=list)
+    qa: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Draft:
+    """A product being assembled in its staging folder."""
+
+    kind: str
+    item_id: str
+    staging: Path
+    geobox: GeoBox
+    inputs: list[str]
+    parameters: dict[str, Any]
+    files: dict[str, WrittenFile] = field(default_factory=dict)
+    assets: dict[str, AssetSpec] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    qa: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+    synthetic: bool = False
+
+    def add_cog(self, key: str, wf: WrittenFile, title: str, band: dict[str, Any]) -> None:
+        """Record a written COG as an asset of the product."""
+        self.files[key] = wf
+        self.assets[key] = AssetSpec(wf.path, wf.size, wf.sha256, COG, ("data",), title, (band,))
+
+    def add_file(
+        self, key: str, wf: WrittenFile, media_type: str, roles: tuple[str, ...], title: str
+    ) -> None:
+        """Record another written file (table, picture) as an asset."""
+        self.files[key] = wf
+        self.assets[key] = AssetSpec(wf.path, wf.size, wf.sha256, media_type, roles, title)
+
+
+def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> Path:
+    """A fresh staging folder; refuses when the product exists and ``force`` is not given."""
+    final = item_folder(prep.out_root, kind, item_id)
+    if final.exists() and not force:
+        raise OutputExistsError(
+            f"product {item_id} already exists at {final}; pass --force to recompute it"
+        )
+    staging = prep.out_root / ".staging" / item_id
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:
+    """Pixels equal to 0, 1 and 255 in a product COG, read block by block."""
+    counts = np.zeros(3, dtype="int64")
+    with rasterio.open(path) as src:
+        for row in range(0, src.height, block):
+            for col in range(0, src.width, block):
+                win = Window(col, row, min(block, src.width - col), min(block, src.height - row))
+                data = src.read(1, window=win)
+                counts += [
+                    np.count_nonzero(data == 0),
+                    np.count_nonzero(data == 1),
+                    np.count_nonzero(data == NODATA),
+                ]
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _boundaries(prep: Prepared) -> Boundaries | None:
+    try:
+        return load_boundaries(prep.settings.boundaries.path)
+    except BoundariesMissingError:
+        return None
+
+
+def municipality_rows(
+    product: Path, crs: str, boundaries: Boundaries | None, pixel_area: float, gdf: gpd.GeoDataFrame
+) -> list[dict[str, Any]]:
+    """Affected area, share and valid coverage per municipality (ja/en), plus object counts."""
+    from processing.zonal import zonal_counts_from_cog
+
+    if boundaries is None:
+        return []
+    frame = boundaries.frame.to_crs(crs)
+    zones = [(geom, i + 1) for i, geom in enumerate(frame.geometry)]
+    counts = zonal_counts_from_cog(str(product), zones)
+    objects = gdf["municipality_code"].value_counts().to_dict() if len(gdf) else {}
+    rows = []
+    for i, code in enumerate(frame["code"]):
+        not_det, det, nodata = (int(v) for v in counts[i + 1])
+        inside = not_det + det + nodata
+        if det + not_det == 0:
+            continue
+        m = by_code(str(code))
+        muni_area = float(frame.geometry.iloc[i].area)
+        rows.append(
+            {
+                "code": str(code),
+                "name_ja": m.name_ja if m else str(frame["name_ja"].iloc[i]),
+                "name_en": m.name_en if m else "",
+                "changed_area_m2": round(det * pixel_area, 1),
+                "area_km2": round(det * pixel_area / 1e6, 4),
+                "share_of_municipality": round(det * pixel_area / muni_area, 6)
+                if muni_area
+                else 0.0,
+                "valid_coverage": round((det + not_det) / inside, 4) if inside else 0.0,
+                "objects": int(objects.get(str(code), 0)),
+            }
+        )
+    return rows
+
+
+def polygons(product: Path, boundaries: Boundaries | None, crs: str) -> gpd.GeoDataFrame:
+    """Polygons of the detected regions with area and municipality code and names."""
+    from processing.vectors import polygons_from_cog
+
+    gdf = polygons_from_cog(product)
+    gdf["municipality_code"] = None
+    gdf["municipality_ja"] = None
+    gdf["municipality_en"] = None
+    if boundaries is not None and len(gdf):
+        zones = boundaries.frame.to_crs(crs)[["code", "geometry"]]
+        points = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), crs=gdf.crs)
+        joined = gpd.sjoin(points, zones, how="left", predicate="within")
+        joined = joined[~joined.index.duplicated(keep="first")]
+        codes = joined["code"].reindex(gdf.index)
+        gdf["municipality_code"] = codes.where(codes.notna(), None)
+        munis = [by_code(c) if isinstance(c, str) else None for c in codes]
+        gdf["municipality_ja"] = [m.name_ja if m else None for m in munis]
+        gdf["municipality_en"] = [m.name_en if m else None for m in munis]
+    gdf.insert(0, "id", range(1, len(gdf) + 1))
+    return gdf
+
+
+def write_parquet(gdf: gpd.GeoDataFrame, path: Path) -> WrittenFile:
+    """GeoParquet written atomically and read back (refused if the CRS is lost)."""
+    with atomic_path(path, overwrite=True) as tmp:
+        gdf.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
+        if gpd.read_parquet(tmp).crs is None:
+            raise OutputExistsError(f"GeoParquet {path} lost its CRS on read-back")
+    return WrittenFile(path, path.stat().st_size, sha256_file(path))
+
+
+def write_table(rows: list[dict[str, Any]], path: Path) -> WrittenFile:
+    """The per-municipality table as UTF-8 CSV (with BOM, so spreadsheet software shows 日本語)."""
+    cols = [
+        "code",
+        "name_ja",
+        "name_en",
+        "area_km2",
+        "share_of_municipality",
+        "valid_coverage",
+        "objects",
+    ]
+    with (
+        atomic_path(path, overwrite=True) as tmp,
+        tmp.open("w", encoding="utf-8-sig", newline="") as f,
+    ):
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return WrittenFile(path, path.stat().st_size, sha256_file(path))
+
+
+def quicklook(product: Path, out: Path, prep: Prepared, kind: str) -> WrittenFile:
+    """A decimated picture of the product with the AOI outline and a bilingual title."""
+    from rasterio.enums import Resampling
+
+    from processing.quicklook import render_quicklook
+
+    with rasterio.open(product) as src:
+        scale = max(1, int(max(src.height, src.width) / 1200))
+        shape = (max(1, src.height // scale), max(1, src.width // scale))
+        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        b = src.bounds
+    title = (
+        f"{_KIND_JA.get(kind, kind)} {kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})\n"
+        f"before {prep.before} → after {prep.after}"
+    )
+    render_quicklook(
+        data,
+        (b.left, b.right, b.bottom, b.top),
+        out,
+        title=title,
+        outline=prep.aoi.geometry_in(prep.settings.grid.crs),
+        colour="#2166ac" if kind == "flood" else "#d7301f",
+    )
+    return WrittenFile(out, out.stat().st_size, sha256_file(out))
+
+
+def finalize(
+    prep: Prepared,
+    draft: Draft,
+    *,
+    inside_px: int,
+    run_id: str | None,
+    flow_name: str,
+    enrich: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
+) -> ProductOutcome:
+    """Gate on coverage, then add polygons, table, quicklook and STAC, and publish.
+
+    ``draft.files[draft.kind]`` must be the main product COG. ``enrich`` may add per-object
+    columns to the polygons (for example mean slope of landslide scars).
+    """
+    settings = prep.settings
+    kind = draft.kind
+    main = draft.files[kind].path
+    counts = class_counts(main)
+    valid_fraction = (counts[0] + counts[1]) / inside_px if inside_px else 0.0
+    if valid_fraction < settings.analytics.min_valid_fraction:
+        shutil.rmtree(draft.staging, ignore_errors=True)
+        return ProductOutcome(
+            outcome="insufficient_data",
+            kind=kind,
+            item_id=draft.item_id,
+            message=(
+                f"only {100 * valid_fraction:.1f} % of the AOI has a valid observation "
+                f"(minimum {100 * settings.analytics.min_valid_fraction:.0f} %): no product "
+                "published; widen the periods or choose less cloudy dates"
+            ),
+            valid_fraction=round(valid_fraction, 4),
+            threshold=draft.threshold,
+            warnings=draft.warnings,
+            input_items=draft.inputs,
+            qa=draft.qa,
+        )
+    crs = settings.grid.crs
+    pixel_area = float(abs(draft.geobox.affine.a * draft.geobox.affine.e))
+    boundaries = _boundaries(prep)
+    if boundaries is None:
+        draft.warnings.append("no municipal boundaries configured: per-municipality table empty")
+    gdf = polygons(main, boundaries, crs)
+    if enrich is not None and len(gdf):
+        gdf = enrich(gdf)
+    draft.add_file(
+        "polygons",
+        write_parquet(gdf, draft.staging / "polygons.parquet"),
+        "application/vnd.apache.parquet",
+        ("data",),
+        "Detected regions (GeoParquet, EPSG:6671): area_m2, municipality code and names",
+    )
+    rows = municipality_rows(main, crs, boundaries, pixel_area, gdf)
+    draft.add_file(
+        "municipalities",
+        write_table(rows, draft.staging / "municipalities.csv"),
+        "text/csv",
+        ("metadata",),
+        "Per-municipality table / 市町村別集計 (CSV, UTF-8)",
+    )
+    draft.add_file(
+        "quicklook",
+        quicklook(main, draft.staging / "quicklook.png", prep, kind),
+        "image/png",
+        ("overview", "visual"),
+        "Quicklook",
+    )
+    detected = counts[1] * pixel_area
+    spec = ProductSpec(
+        kind=kind,
+        item_id=draft.item_id,
+        aoi_key=prep.aoi.key,
+        aoi_name=f"{prep.aoi.name_ja} / {prep.aoi.name_en}",
+        aoi_geometry_4326=_mapping(prep.aoi.geometry),
+        before=str(prep.before),
+        after=str(prep.after),
+        datetime_range=(
+            dt.datetime.combine(prep.before.start, dt.time(), dt.UTC),
+            dt.datetime.combine(prep.after.end, dt.time(23, 59, 59), dt.UTC),
+        ),
+        geobox=draft.geobox,
+        software_version=software_version(),
+        flow_name=flow_name,
+        parameters={
+            **draft.parameters,
+            "threshold_used": draft.threshold,
+            "source": prep.source.name,
+        },
+        input_items=draft.inputs,
+        valid_fraction=valid_fraction,
+        outcome="published",
+        statistics={
+            "detected_area_m2": round(detected, 1),
+            "n_polygons": len(gdf),
+            "municipalities": rows,
+            "qa": draft.qa,
+            "warnings": draft.warnings,
+        },
+        run_id=run_id,
+        source=prep.source.location,
+        synthetic_inputs=draft.synthetic,
+    )
+    item = product_item(spec, draft.assets)
+    final = item_folder(prep.out_root, kind, draft.item_id)
+    if final.exists():
+        shutil.rmtree(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    draft.staging.rename(final)
+    href = publish_item(item, prep.out_root)
+    return ProductOutcome(
+        outcome="published",
+        kind=kind,
+        item_id=draft.item_id,
+        message=f"{kind} product {draft.item_id} published",
+        valid_fraction=round(valid_fraction, 4),
+        threshold=draft.threshold,
+        changed_area_m2=round(detected, 1),
+        n_polygons=len(gdf),
+        item_href=str(href),
+        folder=str(final),
+        files={
+            k: {"path": str(final / v.path.name), "sha256": v.sha256, "size": v.size}
+            for k, v in draft.files.items()
+        },
+        municipalities=rows,
+        warnings=draft.warnings,
+        input_items=draft.inputs,
+        qa=draft.qa,
+    )
+
+
+def _mapping(geom: Any) -> dict[str, Any]:
+    import shapely.geometry
+
+    return dict(shapely.geometry.mapping(geom))
