@@ -203,9 +203,9 @@ def _item_datetime(item: pystac.Item) -> dt.datetime | None:
     return start
 
 
-def _matches(item: pystac.Item, geom: BaseGeometry, period: Period) -> bool:
+def _matches(item: pystac.Item, geom: BaseGeometry, period: Period | None) -> bool:
     when = _item_datetime(item)
-    if when is None or not period.contains(when):
+    if period is not None and (when is None or not period.contains(when)):
         return False
     if item.geometry is not None:
         return bool(shapely.geometry.shape(item.geometry).intersects(geom))
@@ -215,7 +215,11 @@ def _matches(item: pystac.Item, geom: BaseGeometry, period: Period) -> bool:
 
 
 def _search_static(
-    source: Source, collection: str, geom: BaseGeometry, period: Period, policy: NetworkPolicy
+    source: Source,
+    collection: str,
+    geom: BaseGeometry,
+    period: Period | None,
+    policy: NetworkPolicy,
 ) -> list[pystac.Item]:
     try:
         if source.location.startswith(("http://", "https://")):
@@ -241,7 +245,7 @@ def _search_api(
     source: Source,
     collection: str,
     geom: BaseGeometry,
-    period: Period,
+    period: Period | None,
     policy: NetworkPolicy,
     max_items: int | None,
 ) -> list[pystac.Item]:
@@ -253,7 +257,7 @@ def _search_api(
         search = client.search(
             collections=[collection],
             intersects=shapely.geometry.mapping(geom),
-            datetime=period.stac_datetime,
+            datetime=period.stac_datetime if period is not None else None,
             max_items=max_items,
             limit=100,
         )
@@ -284,11 +288,12 @@ def search_items(
     *,
     family: str,
     aoi: BaseGeometry,
-    period: Period,
+    period: Period | None,
     policy: NetworkPolicy | None = None,
     max_items: int | None = None,
 ) -> list[pystac.Item]:
-    """Items of ``family`` (``s2``, ``s1``, ``dem``) intersecting ``aoi`` (EPSG:4326) in ``period``.
+    """Items of ``family`` (``s2``, ``s1``, ``dem``) intersecting ``aoi`` (EPSG:4326) in ``period``
+    (``None``: any time, as for a DEM).
 
     Deduplicated by (collection, id) and sorted by datetime then id. Raises
     :class:`NoDataError` (outcome ``no_data``) when nothing matches.
@@ -307,7 +312,8 @@ def search_items(
     if not items:
         raise NoDataError(
             f"no {fam.collection} items in source {source.name!r} for the AOI "
-            f"{tuple(round(v, 4) for v in aoi.bounds)} in {period} (outcome no_data)"
+            f"{tuple(round(v, 4) for v in aoi.bounds)} in {period or 'any period'} "
+            "(outcome no_data)"
         )
     log.info("found %d %s items in %s", len(items), fam.collection, source.name)
     return items
