@@ -141,17 +141,20 @@ def optical_flood(
     max_slope_deg: float = 5.0,
 ) -> dict[str, xr.DataArray]:
     """Lazy optical flood layers: ``flood`` (bool), ``water_after`` (bool, the naive map),
-    ``reference_water`` (bool), ``valid`` (bool: both composites observed).
+    ``reference_water`` (bool), ``valid`` (bool: observed after the event, and in the reference
+    wherever the after image shows water).
 
     Flood = water after (MNDWI > ``threshold``) and not water in the reference composite
     (MNDWI > ``reference_threshold``, default the same). Water in the reference — rivers,
     ponds, and paddies irrigated in the same season — is never flood.
     """
     ref_t = threshold if reference_threshold is None else reference_threshold
-    valid = mndwi_after.notnull() & mndwi_reference.notnull()
-    water_after = (mndwi_after > threshold) & valid
-    reference_water = (mndwi_reference > ref_t) & valid
-    flood = water_after & ~reference_water
+    seen_after = mndwi_after.notnull()
+    water_after = (mndwi_after > threshold) & seen_after
+    reference_water = (mndwi_reference > ref_t) & mndwi_reference.notnull()
+    # dry after the event is "not flood" whatever the reference; water after needs a reference
+    valid = seen_after & (mndwi_reference.notnull() | ~water_after)
+    flood = water_after & ~reference_water & valid
     if slope is not None:
         flood = flood & ~(slope > max_slope_deg)
     return {
