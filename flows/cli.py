@@ -33,6 +33,10 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(config_app, name="config")
+from flows.cli_solutions import catalog_app, solutions_app  # noqa: E402
+
+app.add_typer(solutions_app, name="solutions")
+app.add_typer(catalog_app, name="catalog")
 
 
 @dataclass
@@ -210,25 +214,27 @@ app.add_typer(run_app, name="run")
 def _outcome_table(result: dict[str, Any], title: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     table.add_row("outcome", str(result["outcome"]))
     table.add_row("message", str(result["message"]))
     table.add_row("valid coverage", f"{100 * float(result['valid_fraction']):.1f} %")
     if result.get("threshold") is not None:
         table.add_row("threshold", f"{result['threshold']:g}")
     if result["outcome"] == "published":
-        table.add_row("changed area", f"{result['changed_area_m2'] / 1e4:.2f} ha")
+        table.add_row("detected area", f"{result['changed_area_m2'] / 1e4:.2f} ha")
         table.add_row("polygons", str(result["n_polygons"]))
         table.add_row("STAC item", str(result["item_href"]))
         for name, f in result["files"].items():
             table.add_row(name, str(f["path"]))
+    for key, value in result.get("qa", {}).items():
+        table.add_row(f"QA {key}", str(value))
     for w in result.get("warnings", []):
         table.add_row("[yellow]warning[/]", str(w))
     for r in result.get("municipalities", []):
         table.add_row(
-            f"{r['code']} {r['name_ja']}",
-            f"{r['changed_area_m2'] / 1e4:.2f} ha changed, "
-            f"coverage {100 * r['valid_coverage']:.1f} %",
+            f"{r['code']} {r['name_ja']} {r['name_en']}",
+            f"{r['changed_area_m2'] / 1e4:.2f} ha ({100 * r['share_of_municipality']:.3f} %), "
+            f"{r.get('objects', 0)} objects, coverage {100 * r['valid_coverage']:.1f} %",
         )
     return table
 
@@ -237,49 +243,152 @@ def _outcome_table(result: dict[str, Any], title: str) -> Table:
 EXIT_INSUFFICIENT = 4
 
 
-@run_app.command("change")
-def run_change(
-    aoi: Annotated[str, typer.Option(help="AOI: name, 5-digit code, GeoJSON file or W,S,E,N.")],
-    before: Annotated[str, typer.Option(help="Before period A/B (ISO dates).")],
-    after: Annotated[str, typer.Option(help="After period A/B (ISO dates).")],
-    source: Annotated[
-        str, typer.Option(help="Configured source, STAC API URL or catalog.json.")
-    ] = "sample",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output catalog root.")] = None,
-    solution: Annotated[
-        str | None, typer.Option(help="Solution id to attach the product to.")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Recompute and replace an existing product.")
-    ] = False,
-    profile: Annotated[str | None, typer.Option(help="Asset layout profile of the source.")] = None,
-) -> None:
-    """Change detection (ΔNDVI) between two periods; publishes a STAC product."""
+AoiOpt = Annotated[str, typer.Option(help="AOI: name, 5-digit code, GeoJSON file or W,S,E,N.")]
+BeforeOpt = Annotated[str, typer.Option(help="Before (pre-event) period A/B, ISO dates.")]
+AfterOpt = Annotated[str, typer.Option(help="After (post-event) period A/B, ISO dates.")]
+SourceOpt = Annotated[str, typer.Option(help="Configured source, STAC API URL or catalog.json.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output catalog root.")]
+SolutionOpt = Annotated[str | None, typer.Option(help="Solution id to attach the product to.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Recompute and replace an existing product.")
+]
+ProfileOpt = Annotated[str | None, typer.Option(help="Asset layout profile of the source.")]
+
+
+def _run_flow(flow_name: str, title: str, **params: Any) -> None:
+    """Run one product flow with a progress display; print its summary; set the exit code."""
     from flows.prefect_env import prefect_defaults
 
     prefect_defaults()
-    from flows.change import change_detection
+    import flows.change
+    import flows.disaster
     from flows.progress import set_reporter, stage_progress
 
+    flows_by_name: dict[str, Any] = {
+        "change_detection": flows.change.change_detection,
+        "flood_mapping": flows.disaster.flood_mapping,
+        "landslide_mapping": flows.disaster.landslide_mapping,
+        "burn_mapping": flows.disaster.burn_mapping,
+    }
+    params["out"] = str(params["out"]) if params.get("out") else None
+    params["config"] = str(_state.config) if _state.config else None
     with stage_progress(console) as progress:
         set_reporter(progress)
         try:
-            result = change_detection(
-                aoi=aoi,
-                before=before,
-                after=after,
-                source=source,
-                out=str(out) if out else None,
-                solution=solution,
-                force=force,
-                config=str(_state.config) if _state.config else None,
-                profile=profile,
-            )
+            result = flows_by_name[flow_name](**params)
         finally:
             set_reporter(None)
-    console.print(_outcome_table(result, "change detection"))
+    console.print(_outcome_table(result, title))
     if result["outcome"] != "published":
         raise typer.Exit(EXIT_INSUFFICIENT)
+
+
+@run_app.command("change")
+def run_change(
+    aoi: AoiOpt,
+    before: BeforeOpt,
+    after: AfterOpt,
+    source: SourceOpt = "sample",
+    out: OutOpt = None,
+    solution: SolutionOpt = None,
+    force: ForceOpt = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Change detection (ΔNDVI) between two periods; publishes a STAC product."""
+    _run_flow(
+        "change_detection",
+        "change detection",
+        aoi=aoi,
+        before=before,
+        after=after,
+        source=source,
+        out=out,
+        solution=solution,
+        force=force,
+        profile=profile,
+    )
+
+
+@run_app.command("flood")
+def run_flood(
+    aoi: AoiOpt,
+    before: BeforeOpt,
+    after: AfterOpt,
+    sensor: Annotated[
+        str, typer.Option(help="s1 (Sentinel-1 SAR, default) or s2 (optical).")
+    ] = "s1",
+    source: SourceOpt = "sample",
+    out: OutOpt = None,
+    solution: SolutionOpt = None,
+    force: ForceOpt = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Flood extent (S1: three detectors by vote with a 0–100 likelihood; S2: MNDWI)."""
+    _run_flow(
+        "flood_mapping",
+        f"flood mapping ({sensor})",
+        aoi=aoi,
+        before=before,
+        after=after,
+        sensor=sensor,
+        source=source,
+        out=out,
+        solution=solution,
+        force=force,
+        profile=profile,
+    )
+
+
+@run_app.command("landslide")
+def run_landslide(
+    aoi: AoiOpt,
+    before: BeforeOpt,
+    after: AfterOpt,
+    source: SourceOpt = "sample",
+    out: OutOpt = None,
+    solution: SolutionOpt = None,
+    force: ForceOpt = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Landslide scars (NDVI loss to bare soil on steep slopes); needs a DEM."""
+    _run_flow(
+        "landslide_mapping",
+        "landslide mapping",
+        aoi=aoi,
+        before=before,
+        after=after,
+        source=source,
+        out=out,
+        solution=solution,
+        force=force,
+        profile=profile,
+    )
+
+
+@run_app.command("burn")
+def run_burn(
+    aoi: AoiOpt,
+    before: BeforeOpt,
+    after: AfterOpt,
+    source: SourceOpt = "sample",
+    out: OutOpt = None,
+    solution: SolutionOpt = None,
+    force: ForceOpt = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Burn scar: dNBR with the USGS severity classes and a binary burned product."""
+    _run_flow(
+        "burn_mapping",
+        "burn mapping",
+        aoi=aoi,
+        before=before,
+        after=after,
+        source=source,
+        out=out,
+        solution=solution,
+        force=force,
+        profile=profile,
+    )
 
 
 @app.command("demo")
@@ -309,28 +418,34 @@ def demo(
         f"{lc.dates} clear dates: west of 132°E (UTM 52N) {lc.west_median_abs_err:.4f}, "
         f"east (UTM 53N) {lc.east_median_abs_err:.4f}"
     )
-    console.print(_outcome_table(summary.change, "change detection on the sample (synthetic)"))
-    if summary.accuracy:
-        acc = summary.accuracy
-        t = Table(
-            title="accuracy against the planted truth (" + ", ".join(summary.truth_events) + ")"
-        )
-        for col in ("product", "CSI", "precision", "recall", "TP", "FP", "FN"):
-            t.add_column(col, justify="right")
+    t = Table(title="QA against the planted truth (synthetic sample)")
+    for col in ("product", "outcome", "coverage", "CSI", "precision", "recall", "objects"):
+        t.add_column(col, justify="left" if col in ("product", "outcome", "objects") else "right")
+    for r in summary.qa:
         t.add_row(
-            "change",
-            f"{acc['csi']:.3f}",
-            f"{acc['precision']:.3f}",
-            f"{acc['recall']:.3f}",
-            str(acc["tp"]),
-            str(acc["fp"]),
-            str(acc["fn"]),
+            r.product,
+            r.outcome,
+            f"{100 * r.valid_fraction:.1f} %",
+            f"{r.csi:.3f}",
+            f"{r.precision:.3f}",
+            f"{r.recall:.3f}",
+            r.objects,
         )
-        console.print(t)
+    console.print(t)
+    console.print(
+        "floors asserted by the tests: " + "; ".join(f"{r.product} {r.floor}" for r in summary.qa)
+    )
+    for (name, result), r in zip(summary.results.items(), summary.qa, strict=True):
+        where = result.get("item_href") or result["message"]
+        console.print(f"[bold]{name}[/] ({r.before} → {r.after}): {where}")
+        for w in result.get("warnings", []):
+            console.print(f"  [yellow]warning[/] {w}")
     console.print(
         f"sample catalog: {summary.catalog}\nproduct catalog: {summary.products / 'catalog.json'}"
     )
-    if summary.change["outcome"] != "published":
+    failed = [r.product for r in summary.qa if r.outcome != "published"]
+    if failed:
+        console.print(f"[red]not published:[/] {', '.join(failed)}")
         raise typer.Exit(EXIT_INSUFFICIENT)
 
 

@@ -46,6 +46,22 @@ class LoadCheck:
 
 
 @dataclass(frozen=True)
+class QARow:
+    """One product of the demo scored against the planted truth."""
+
+    product: str
+    before: str
+    after: str
+    outcome: str
+    valid_fraction: float
+    csi: float
+    precision: float
+    recall: float
+    objects: str = ""
+    floor: str = ""
+
+
+@dataclass(frozen=True)
 class DemoSummary:
     catalog: Path
     products: Path
@@ -53,6 +69,8 @@ class DemoSummary:
     change: dict[str, Any]
     accuracy: dict[str, float] = field(default_factory=dict)
     truth_events: tuple[str, ...] = ()
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    qa: tuple[QARow, ...] = ()
 
 
 def _lon_of_columns(geobox: Any) -> np.ndarray:
@@ -129,6 +147,83 @@ def truth_between(
     return truth.astype("uint8"), names
 
 
+#: the demo's product runs: (name, flow, parameters, floor asserted by the tests)
+DEMO_RUNS: tuple[tuple[str, str, dict[str, str], str], ...] = (
+    (
+        "change",
+        "change_detection",
+        {"before": CHANGE_PERIODS[0], "after": CHANGE_PERIODS[1]},
+        "CSI ≥ 0.80",
+    ),
+    (
+        "flood (S1)",
+        "flood_mapping",
+        {"before": "2025-06-20/2025-06-30", "after": "2025-07-01/2025-07-10", "sensor": "s1"},
+        "CSI ≥ 0.85",
+    ),
+    (
+        "flood (S2)",
+        "flood_mapping",
+        {"before": "2025-06-25/2025-06-30", "after": "2025-07-05/2025-07-10", "sensor": "s2"},
+        "CSI ≥ 0.80",
+    ),
+    (
+        "landslide",
+        "landslide_mapping",
+        {"before": "2025-06-25/2025-06-30", "after": "2025-08-10/2025-08-20"},
+        "recall ≥ 0.90 (≥ 0.5 ha), precision ≥ 0.75",
+    ),
+    (
+        "burn",
+        "burn_mapping",
+        {"before": "2025-04-20/2025-04-30", "after": "2025-05-15/2025-05-25"},
+        "CSI ≥ 0.85",
+    ),
+)
+
+
+def demo_truth(
+    world: Any,
+    geobox: Any,
+    name: str,
+    before: Period,
+    after: Period,
+    product_kind: str,
+    s2_dates: tuple[dt.date, ...] = (),
+) -> np.ndarray:
+    """The planted truth a demo product is scored against, on ``geobox``."""
+    from rasterio import features
+
+    if name == "flood (S1)":
+        return np.asarray(world.truth(geobox, "flood"))
+    if name == "flood (S2)":
+        ev = world.event("flood")
+        day = next(d for d in s2_dates if after.contains(d))
+        geom = ev.extent_on(day) if ev is not None else None
+        if geom is None or geom.is_empty:
+            return np.zeros(tuple(geobox.shape), dtype="uint8")
+        out = features.rasterize([geom], out_shape=tuple(geobox.shape), transform=geobox.affine)
+        out[world.land_cover(geobox) == 1] = 0  # permanent water is never flood
+        return out.astype("uint8")
+    if name in ("landslide", "burn"):
+        return np.asarray(world.truth(geobox, product_kind))
+    truth, _ = truth_between(world, geobox, before, after)
+    return truth
+
+
+def score(name: str, product: np.ndarray, truth: np.ndarray) -> tuple[dict[str, float], str]:
+    """Pixel scores and, for landslides, object recall of scars of at least 0.5 ha."""
+    from processing.accuracy import object_recall
+
+    scores = confusion(product, truth).as_dict()
+    objects = ""
+    if name == "landslide":
+        found, total = object_recall(product, truth, min_pixels=50)
+        objects = f"{found}/{total} scars ≥ 0.5 ha"
+        scores["object_recall"] = found / total if total else float("nan")
+    return scores, objects
+
+
 def run_demo(
     settings: Settings,
     root: Path,
@@ -139,10 +234,17 @@ def run_demo(
     """Run the demo with the sample archive at ``root`` and products under ``products``."""
     import rasterio
 
+    import flows.change
+    import flows.disaster
     from catalogs.sample import SampleManifest, World, build_sample
-    from flows.change import change_detection
     from flows.progress import set_reporter
 
+    flows_by_name: dict[str, Any] = {
+        "change_detection": flows.change.change_detection,
+        "flood_mapping": flows.disaster.flood_mapping,
+        "landslide_mapping": flows.disaster.landslide_mapping,
+        "burn_mapping": flows.disaster.burn_mapping,
+    }
     set_reporter(progress)
     try:
         catalog = root / "catalog.json"
@@ -154,30 +256,54 @@ def run_demo(
         world = World(manifest.seed, manifest.bbox)
         check = load_check(settings, catalog, world, manifest.bbox)
         bbox_text = ",".join(f"{v:g}" for v in manifest.bbox)
-        before, after = CHANGE_PERIODS
-        report("change flow", 0, 1)
-        result = change_detection(
-            aoi=bbox_text,
-            before=before,
-            after=after,
-            source=str(catalog),
-            out=str(products),
-            force=True,
-            profile="sample",
+        geobox = project_geobox(
+            shapely.box(*manifest.bbox), crs=settings.grid.crs, resolution=settings.grid.resolution
         )
-        report("change flow", 1, 1)
-        accuracy: dict[str, float] = {}
-        names: tuple[str, ...] = ()
-        if result["outcome"] == "published":
-            with rasterio.open(result["files"]["change"]["path"]) as src:
-                product = src.read(1)
-            geobox = project_geobox(
-                shapely.box(*manifest.bbox),
-                crs=settings.grid.crs,
-                resolution=settings.grid.resolution,
+        results: dict[str, dict[str, Any]] = {}
+        rows: list[QARow] = []
+        for i, (name, flow_name, params, floor) in enumerate(DEMO_RUNS):
+            report("products", i, len(DEMO_RUNS))
+            result = flows_by_name[flow_name](
+                aoi=bbox_text,
+                source=str(catalog),
+                out=str(products),
+                force=True,
+                profile="sample",
+                **params,
             )
-            truth, names = truth_between(world, geobox, parse_period(before), parse_period(after))
-            accuracy = confusion(product, truth).as_dict()
-        return DemoSummary(catalog, products, check, result, accuracy, names)
+            results[name] = result
+            before, after = parse_period(params["before"]), parse_period(params["after"])
+            scores: dict[str, float] = {}
+            objects = ""
+            if result["outcome"] == "published":
+                with rasterio.open(result["files"][result["kind"]]["path"]) as src:
+                    product = src.read(1)
+                truth = demo_truth(
+                    world, geobox, name, before, after, result["kind"], manifest.s2_dates
+                )
+                scores, objects = score(name, product, truth)
+            nan = float("nan")
+            rows.append(
+                QARow(
+                    name,
+                    params["before"],
+                    params["after"],
+                    result["outcome"],
+                    result["valid_fraction"],
+                    scores.get("csi", nan),
+                    scores.get("precision", nan),
+                    scores.get("recall", nan),
+                    objects,
+                    floor,
+                )
+            )
+        report("products", len(DEMO_RUNS), len(DEMO_RUNS))
+        change = results["change"]
+        _, names = truth_between(
+            world, geobox, parse_period(CHANGE_PERIODS[0]), parse_period(CHANGE_PERIODS[1])
+        )
+        first = rows[0]
+        accuracy = {"csi": first.csi, "precision": first.precision, "recall": first.recall}
+        return DemoSummary(catalog, products, check, change, accuracy, names, results, tuple(rows))
     finally:
         set_reporter(None)
