@@ -95,7 +95,7 @@ def href_policy(settings: Settings, source: Source) -> HrefPolicy:
 
 
 def search_family(
-    prep: Prepared, family: str, period: Period, bands: tuple[str, ...]
+    prep: Prepared, family: str, period: Period | None, bands: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """Search ``family`` items for ``period``; vet the hrefs of ``bands``; return item dicts."""
     items = search_items(
