@@ -11,13 +11,21 @@ __all__ = [
     "AOIError",
     "BoundariesMissingError",
     "ConfigError",
+    "EvidenceError",
     "HrefPolicyError",
     "InputDateError",
     "LoadError",
     "NoDataError",
     "OutputExistsError",
+    "RegistryBusyError",
+    "RegistryError",
+    "RegistryUnavailableError",
     "SampleArchiveError",
+    "SolutionExistsError",
     "SourceError",
+    "StatusTransitionError",
+    "UnknownProductError",
+    "UnknownSolutionError",
     "YamasatError",
 ]
 
@@ -69,3 +77,36 @@ class SampleArchiveError(YamasatError):
 
 class OutputExistsError(YamasatError):
     """An output already exists and overwriting was not asked for."""
+
+
+class RegistryError(YamasatError):
+    """The solutions registry refused an operation (names the record and what to do)."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry cannot be opened: unreadable, corrupted, not a database, on a network
+    filesystem, or the server is unreachable. Nothing stored is replaced or changed."""
+
+
+class RegistryBusyError(RegistryError):
+    """The registry stayed locked by other writers longer than the configured wait."""
+
+
+class UnknownSolutionError(RegistryError):
+    """No solution has this id (the message lists close matches)."""
+
+
+class UnknownProductError(RegistryError):
+    """No product with this id is registered (the message lists close matches)."""
+
+
+class SolutionExistsError(RegistryError):
+    """A solution with this id, or this organisation and normalised name, already exists."""
+
+
+class StatusTransitionError(RegistryError):
+    """A status change that the lifecycle does not allow (names the allowed ones)."""
+
+
+class EvidenceError(RegistryError):
+    """A product was refused as evidence: not published, file missing, checksum differs."""

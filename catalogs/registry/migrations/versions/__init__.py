@@ -1,0 +1,1 @@
+"""Migration scripts, oldest first; Alembic loads them by path, not by import."""

@@ -1,0 +1,280 @@
+"""``yamasat solutions ...``: register solutions, their status and evidence; the indicator.
+
+``catalog_app`` (``yamasat catalog ...``) lives in :mod:`flows.cli_catalog` and is re-exported
+here, so that the main CLI adds both from this module.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from catalogs.registry import SolutionRecord, Tally
+from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings, catalog_app
+
+__all__ = ["catalog_app", "solutions_app"]
+
+solutions_app = typer.Typer(
+    help="Solutions developed with satellite data: register, evidence, indicator tally.",
+    no_args_is_help=True,
+)
+
+
+class TallyFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    md = "md"
+
+
+def _by(by: str | None) -> str:
+    from flows.indicator import current_user
+
+    return by or current_user()
+
+
+_By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: login).")]
+
+
+@solutions_app.command("add")
+def add(
+    solution_id: Annotated[str, typer.Argument(help="Id: a slug such as 'ube-flood-alert'.")],
+    org: Annotated[str, typer.Option("--org", help="Organization that develops it.")],
+    name_ja: Annotated[str | None, typer.Option("--name-ja", help="Japanese name.")] = None,
+    name_en: Annotated[str | None, typer.Option("--name-en", help="English name.")] = None,
+    theme: Annotated[str, typer.Option(help="Theme, e.g. disaster, agriculture.")] = "",
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Satellite data used (repeatable).")
+    ] = None,
+    status: Annotated[str, typer.Option(help="Initial status.")] = "proposed",
+    developed_on: Annotated[
+        str | None, typer.Option(help="Date it reached 'developed' (YYYY-MM-DD).")
+    ] = None,
+    notes: Annotated[str, typer.Option(help="Free notes.")] = "",
+    by: _By = None,
+) -> None:
+    """Register a solution (names compared per organization, ignoring case and width)."""
+    from catalogs.registry import add_solution
+
+    with _registry() as reg:
+        rec = add_solution(
+            reg,
+            solution_id,
+            organization=org,
+            name_ja=name_ja,
+            name_en=name_en,
+            theme=theme,
+            data_sources=source or (),
+            status=status,
+            developed_on=developed_on,
+            notes=notes,
+            by=_by(by),
+        )
+    _print(f"[green]added[/] {rec.id} — {_e(rec.name)} ({_e(rec.organization)}), {rec.status}")
+
+
+def _solution_rows(records: list[SolutionRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "name_ja": r.name_ja,
+            "name_en": r.name_en,
+            "organization": r.organization,
+            "theme": r.theme,
+            "status": r.status,
+            "developed_on": r.developed_on.isoformat() if r.developed_on else None,
+            "evidence": [e.product_id for e in r.evidence],
+        }
+        for r in records
+    ]
+
+
+@solutions_app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+) -> None:
+    """List the registered solutions."""
+    from catalogs.registry.records import check_status
+
+    with _registry() as reg:
+        records = reg.solutions(status=check_status(status) if status else None)
+    rows = _solution_rows(records)
+    if fmt is ListFormat.json:
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if fmt is ListFormat.csv:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
+        w.writeheader()
+        w.writerows({**r, "evidence": ";".join(r["evidence"])} for r in rows)
+        _out(buf.getvalue())
+        return
+    table = Table(title=f"{len(rows)} solutions")
+    for col in ("id", "name", "organization", "theme", "status", "developed on", "evidence"):
+        table.add_column(col)
+    for r in records:
+        on = str(r.developed_on or "")
+        table.add_row(r.id, r.name, r.organization, r.theme, r.status, on, str(len(r.evidence)))
+    _print(table)
+
+
+@solutions_app.command("show")
+def show(solution_id: Annotated[str, typer.Argument(help="Solution id.")]) -> None:
+    """A solution: details, status history (who, when, why), evidence, and whether it counts."""
+    from catalogs.registry.tally import fiscal_year, fy_label, qualifies
+
+    with _registry() as reg:
+        r = reg.solution(solution_id)
+    _print(f"[bold]{_e(r.id)}[/] — {_e(r.name)}")
+    _print(
+        f"  organization: {_e(r.organization)}; theme: {_e(r.theme or '-')}; status: {_e(r.status)}"
+    )
+    _print(f"  data sources: {_e(', '.join(r.data_sources) or '-')}")
+    if r.developed_on:
+        _print(
+            f"  developed on: {_e(r.developed_on)} ({_e(fy_label(fiscal_year(r.developed_on)))})"
+        )
+    if r.notes:
+        _print(f"  notes: {_e(r.notes)}")
+    on, reason = qualifies(r)
+    verdict = f"counts in {fy_label(fiscal_year(on))}" if on else f"does not count: {reason}"
+    _print(f"  indicator: {_e(verdict)}")
+    _print("[bold]status history[/] (effective date, change, who, why, recorded UTC)")
+    for e in r.history:
+        stamp = e.recorded_at.strftime("%Y-%m-%d %H:%M") if e.recorded_at else "?"
+        move = f"{e.from_status} → {e.to_status}" if e.from_status else f"added as {e.to_status}"
+        _print(f"  {e.on}  {move}  by {_e(e.by)}: {_e(e.reason)}  [dim](recorded {stamp})[/]")
+    _print(f"[bold]evidence[/] ({len(r.evidence)} products)")
+    for x in r.evidence:
+        check = (
+            "[green]verified[/]" if x.usable else f"[red]refused: {x.qa_message or x.outcome}[/]"
+        )
+        _print(f"  {_e(x.product_id)} ({_e(x.kind)}, run {_e(x.run_id or '-')}) {check}")
+        _print(f"    item: {_e(x.item_href)}")
+        if x.quicklook_href:
+            _print(f"    quicklook: {_e(x.quicklook_href)}")
+
+
+@solutions_app.command("set-status")
+def set_status_cmd(
+    solution_id: Annotated[str, typer.Argument(help="Solution id.")],
+    status: Annotated[str, typer.Argument(help="New status.")],
+    reason: Annotated[str, typer.Option(help="Why the status changes (recorded).")],
+    on: Annotated[
+        str | None, typer.Option(help="Effective date YYYY-MM-DD (default today).")
+    ] = None,
+    by: _By = None,
+) -> None:
+    """Move a solution along proposed → prototype → developed → deployed → retired."""
+    from catalogs.registry import set_status
+
+    with _registry() as reg:
+        r = set_status(reg, solution_id, status, by=_by(by), reason=reason, on=on)
+    last = r.history[-1]
+    _print(f"[green]{_e(r.id)}[/]: {_e(last.from_status)} → {_e(last.to_status)} on {_e(last.on)}")
+    if r.developed_on and last.to_status in ("developed", "deployed") and r.developed_on < last.on:
+        _print(f"  developed_on stays {_e(r.developed_on)}: the first date it reached developed")
+
+
+@solutions_app.command("attach")
+def attach(
+    solution_id: Annotated[str, typer.Argument(help="Solution id.")],
+    product: Annotated[str, typer.Argument(help="Product id, or the path of its STAC item.")],
+    by: _By = None,
+) -> None:
+    """Attach a product as evidence (its files are verified against their checksums first)."""
+    from catalogs.registry import attach_evidence
+
+    with _registry() as reg:
+        pid, new, registration = attach_evidence(reg, solution_id, product, by=_by(by))
+    if registration is not None:
+        _print(registration.message)
+    _print(f"{pid} {'attached to' if new else 'was already attached to'} {solution_id}")
+
+
+def _tally(fy: int | None, verify: bool) -> Tally:
+    from catalogs.registry import settings_tally, validate_products
+
+    settings = _settings()
+    from catalogs.registry import open_registry
+
+    with open_registry(settings) as reg:
+        if verify:
+            validate_products(reg)
+        records = reg.solutions()
+    return settings_tally(settings, records, until_fy=fy)
+
+
+def _tally_table(t: Tally) -> None:
+    from catalogs.registry.formats import TITLE
+    from catalogs.registry.tally import fy_label
+
+    table = Table(title=TITLE)
+    for col in ("FY", "年度", "new", "cumulative", "target", "gap"):
+        table.add_column(col, justify="right")
+    for r in t.rows:
+        cells = ["" if r.future else str(r.new), "" if r.cumulative is None else str(r.cumulative)]
+        gap = "" if r.gap is None else str(r.gap)
+        table.add_row(f"FY{r.fy}", r.label, *cells, str(r.target), gap)
+    _print(table)
+    for c in t.counted:
+        s = c.solution
+        _print(f"[bold]{s.id}[/] {_e(s.name)} — {c.counted_on} ({fy_label(c.fy)})")
+        for e in c.evidence:
+            _print(f"    {_e(e.product_id)}  run {_e(e.run_id or '-')}  {_e(e.item_href)}")
+    for x in t.excluded:
+        _print(f"[dim]not counted[/] {_e(x.solution.id)}: {_e(x.reason)}")
+    for w in t.warnings:
+        _print(f"[yellow]warning:[/] {_e(w)}")
+
+
+_Fy = Annotated[int | None, typer.Option("--fy", help="Last fiscal year (April–March).")]
+
+
+@solutions_app.command("tally")
+def tally_cmd(
+    fy: _Fy = None,
+    fmt: Annotated[TallyFormat, typer.Option("--format", help="Output format.")] = (
+        TallyFormat.table
+    ),
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Re-check every product's files first.")
+    ] = False,
+) -> None:
+    """The indicator per fiscal year: new, cumulative, target, gap, and the evidence."""
+    from catalogs.registry.formats import tally_csv, tally_json, tally_markdown
+
+    t = _tally(fy, verify)
+    if fmt is TallyFormat.table:
+        _tally_table(t)
+    else:
+        render = {"csv": tally_csv, "json": tally_json, "md": tally_markdown}[fmt.value]
+        _out(render(t))
+
+
+@solutions_app.command("report")
+def report(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder (default <output_root>/reports).")
+    ] = None,
+    fy: _Fy = None,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Re-check product files first.")
+    ] = True,
+) -> None:
+    """Write the indicator report: a self-contained HTML page and the chart as PNG."""
+    from flows.indicator import build_report
+
+    result = build_report(_settings(), out, fy=fy, verify=verify)
+    for w in result.tally.warnings:
+        _print(f"[yellow]warning:[/] {_e(w)}")
+    _print(f"report: {_e(result.html)}\nchart:  {_e(result.png)}")
