@@ -31,6 +31,11 @@ def median_composite(da: xr.DataArray, dim: str = "time") -> xr.DataArray:
     With dask, ``dim`` is rechunked into one block per spatial chunk so the median is exact;
     memory per task is (observations × chunk²) values.
     """
+    if da.sizes[dim] == 1:  # one observation: the median is the observation itself
+        out = da.isel({dim: 0}, drop=True).astype("float32")
+        out.name = da.name
+        out.attrs = dict(da.attrs)
+        return out
     if da.chunks is not None:
         da = da.chunk({dim: -1})
     out = xr.apply_ufunc(
