@@ -18,6 +18,7 @@ from catalogs.settings import load_settings
 from flows.change_steps import ChangeOutcome, analyse_change
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
+from flows.register import check_solution_task, register_task
 from processing.change_detection import ChangeParams
 
 __all__ = ["change_detection", "summary_markdown"]
@@ -107,6 +108,8 @@ def change_detection(
         settings=settings,
         profile=profile,
     )
+    if solution:
+        check_solution_task(settings, solution)
     ch = settings.analytics.change
     params = ChangeParams(
         index=ch.index,
@@ -123,4 +126,9 @@ def change_detection(
     )
     result = outcome.as_dict()
     result["solution"] = solution
+    if solution and outcome.outcome == "published":
+        rid = flow_run.get_id()
+        result["registration"] = register_task(
+            settings, result, solution, str(rid) if rid else None
+        )
     return result

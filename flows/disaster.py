@@ -18,6 +18,7 @@ from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
 from flows.publish import ProductOutcome
+from flows.register import check_solution_task, register_task
 
 __all__ = ["burn_mapping", "flood_mapping", "landslide_mapping", "summary_markdown"]
 
@@ -82,6 +83,7 @@ def summary_markdown(prep: Prepared, outcome: ProductOutcome) -> str:
 
 
 def _prepare(
+    solution: str | None,
     aoi: str,
     before: str,
     after: str,
@@ -91,6 +93,8 @@ def _prepare(
     profile: str | None,
 ) -> Prepared:
     settings = load_settings(Path(config) if config else None)
+    if solution:
+        check_solution_task(settings, solution)
     return prepare(
         aoi=aoi,
         before=before,
@@ -103,6 +107,7 @@ def _prepare(
 
 
 def _finish(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> dict[str, Any]:
+    """Artifact, result dict, and registration with the solution when one was given."""
     create_markdown_artifact(
         key=f"{outcome.kind}-summary",
         markdown=summary_markdown(prep, outcome),
@@ -110,6 +115,8 @@ def _finish(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> di
     )
     result = outcome.as_dict()
     result["solution"] = solution
+    if solution and outcome.outcome == "published":
+        result["registration"] = register_task(prep.settings, result, solution, _run_id())
     return result
 
 
@@ -142,7 +149,7 @@ def flood_mapping(
     """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period."""
     if sensor not in ("s1", "s2"):
         raise YamasatError(f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR) or s2 (Sentinel-2)")
-    prep = _prepare(aoi, before, after, source, out, config, profile)
+    prep = _prepare(solution, aoi, before, after, source, out, config, profile)
     family, bands = ("s1", _BANDS["s1"]) if sensor == "s1" else ("s2", _BANDS["flood-s2"])
     b = search_task(prep, "before", family, bands)
     a = search_task(prep, "after", family, bands)
@@ -169,7 +176,7 @@ def landslide_mapping(
     profile: str | None = None,
 ) -> dict[str, Any]:
     """Landslide scars (one polygon per scar with area, mean slope and ΔNDVI)."""
-    prep = _prepare(aoi, before, after, source, out, config, profile)
+    prep = _prepare(solution, aoi, before, after, source, out, config, profile)
     b = search_task(prep, "before", "s2", _BANDS["landslide"])
     a = search_task(prep, "after", "s2", _BANDS["landslide"])
     return _finish(prep, landslide_task(prep, b, a, force), solution)
@@ -195,7 +202,7 @@ def burn_mapping(
     profile: str | None = None,
 ) -> dict[str, Any]:
     """Burn scar: dNBR severity classes and a binary burned product."""
-    prep = _prepare(aoi, before, after, source, out, config, profile)
+    prep = _prepare(solution, aoi, before, after, source, out, config, profile)
     b = search_task(prep, "before", "s2", _BANDS["burn"])
     a = search_task(prep, "after", "s2", _BANDS["burn"])
     return _finish(prep, burn_task(prep, b, a, force), solution)

@@ -1,0 +1,86 @@
+"""A product flow given ``--solution`` registers its product as that solution's evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalogs.errors import UnknownSolutionError
+from catalogs.sample import SampleManifest
+from flows.cli import run
+from flows.demo import DEMO_RUNS
+
+pytestmark = pytest.mark.slow
+
+BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(tmp_path / "products"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_flow_registers_and_rerun_does_not_duplicate(
+    prefect_harness: None, sample_root: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.disaster import burn_mapping
+
+    assert (
+        run(
+            [
+                "solutions",
+                "add",
+                "hikari-burn",
+                "--org",
+                "光防災株式会社",
+                "--name-ja",
+                "林野火災把握",
+                "--name-en",
+                "Forest fire mapping",
+                "--status",
+                "developed",
+                "--developed-on",
+                "2025-06-01",
+            ]
+        )
+        == 0
+    )
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    kwargs = {
+        "aoi": bbox,
+        "source": str(sample_root / "catalog.json"),
+        "profile": "sample",
+        "solution": "hikari-burn",
+        **BURN,
+    }
+    first = burn_mapping(**kwargs)
+    assert first["outcome"] == "published"
+    assert first["registration"]["created"] is True and first["registration"]["attached"] is True
+    again = burn_mapping(**kwargs, force=True)
+    assert again["item_id"] == first["item_id"]
+    assert again["registration"]["created"] is False
+    capsys.readouterr()
+    assert run(["solutions", "show", "hikari-burn"]) == 0
+    assert first["item_id"] in capsys.readouterr().out
+    assert run(["solutions", "tally", "--format", "json"]) == 0
+    assert "hikari-burn" in capsys.readouterr().out
+
+
+def test_unknown_solution_fails_before_analysis(
+    prefect_harness: None, sample_root: Path, workspace: Path
+) -> None:
+    from flows.disaster import burn_mapping
+
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    with pytest.raises(UnknownSolutionError):
+        burn_mapping(
+            aoi=bbox,
+            source=str(sample_root / "catalog.json"),
+            profile="sample",
+            solution="no-such-solution",
+            **BURN,
+        )
+    assert not (workspace / "products" / "burn").exists()
