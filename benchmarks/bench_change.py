@@ -94,9 +94,9 @@ def build_case(work: Path, n_tiles: int) -> Path:
     to_ll = Transformer.from_crs(EPSG, 4326, always_xy=True)
     for t in range(n_tiles):
         x0 = ORIGIN_X + t * TILE * 10.0
+        veg = _field(np.random.default_rng(1000 * t), TILE, 366)  # one landscape per tile
         for d_i, day in enumerate(DATES):
-            rng = np.random.default_rng(1000 * t + d_i)
-            veg = _field(rng, TILE, 366)
+            rng = np.random.default_rng(1000 * t + d_i + 1)
             noise = rng.normal(0, 0.004, (TILE, TILE)).astype("float32")
             red = np.clip(0.03 + 0.12 * (1 - veg) + noise, 0, 1)
             nir = np.clip(0.15 + 0.35 * veg + noise, 0, 1)
@@ -179,9 +179,16 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     from catalogs.settings import load_settings
     from flows.change_steps import analyse_change
     from flows.prepare import prepare, search_family
+    from flows.progress import set_reporter
     from processing.change_detection import ChangeParams
 
     t0 = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def mark(stage: str, done: int, total: int) -> None:
+        marks[f"{stage} {done}/{total}"] = round(time.perf_counter() - t0, 2)
+
+    set_reporter(mark)
     settings = load_settings()
     prep = prepare(
         aoi=_aoi(Path(catalog_path)),
@@ -200,6 +207,7 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
         "seconds": time.perf_counter() - t0,
         "outcome": outcome.outcome,
         "area_m2": outcome.changed_area_m2,
+        "marks": marks,  # type: ignore[dict-item]
     }
 
 
@@ -255,9 +263,10 @@ def main() -> None:
         print(
             f"{scale}x area: decode floor {a:.1f} s ({floors[0]['bytes'] / 1e9:.2f} GB decoded), "
             f"pipeline {b:.1f} s, ratio b/a {b / a:.2f}, pipeline peak RSS {rss / 1024:.2f} GB "
-            f"(outcome {pipes[0]['outcome']})",
+            f"(outcome {pipes[0]['outcome']}, detected {pipes[0]['area_m2'] / 1e6:.2f} km²)",
             flush=True,
         )
+        print(f"  stage marks (s since start) of the last run: {pipes[-1]['marks']}", flush=True)
     if len(rows) > 1:
         base = rows[0]
         for scale, _a, b, rss, _gb in rows[1:]:

@@ -216,6 +216,11 @@ class GridConfig(_Section):
     resolution: _Float = Field(gt=0, description="pixel size of Sentinel-2 products, metres")
     sar_resolution: _Float = Field(gt=0, description="pixel size of Sentinel-1 products, metres")
     chunk_size: _Int = Field(ge=256, le=8192, description="dask chunk edge, pixels")
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = Field(
+        default="bilinear",
+        description="resampling of continuous bands onto the grid (classes always nearest); "
+        "nearest warps about 1.7x faster but keeps full sensor noise",
+    )
 
     @field_validator("crs")
     @classmethod

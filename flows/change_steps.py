@@ -50,6 +50,7 @@ def load_common(prep: Prepared, geobox: Any, bands: tuple[str, ...]) -> dict[str
         "chunk": settings.grid.chunk_size,
         "mask_classes": tuple(settings.masking.scl_mask_classes),
         "dilation_px": settings.masking.dilation_px,
+        "resampling": settings.grid.resampling,
     }
 
 

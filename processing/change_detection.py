@@ -60,8 +60,9 @@ class ChangeMeasures:
 
     @property
     def valid(self) -> xr.DataArray:
-        """True where both periods have at least one valid observation."""
-        return (self.count_before > 0) & (self.count_after > 0)
+        """True where both periods have at least one valid observation (the measure is then
+        defined; cheaper than summing the counts)."""
+        return self.measure.notnull()
 
 
 def _composite(ds: xr.Dataset, bands: tuple[str, ...]) -> xr.Dataset:

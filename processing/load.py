@@ -142,6 +142,7 @@ def load_s2(
     mask_classes: Sequence[int] = DEFAULT_SCL_CLASSES,
     dilation_px: int = 3,
     mask_clouds: bool = True,
+    resampling: str = "bilinear",
 ) -> xr.Dataset:
     """Sentinel-2 L2A reflectance on ``geobox`` with an SCL cloud/shadow ``mask`` variable.
 
@@ -161,6 +162,7 @@ def load_s2(
         geobox=geobox,
         scale_fn=scale_fn,
         chunk=chunk,
+        resampling=resampling,
     )
     mask = scl_mask(ds["scl"], classes=mask_classes, dilation_px=dilation_px)
     out = ds.drop_vars("scl")
