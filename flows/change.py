@@ -126,7 +126,7 @@ def change_detection(
     )
     result = outcome.as_dict()
     result["solution"] = solution
-    if solution and outcome.outcome == "published":
+    if solution and outcome.outcome in ("published", "exists"):
         rid = flow_run.get_id()
         result["registration"] = register_task(
             settings, result, solution, str(rid) if rid else None

@@ -16,7 +16,7 @@ import pystac
 from catalogs.profiles import scale_offset
 from flows.prepare import Prepared, product_id, season_warnings, software_version
 from flows.progress import report
-from flows.publish import Draft, ProductOutcome, finalize, staging_folder
+from flows.publish import Draft, ProductOutcome, existing_product, finalize, staging_folder
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
@@ -86,6 +86,8 @@ def analyse_change(
     inputs = [it.id for it in b_items + a_items]
     p_dict = params_dict(params)
     item_id = product_id("change", prep, inputs, p_dict)
+    if not force and (done := existing_product(prep, "change", item_id)) is not None:
+        return done
     staging = staging_folder(prep, "change", item_id, force=force)
     geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     draft = Draft(

@@ -220,7 +220,7 @@ def _outcome_table(result: dict[str, Any], title: str) -> Table:
     table.add_row("valid coverage", f"{100 * float(result['valid_fraction']):.1f} %")
     if result.get("threshold") is not None:
         table.add_row("threshold", f"{result['threshold']:g}")
-    if result["outcome"] == "published":
+    if result["outcome"] in ("published", "exists"):
         table.add_row("detected area", f"{result['changed_area_m2'] / 1e4:.2f} ha")
         table.add_row("polygons", str(result["n_polygons"]))
         table.add_row("STAC item", str(result["item_href"]))
@@ -228,6 +228,8 @@ def _outcome_table(result: dict[str, Any], title: str) -> Table:
             table.add_row(name, str(f["path"]))
     for key, value in result.get("qa", {}).items():
         table.add_row(f"QA {key}", str(value))
+    if result.get("registration"):
+        table.add_row("registry", str(result["registration"]["message"]))
     for w in result.get("warnings", []):
         table.add_row("[yellow]warning[/]", str(w))
     for r in result.get("municipalities", []):
@@ -279,7 +281,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
         finally:
             set_reporter(None)
     console.print(_outcome_table(result, title))
-    if result["outcome"] != "published":
+    if result["outcome"] not in ("published", "exists"):
         raise typer.Exit(EXIT_INSUFFICIENT)
 
 

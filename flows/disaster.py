@@ -115,7 +115,7 @@ def _finish(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> di
     )
     result = outcome.as_dict()
     result["solution"] = solution
-    if solution and outcome.outcome == "published":
+    if solution and outcome.outcome in ("published", "exists"):
         result["registration"] = register_task(prep.settings, result, solution, _run_id())
     return result
 

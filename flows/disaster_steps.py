@@ -21,7 +21,7 @@ from catalogs.profiles import scale_offset
 from flows.change_steps import load_common, params_dict
 from flows.prepare import Prepared, product_id, search_family, season_warnings
 from flows.progress import report
-from flows.publish import Draft, ProductOutcome, finalize, staging_folder
+from flows.publish import Draft, ProductOutcome, existing_product, finalize, staging_folder
 from processing.burn import USGS_THRESHOLDS, burn_severity
 from processing.composite import median_composite
 from processing.flood import (
@@ -141,9 +141,12 @@ def _start(
     force: bool,
     *,
     synthetic: bool,
-) -> Draft:
+) -> Draft | ProductOutcome:
+    """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product."""
     grid = prep.settings.grid
     item_id = product_id(kind, prep, inputs, params)
+    if not force and (done := existing_product(prep, kind, item_id)) is not None:
+        return done
     staging = staging_folder(prep, kind, item_id, force=force)
     geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     return Draft(
@@ -196,6 +199,8 @@ def analyse_flood_s1(
         force,
         synthetic=_synthetic(pre + post),
     )
+    if isinstance(draft, ProductOutcome):
+        return draft
     try:
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -293,6 +298,8 @@ def analyse_flood_s2(
         force,
         synthetic=_synthetic(b_items + a_items),
     )
+    if isinstance(draft, ProductOutcome):
+        return draft
     try:
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -393,6 +400,8 @@ def analyse_landslide(
         force,
         synthetic=_synthetic(b_items + a_items),
     )
+    if isinstance(draft, ProductOutcome):
+        return draft
     try:
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -491,6 +500,8 @@ def analyse_burn(
         force,
         synthetic=_synthetic(b_items + a_items),
     )
+    if isinstance(draft, ProductOutcome):
+        return draft
     try:
         report("analyse", 0, 4)
         geobox = draft.geobox

@@ -30,7 +30,7 @@ from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item,
 from flows.prepare import Prepared, software_version
 from processing.write import WrittenFile, atomic_path, sha256_file
 
-__all__ = ["Draft", "ProductOutcome", "finalize", "staging_folder"]
+__all__ = ["Draft", "ProductOutcome", "existing_product", "finalize", "staging_folder"]
 
 NODATA = 255
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -43,7 +43,8 @@ class ProductOutcome:
     """What a product run produced (JSON-safe through :meth:`as_dict`)."""
 
     outcome: str
-    """``published`` or ``insufficient_data``"""
+    """``published``, ``exists`` (already published and verified: no work done) or
+    ``insufficient_data``"""
     kind: str
     item_id: str
     message: str
@@ -92,6 +93,56 @@ class Draft:
         """Record another written file (table, picture) as an asset."""
         self.files[key] = wf
         self.assets[key] = AssetSpec(wf.path, wf.size, wf.sha256, media_type, roles, title)
+
+
+def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome | None:
+    """The outcome ``exists`` when the product is already published and verifies, else None.
+
+    A product folder that exists but does not verify (missing file, checksum differs, no item)
+    raises :class:`OutputExistsError` with the reasons: nothing is overwritten without
+    ``--force``.
+    """
+    from catalogs.registry.evidence import verify_item
+
+    final = item_folder(prep.out_root, kind, item_id)
+    if not final.exists():
+        return None
+    check = verify_item(final / f"{item_id}.json")
+    if not check.ok or check.item is None:
+        raise OutputExistsError(
+            f"product {item_id} exists at {final} but does not verify "
+            f"({'; '.join(check.problems)}); pass --force to recompute it"
+        )
+    props = check.item.get("properties", {})
+    stats = props.get("yamasat:statistics", {})
+    files = {
+        key: {
+            "path": str(final / Path(a["href"]).name),
+            "sha256": str(a.get("file:checksum", ""))[4:],
+            "size": a.get("file:size"),
+        }
+        for key, a in check.item.get("assets", {}).items()
+    }
+    return ProductOutcome(
+        outcome="exists",
+        kind=kind,
+        item_id=item_id,
+        message=(
+            f"{kind} product {item_id} is already published and verifies: nothing to do "
+            "(--force recomputes it)"
+        ),
+        valid_fraction=float(props.get("yamasat:valid_fraction", 0.0)),
+        threshold=props.get("yamasat:parameters", {}).get("threshold_used"),
+        changed_area_m2=float(stats.get("detected_area_m2", 0.0)),
+        n_polygons=int(stats.get("n_polygons", 0)),
+        item_href=check.item_href,
+        folder=str(final),
+        files=files,
+        municipalities=list(stats.get("municipalities", [])),
+        warnings=list(stats.get("warnings", [])),
+        input_items=list(props.get("yamasat:input_items", [])),
+        qa=dict(stats.get("qa", {})),
+    )
 
 
 def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> Path:

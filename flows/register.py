@@ -24,6 +24,10 @@ def register_task(
     settings: Settings, outcome: dict[str, Any], solution: str, run_id: str | None
 ) -> dict[str, Any]:
     """Verify the published product's files and register it, linked to ``solution``."""
-    reg = register_outcome(settings, outcome, solution_id=solution, run_id=run_id)
+    # a product found already published is verified again from its STAC item
+    target: dict[str, Any] | str = (
+        str(outcome["item_href"]) if outcome.get("outcome") == "exists" else outcome
+    )
+    reg = register_outcome(settings, target, solution_id=solution, run_id=run_id)
     get_run_logger().info("%s", reg.message)
     return reg.as_dict()

@@ -128,16 +128,23 @@ def test_product_files_and_stac_provenance(published: tuple[Any, Any, Path]) -> 
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_is_guarded_and_reproducible(
+def test_rerun_skips_done_work_and_force_reproduces(
     published: tuple[Any, Any, Path], sample_root: Path
 ) -> None:
     _, outcome, out = published
-    with pytest.raises(OutputExistsError, match="--force"):
-        _run(sample_root, out, *CHANGE_PERIODS)
-    _, again = _run(sample_root, out, *CHANGE_PERIODS, force=True)
-    assert again.item_id == outcome.item_id
+    _, again = _run(sample_root, out, *CHANGE_PERIODS)
+    assert again.outcome == "exists" and again.item_id == outcome.item_id
+    assert again.files["change"]["sha256"] == outcome.files["change"]["sha256"]
+    _, forced = _run(sample_root, out, *CHANGE_PERIODS, force=True)
+    assert forced.outcome == "published" and forced.item_id == outcome.item_id
     for key in ("change", "dndvi", "polygons"):
-        assert again.files[key]["sha256"] == outcome.files[key]["sha256"], key
+        assert forced.files[key]["sha256"] == outcome.files[key]["sha256"], key
+    # a product whose file changed is not silently reused, nor overwritten without --force
+    Path(forced.files["quicklook"]["path"]).write_bytes(b"tampered")
+    with pytest.raises(OutputExistsError, match="does not verify"):
+        _run(sample_root, out, *CHANGE_PERIODS)
+    _, repaired = _run(sample_root, out, *CHANGE_PERIODS, force=True)
+    assert repaired.outcome == "published"
 
 
 def test_all_cloud_period_is_insufficient_data(sample_root: Path, tmp_path: Path) -> None:

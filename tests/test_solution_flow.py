@@ -84,3 +84,36 @@ def test_unknown_solution_fails_before_analysis(
             **BURN,
         )
     assert not (workspace / "products" / "burn").exists()
+
+
+def test_rerun_registers_a_product_left_unregistered(
+    prefect_harness: None, sample_root: Path, workspace: Path
+) -> None:
+    """A run that published but never registered (a crash in between) is repaired by re-running."""
+    from flows.disaster import burn_mapping
+
+    assert (
+        run(
+            [
+                "solutions",
+                "add",
+                "hikari-burn2",
+                "--org",
+                "光防災株式会社",
+                "--name-en",
+                "Burn 2",
+                "--status",
+                "developed",
+                "--developed-on",
+                "2025-06-01",
+            ]
+        )
+        == 0
+    )
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    kwargs = {"aoi": bbox, "source": str(sample_root / "catalog.json"), "profile": "sample", **BURN}
+    first = burn_mapping(**kwargs)  # published, not registered
+    assert first["outcome"] == "published" and "registration" not in first
+    again = burn_mapping(**kwargs, solution="hikari-burn2")
+    assert again["outcome"] == "exists"  # no work done
+    assert again["registration"]["created"] is True and again["registration"]["attached"] is True
