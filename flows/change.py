@@ -18,10 +18,11 @@ from catalogs.settings import load_settings
 from flows.change_steps import ChangeOutcome, analyse_change
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
+from flows.publish import summary_markdown
 from flows.register import check_solution_task, register_task
 from processing.change_detection import ChangeParams
 
-__all__ = ["change_detection", "summary_markdown"]
+__all__ = ["change_detection"]
 
 
 @task(name="search", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
@@ -48,41 +49,6 @@ def analyse_task(
     return analyse_change(
         prep, before_items, after_items, params=params, force=force, run_id=run_id or None
     )
-
-
-def summary_markdown(prep: Prepared, outcome: ChangeOutcome) -> str:
-    """The run's markdown summary (areas, coverage, QA, product links)."""
-    lines = [
-        f"# Change detection — {prep.aoi.name_ja} ({prep.aoi.name_en})",
-        "",
-        f"- outcome: **{outcome.outcome}** — {outcome.message}",
-        f"- before: {prep.before}; after: {prep.after}; source: {prep.source.name}",
-        f"- valid coverage: {100 * outcome.valid_fraction:.1f} %",
-    ]
-    if outcome.threshold is not None:
-        lines.append(f"- threshold used: {outcome.threshold:g}")
-    if outcome.outcome == "published":
-        lines += [
-            f"- changed area: {outcome.changed_area_m2 / 1e4:.2f} ha "
-            f"in {outcome.n_polygons} polygons",
-            f"- STAC item: `{outcome.item_href}`",
-        ]
-        lines += [f"- {k}: `{v['path']}`" for k, v in outcome.files.items()]
-    for w in outcome.warnings:
-        lines.append(f"- ⚠ {w}")
-    if outcome.municipalities:
-        lines += [
-            "",
-            "| code | 市町村 | municipality | changed ha | share | coverage |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in outcome.municipalities:
-            lines.append(
-                f"| {r['code']} | {r['name_ja']} | {r['name_en']} "
-                f"| {r['changed_area_m2'] / 1e4:.2f} "
-                f"| {100 * r['share_of_municipality']:.3f} % | {100 * r['valid_coverage']:.1f} % |"
-            )
-    return "\n".join(lines)
 
 
 @flow(name="change_detection", log_prints=False)

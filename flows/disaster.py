@@ -17,10 +17,10 @@ from catalogs.settings import load_settings
 from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
-from flows.publish import ProductOutcome
+from flows.publish import ProductOutcome, summary_markdown
 from flows.register import check_solution_task, register_task
 
-__all__ = ["burn_mapping", "flood_mapping", "landslide_mapping", "summary_markdown"]
+__all__ = ["burn_mapping", "flood_mapping", "landslide_mapping"]
 
 _BANDS = {
     "s1": ("vv", "vh"),
@@ -46,40 +46,6 @@ def search_task(
 def _run_id() -> str | None:
     rid = flow_run.get_id()
     return str(rid) if rid else None
-
-
-def summary_markdown(prep: Prepared, outcome: ProductOutcome) -> str:
-    """Markdown summary of a product run, with the per-municipality table (ja/en)."""
-    lines = [
-        f"# {outcome.kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})",
-        "",
-        f"- outcome: **{outcome.outcome}** — {outcome.message}",
-        f"- before: {prep.before}; after: {prep.after}; source: {prep.source.name}",
-        f"- valid coverage: {100 * outcome.valid_fraction:.1f} %",
-    ]
-    if outcome.outcome == "published":
-        lines += [
-            f"- detected area: {outcome.changed_area_m2 / 1e6:.3f} km² "
-            f"in {outcome.n_polygons} polygons",
-            f"- STAC item: `{outcome.item_href}`",
-        ]
-        lines += [f"- {k}: `{v['path']}`" for k, v in outcome.files.items()]
-    for key, value in outcome.qa.items():
-        lines.append(f"- QA {key}: {value}")
-    lines += [f"- ⚠ {w}" for w in outcome.warnings]
-    if outcome.municipalities:
-        lines += [
-            "",
-            "| code | 市町村 | municipality | km² | share | coverage | objects |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['code']} | {r['name_ja']} | {r['name_en']} | {r['area_km2']:.4f} "
-            f"| {100 * r['share_of_municipality']:.3f} % | {100 * r['valid_coverage']:.1f} % "
-            f"| {r['objects']} |"
-            for r in outcome.municipalities
-        ]
-    return "\n".join(lines)
 
 
 def _prepare(

@@ -30,7 +30,14 @@ from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item,
 from flows.prepare import Prepared, software_version
 from processing.write import WrittenFile, atomic_path, sha256_file
 
-__all__ = ["Draft", "ProductOutcome", "existing_product", "finalize", "staging_folder"]
+__all__ = [
+    "Draft",
+    "ProductOutcome",
+    "existing_product",
+    "finalize",
+    "staging_folder",
+    "summary_markdown",
+]
 
 NODATA = 255
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -430,3 +437,39 @@ def _mapping(geom: Any) -> dict[str, Any]:
     import shapely.geometry
 
     return dict(shapely.geometry.mapping(geom))
+
+
+def summary_markdown(prep: Prepared, outcome: ProductOutcome) -> str:
+    """Markdown summary of a product run, with the per-municipality table (ja/en)."""
+    lines = [
+        f"# {outcome.kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})",
+        "",
+        f"- outcome: **{outcome.outcome}** — {outcome.message}",
+        f"- before: {prep.before}; after: {prep.after}; source: {prep.source.name}",
+        f"- valid coverage: {100 * outcome.valid_fraction:.1f} %",
+    ]
+    if outcome.threshold is not None:
+        lines.append(f"- threshold used: {outcome.threshold:g}")
+    if outcome.outcome in ("published", "exists"):
+        lines += [
+            f"- detected area: {outcome.changed_area_m2 / 1e6:.3f} km² "
+            f"in {outcome.n_polygons} polygons",
+            f"- STAC item: `{outcome.item_href}`",
+        ]
+        lines += [f"- {k}: `{v['path']}`" for k, v in outcome.files.items()]
+    for key, value in outcome.qa.items():
+        lines.append(f"- QA {key}: {value}")
+    lines += [f"- ⚠ {w}" for w in outcome.warnings]
+    if outcome.municipalities:
+        lines += [
+            "",
+            "| code | 市町村 | municipality | km² | share | coverage | objects |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['code']} | {r['name_ja']} | {r['name_en']} | {r['area_km2']:.4f} "
+            f"| {100 * r['share_of_municipality']:.3f} % | {100 * r['valid_coverage']:.1f} % "
+            f"| {r['objects']} |"
+            for r in outcome.municipalities
+        ]
+    return "\n".join(lines)

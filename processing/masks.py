@@ -8,6 +8,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from processing.blocks import map_planes
+
 __all__ = ["dilate_mask", "scl_mask"]
 
 #: Sentinel-2 Scene Classification classes flagged by default: 0 no data, 1 saturated or
@@ -17,34 +19,24 @@ __all__ = ["dilate_mask", "scl_mask"]
 DEFAULT_SCL_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 
 
-def _dilate_block(block: np.ndarray, structure: np.ndarray) -> np.ndarray:
-    out = np.empty_like(block)
-    for idx in np.ndindex(block.shape[:-2]):
-        out[idx] = ndimage.binary_dilation(block[idx], structure=structure)
-    return out
-
-
 def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
     """Grow flagged regions by ``pixels`` in y and x (disk structuring element).
 
-    Works per 2-D slice on numpy or dask (``map_overlap`` with a halo of ``pixels``), so the
-    result does not depend on chunking.
+    Works per 2-D slice on numpy or dask (a halo of ``pixels``), so the result does not
+    depend on chunking.
     """
     if pixels <= 0:
         return mask
     yy, xx = np.mgrid[-pixels : pixels + 1, -pixels : pixels + 1]
     structure = (yy**2 + xx**2) <= pixels**2
-    data = mask.data
-    if hasattr(data, "map_overlap"):
-        depth = {i: 0 for i in range(data.ndim - 2)} | {
-            data.ndim - 2: pixels,
-            data.ndim - 1: pixels,
-        }
-        grown = data.map_overlap(
-            _dilate_block, depth=depth, boundary=False, dtype=bool, structure=structure
-        )
-    else:
-        grown = _dilate_block(np.asarray(data, dtype=bool), structure)
+    grown = map_planes(
+        mask.data,
+        ndimage.binary_dilation,
+        halo=pixels,
+        dtype=bool,
+        boundary=False,
+        structure=structure,
+    )
     return mask.copy(data=grown)
 
 

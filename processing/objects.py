@@ -7,17 +7,14 @@ import xarray as xr
 from affine import Affine
 from skimage.morphology import remove_small_objects
 
+from processing.blocks import map_planes
+
 __all__ = ["minimum_mapping_unit", "polygons_from_mask"]
 
 
-def _mmu_block(block: np.ndarray, min_pixels: int) -> np.ndarray:
-    out = np.empty_like(block, dtype=bool)
-    for idx in np.ndindex(block.shape[:-2]):
-        # max_size removes objects of at most that many pixels (scikit-image >= 0.26)
-        out[idx] = remove_small_objects(
-            block[idx].astype(bool), max_size=min_pixels - 1, connectivity=2
-        )
-    return out
+def _remove_small(plane: np.ndarray, min_pixels: int) -> np.ndarray:
+    # max_size removes objects of at most that many pixels (scikit-image >= 0.26)
+    return remove_small_objects(plane.astype(bool), max_size=min_pixels - 1, connectivity=2)
 
 
 def minimum_mapping_unit(mask: xr.DataArray, min_pixels: int) -> xr.DataArray:
@@ -29,17 +26,9 @@ def minimum_mapping_unit(mask: xr.DataArray, min_pixels: int) -> xr.DataArray:
     """
     if min_pixels <= 1:
         return mask
-    data = mask.data
-    if hasattr(data, "map_overlap"):
-        depth = {i: 0 for i in range(data.ndim - 2)} | {
-            data.ndim - 2: min_pixels,
-            data.ndim - 1: min_pixels,
-        }
-        kept = data.map_overlap(
-            _mmu_block, depth=depth, boundary=False, dtype=bool, min_pixels=min_pixels
-        )
-    else:
-        kept = _mmu_block(np.asarray(data, dtype=bool), min_pixels)
+    kept = map_planes(
+        mask.data, _remove_small, halo=min_pixels, dtype=bool, boundary=False, min_pixels=min_pixels
+    )
     return mask.copy(data=kept)
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from processing.blocks import map_planes
+
 __all__ = ["lee_filter", "to_db"]
 
 
@@ -38,19 +40,5 @@ def lee_filter(linear: xr.DataArray, *, size: int = 5) -> xr.DataArray:
     out = mean + k·(x − mean), k = var/(var + σ²ₙ), with the noise variance σ²ₙ estimated per
     block as the mean local variance. Per dask block with a halo of ``size`` pixels.
     """
-    data = linear.data
-    if hasattr(data, "map_overlap"):
-        depth = {i: 0 for i in range(data.ndim - 2)} | {data.ndim - 2: size, data.ndim - 1: size}
-        out = data.map_overlap(
-            _lee_block_nd, depth=depth, boundary="none", dtype="float32", size=size
-        )
-    else:
-        out = _lee_block_nd(np.asarray(data), size)
+    out = map_planes(linear.data, _lee_block, halo=size, dtype="float32", size=size)
     return linear.copy(data=out)
-
-
-def _lee_block_nd(block: np.ndarray, size: int) -> np.ndarray:
-    out = np.empty(block.shape, dtype="float32")
-    for idx in np.ndindex(block.shape[:-2]):
-        out[idx] = _lee_block(block[idx], size)
-    return out
