@@ -19,24 +19,21 @@ __all__ = ["dilate_mask", "scl_mask"]
 DEFAULT_SCL_CLASSES: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
 
 
-def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
-    """Grow flagged regions by ``pixels`` in y and x (disk structuring element).
+def _grow(plane: np.ndarray, size: int) -> np.ndarray:
+    return ndimage.maximum_filter(plane.view(np.uint8), size=size).astype(bool)
 
-    Works per 2-D slice on numpy or dask (a halo of ``pixels``), so the result does not
-    depend on chunking.
+
+def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
+    """Grow flagged regions by ``pixels`` in y and x (a square window of 2·pixels + 1).
+
+    A separable maximum filter, several times faster than a disk-shaped binary dilation on
+    large scenes. Works per 2-D slice on numpy or dask (a halo of ``pixels``), so the result
+    does not depend on chunking.
     """
     if pixels <= 0:
         return mask
-    yy, xx = np.mgrid[-pixels : pixels + 1, -pixels : pixels + 1]
-    structure = (yy**2 + xx**2) <= pixels**2
-    grown = map_planes(
-        mask.data,
-        ndimage.binary_dilation,
-        halo=pixels,
-        dtype=bool,
-        boundary=False,
-        structure=structure,
-    )
+    data = mask.data.astype(bool)
+    grown = map_planes(data, _grow, halo=pixels, dtype=bool, boundary=False, size=2 * pixels + 1)
     return mask.copy(data=grown)
 
 

@@ -135,8 +135,9 @@ def _profile(arr: xr.DataArray, spec: CogSpec, geobox: GeoBox) -> dict[str, Any]
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
-        "compress": "DEFLATE",  # fast setting for the intermediate file
-        "zlevel": 1,
+        # the intermediate file is uncompressed: blocks are written under a lock, and the
+        # COG step compresses once with GDAL's own threads
+        "compress": "NONE",
         "BIGTIFF": "IF_SAFER",
     }
 
