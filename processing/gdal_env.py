@@ -27,6 +27,9 @@ def configure_gdal(
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF",
         "GDAL_HTTP_MULTIRANGE": "YES",
         "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+        # GDAL's block cache defaults to 5 % of RAM and fills during large writes and warps;
+        # a fixed size keeps peak memory independent of the scene size
+        "GDAL_CACHEMAX": "256",
     }
     applied = {}
     for key, value in wanted.items():

@@ -103,16 +103,28 @@ def atomic_path(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
 class _WindowTarget:
     """A ``dask.array.store`` target that writes 2-D slices into one band of a raster."""
 
-    def __init__(self, dst: Any, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        dst: Any,
+        lock: threading.Lock,
+        *,
+        row0: int = 0,
+        col0: int = 0,
+        shape: tuple[int, int] | None = None,
+    ) -> None:
         self._dst = dst
         self._lock = lock
-        self.shape = (dst.height, dst.width)
+        self._row0 = row0
+        self._col0 = col0
+        self.shape = shape or (dst.height - row0, dst.width - col0)
         self.dtype = np.dtype(dst.dtypes[0])
         self.ndim = 2
 
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         ys, xs = key
-        win = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+        win = Window(
+            self._col0 + xs.start, self._row0 + ys.start, xs.stop - xs.start, ys.stop - ys.start
+        )
         with self._lock:
             self._dst.write(value, 1, window=win)
 
@@ -206,8 +218,8 @@ def write_cogs(
                 if spec.description:
                     dst.set_band_description(1, spec.description)
                 sources.append(_as_dask(arr, spec))
-                targets.append(_WindowTarget(dst, lock))
-            da.store(sources, targets, lock=False, compute=True)  # type: ignore[arg-type]
+                targets.append(dst)
+            _store_by_tiles(sources, targets, lock)
         written: dict[Path, WrittenFile] = {}
         for final, (stream, spec) in streams.items():
             with atomic_path(final, overwrite=overwrite) as tmp_cog:
@@ -218,6 +230,34 @@ def write_cogs(
     finally:
         for stream, _spec in streams.values():
             stream.unlink(missing_ok=True)
+
+
+def _store_by_tiles(
+    sources: list[da.Array], datasets: list[Any], lock: threading.Lock, *, chunks_per_tile: int = 3
+) -> None:
+    """Compute and write the arrays one tile of chunks at a time (``chunks_per_tile`` chunks
+    square).
+
+    One ``dask.array.store`` over a whole scene lets the threaded scheduler load far more
+    input chunks than it can write, so peak memory grows with the area; storing tile by tile
+    bounds it to about one tile whatever the scene size. Operations with a halo recompute only
+    the neighbouring chunks they need, at the tile edges (for the loaders here: the cheap
+    20 m scene-classification chunks of the cloud mask).
+    """
+    rows, cols = sources[0].chunks
+    aligned = [s.rechunk((rows, cols)) for s in sources]
+    y_edges = np.cumsum((0, *rows))
+    x_edges = np.cumsum((0, *cols))
+    k = chunks_per_tile
+    for i in range(0, len(rows), k):
+        y0, y1 = int(y_edges[i]), int(y_edges[min(i + k, len(rows))])
+        for j in range(0, len(cols), k):
+            x0, x1 = int(x_edges[j]), int(x_edges[min(j + k, len(cols))])
+            parts = [a[y0:y1, x0:x1] for a in aligned]
+            targets = [
+                _WindowTarget(d, lock, row0=y0, col0=x0, shape=(y1 - y0, x1 - x0)) for d in datasets
+            ]
+            da.store(parts, targets, lock=False, compute=True)  # type: ignore[arg-type]
 
 
 def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:
