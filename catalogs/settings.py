@@ -382,6 +382,38 @@ class ChangeConfig(_Section):
     min_mapping_unit_px: _Int = Field(ge=1, description="smallest region kept (sieve), pixels")
 
 
+class FloodConfig(_Section):
+    """Flood mapping (Sentinel-1 detectors by vote; Sentinel-2 MNDWI)."""
+
+    change_db: _Float = Field(default=-3.0, lt=0, description="S1: post − pre VV (dB) below this")
+    vv_water_fallback_db: _Float = Field(
+        default=-18.0, description="S1: VV water threshold when Otsu finds no bimodal histogram"
+    )
+    vh_water_fallback_db: _Float = Field(
+        default=-24.0, description="S1: VH water threshold when Otsu finds no bimodal histogram"
+    )
+    max_slope_deg: _Float = Field(default=5.0, gt=0, le=90, description="steeper is excluded")
+    speckle_window: _Int = Field(default=5, ge=3, le=15, description="Lee filter window, pixels")
+    min_mapping_unit_px: _Int = Field(default=10, ge=1, description="smallest flood region")
+
+
+class LandslideConfig(_Section):
+    """Landslide mapping from NDVI loss, bare soil and slope."""
+
+    max_dndvi: _Float = Field(default=-0.2, lt=0, description="NDVI must drop below this")
+    max_post_ndvi: _Float = Field(default=0.25, description="NDVI after below this: bare soil")
+    min_slope_deg: _Float = Field(default=15.0, ge=0, le=90, description="slope at least this")
+    max_post_mndwi: _Float = Field(default=0.0, description="MNDWI after above this is water")
+    min_mapping_unit_px: _Int = Field(default=20, ge=1, description="smallest scar, pixels")
+
+
+class BurnConfig(_Section):
+    """Burn mapping from dNBR (USGS severity classes)."""
+
+    min_dnbr: _Float = Field(default=0.27, gt=0, le=2, description="dNBR at or above: burned")
+    min_mapping_unit_px: _Int = Field(default=10, ge=1, description="smallest burned region")
+
+
 class AnalyticsConfig(_Section):
     """Parameters of the analyses."""
 
@@ -389,6 +421,11 @@ class AnalyticsConfig(_Section):
         gt=0, le=1, description="valid-coverage fraction below which the outcome is insufficient"
     )
     change: ChangeConfig = Field(description="generic change detection")
+    flood: FloodConfig = Field(default_factory=FloodConfig, description="flood mapping")
+    landslide: LandslideConfig = Field(
+        default_factory=LandslideConfig, description="landslide mapping"
+    )
+    burn: BurnConfig = Field(default_factory=BurnConfig, description="burn mapping")
 
 
 def _database_url(value: str | None) -> str | None:

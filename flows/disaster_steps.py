@@ -188,7 +188,7 @@ def analyse_flood_s1(
     flow_name: str = "flood_mapping",
 ) -> ProductOutcome:
     """Sentinel-1 flood: three detectors by vote, likelihood 0–100, exclusions, MMU."""
-    params = params or SarFloodParams()
+    params = params or SarFloodParams(**prep.settings.analytics.flood.model_dump())
     pre, post, orbit = pick_s1_pair(_items(before_items), _items(after_items))
     inputs = [i.id for i in pre + post]
     draft = _start(
@@ -282,14 +282,21 @@ def analyse_flood_s2(
     before_items: list[dict[str, Any]],
     after_items: list[dict[str, Any]],
     *,
-    min_mapping_unit_px: int = 10,
+    min_mapping_unit_px: int | None = None,
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "flood_mapping",
 ) -> ProductOutcome:
     """Sentinel-2 flood: MNDWI water after and not water in the before (reference) period."""
     b_items, a_items = _items(before_items), _items(after_items)
-    params = {"sensor": "s2", "index": "mndwi", "min_mapping_unit_px": min_mapping_unit_px}
+    cfg = prep.settings.analytics.flood
+    mmu = min_mapping_unit_px if min_mapping_unit_px is not None else cfg.min_mapping_unit_px
+    params = {
+        "sensor": "s2",
+        "index": "mndwi",
+        "min_mapping_unit_px": mmu,
+        "max_slope_deg": cfg.max_slope_deg,
+    }
     draft = _start(
         prep,
         "flood",
@@ -309,7 +316,9 @@ def analyse_flood_s2(
         m_ref, m_aft = mndwi(ref.green, ref.swir16), mndwi(aft.green, aft.swir16)
         t, from_otsu = bimodal_threshold(m_aft.where(inside), fallback=0.0, plausible=(-0.3, 0.5))
         slope = load_slope(prep, geobox)
-        layers = optical_flood(m_aft, m_ref, threshold=t, slope=slope)
+        layers = optical_flood(
+            m_aft, m_ref, threshold=t, slope=slope, max_slope_deg=cfg.max_slope_deg
+        )
         draft.threshold = t
         draft.qa.update(
             {
@@ -324,7 +333,7 @@ def analyse_flood_s2(
             draft.warnings.append("no DEM found: flood made without terrain (slope) exclusion")
         report("analyse", 1, 4)
         valid = layers["valid"] & inside
-        flood = minimum_mapping_unit(layers["flood"], min_mapping_unit_px)
+        flood = minimum_mapping_unit(layers["flood"], mmu)
         path = draft.staging / "flood.tif"
         mpath = draft.staging / "mndwi.tif"
         written = write_cogs(
@@ -390,7 +399,7 @@ def analyse_landslide(
     flow_name: str = "landslide_mapping",
 ) -> ProductOutcome:
     """Landslide scars: NDVI loss to bare soil on steep slopes, water excluded, MMU, objects."""
-    params = params or LandslideParams()
+    params = params or LandslideParams(**prep.settings.analytics.landslide.model_dump())
     b_items, a_items = _items(before_items), _items(after_items)
     draft = _start(
         prep,
@@ -490,7 +499,9 @@ def analyse_burn(
     flow_name: str = "burn_mapping",
 ) -> ProductOutcome:
     """Burn scar: dNBR severity classes (USGS) and a binary burned product."""
-    params = params or BurnParams()
+    if params is None:
+        cfg = prep.settings.analytics.burn
+        params = BurnParams(min_dnbr=cfg.min_dnbr, min_mapping_unit_px=cfg.min_mapping_unit_px)
     b_items, a_items = _items(before_items), _items(after_items)
     draft = _start(
         prep,
