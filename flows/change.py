@@ -15,10 +15,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from catalogs.settings import load_settings
-from flows.change_steps import ChangeOutcome, analyse_change
+from flows.change_steps import analyse_change
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
-from flows.publish import summary_markdown
+from flows.publish import ProductOutcome, summary_markdown
 from flows.register import check_solution_task, register_task
 from processing.change_detection import ChangeParams
 
@@ -43,7 +43,7 @@ def analyse_task(
     after_items: list[dict[str, Any]],
     params: ChangeParams,
     force: bool,
-) -> ChangeOutcome:
+) -> ProductOutcome:
     """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
     run_id = str(flow_run.get_id() or "")
     return analyse_change(

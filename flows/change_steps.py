@@ -24,11 +24,7 @@ from processing.load import load_s2, open_raster
 from processing.threshold import Direction, change_threshold
 from processing.write import CogSpec, write_cogs
 
-__all__ = ["ChangeOutcome", "analyse_change", "load_common", "params_dict"]
-
-#: kept for callers of the first release
-ChangeOutcome = ProductOutcome
-
+__all__ = ["analyse_change", "load_common", "params_dict"]
 
 def params_dict(params: Any) -> dict[str, Any]:
     """A frozen parameter dataclass as a JSON-safe dict."""

@@ -70,7 +70,7 @@ def test_default_config_path_in_an_installed_wheel(tmp_path: Path) -> None:
     # the wheel layout: no config/ beside the package, the file force-included as catalogs/_config
     site = tmp_path / "site-packages"
     package = Path(__file__).resolve().parents[1] / "catalogs"
-    for name in ("__init__.py", "errors.py", "settings.py"):
+    for name in ("__init__.py", "errors.py", "config_yaml.py", "settings.py"):
         _write(site / "catalogs" / name, (package / name).read_text(encoding="utf-8"))
     _write(site / "catalogs" / "_config" / "yamasat.yaml", REPO_CONFIG.read_text(encoding="utf-8"))
     code = (
