@@ -253,7 +253,9 @@ def _search_api(
     from pystac_client.exceptions import APIError
 
     try:
-        client = Client.open(source.location, stac_io=_stac_io(policy))
+        # Client.open resets the I/O timeout to its own argument: pass it there too
+        timeout = (policy.timeout_s, policy.timeout_s)
+        client = Client.open(source.location, stac_io=_stac_io(policy), timeout=timeout)
         search = client.search(
             collections=[collection],
             intersects=shapely.geometry.mapping(geom),

@@ -1,0 +1,89 @@
+"""STAC search against a scripted loopback server: retries, give-up, timeouts, bad answers.
+
+Cases from FAULTS.md section A, injected for real on the wire.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+
+from catalogs.errors import SourceError
+from catalogs.periods import Period
+from catalogs.sample import SampleManifest
+from catalogs.sources import NetworkPolicy, resolve_source, search_items
+from tests.support.rangeserver import RangeServer
+
+pytestmark = pytest.mark.slow
+
+FAST = NetworkPolicy(timeout_s=2.0, max_retries=3, backoff_s=0.05)
+WINDOW = shapely.box(131.975, 33.90, 132.025, 33.93)
+
+
+def _period(root: Path) -> Period:
+    dates = SampleManifest.read(root).s2_dates
+    return Period(dates[0], dates[-1])
+
+
+def _search(srv: RangeServer, root: Path, policy: NetworkPolicy = FAST) -> list[Any]:
+    src = resolve_source(srv.stac_api_url, profile="sample")
+    return search_items(src, family="s2", aoi=WINDOW, period=_period(root), policy=policy)
+
+
+def test_503_twice_then_ok_is_retried(sample_root: Path) -> None:
+    with RangeServer(sample_root) as srv:
+        clean = sorted(i.id for i in _search(srv, sample_root))
+        srv.clear_requests()
+        srv.script(r"^/search$", [("status", 503), ("status", 503)])
+        again = sorted(i.id for i in _search(srv, sample_root))
+        assert again == clean and len(clean) == 16
+        statuses = [r.status for r in srv.requests if r.path == "/search"]
+        assert statuses[:3] == [503, 503, 200]
+
+
+def test_503_forever_gives_up_in_bounded_time(sample_root: Path) -> None:
+    with RangeServer(sample_root) as srv:
+        srv.script(r"^/search$", [("status", 503)], cycle=True)
+        t0 = time.monotonic()
+        with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
+            _search(srv, sample_root)
+        assert time.monotonic() - t0 < 20
+        assert sum(r.path == "/search" for r in srv.requests) == FAST.max_retries + 1
+
+
+def test_silent_server_hits_the_read_timeout(sample_root: Path) -> None:
+    with RangeServer(sample_root) as srv:
+        srv.script(r"^/search$", [("hang",)], cycle=True)
+        t0 = time.monotonic()
+        with pytest.raises(SourceError, match="timeout"):
+            _search(srv, sample_root, NetworkPolicy(timeout_s=1.0, max_retries=0, backoff_s=0))
+        assert time.monotonic() - t0 < 10
+
+
+def test_malformed_json_is_a_clear_error(sample_root: Path) -> None:
+    with RangeServer(sample_root) as srv:
+        srv.script(r"^/search$", [("body", "{not json", "application/json", 200)])
+        with pytest.raises(SourceError, match=r"could not be searched|refused"):
+            _search(srv, sample_root, NetworkPolicy(timeout_s=2, max_retries=0, backoff_s=0))
+
+
+def test_incomplete_results_fail_and_duplicates_count_once(sample_root: Path) -> None:
+    def inflate(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["numberMatched"] = int(doc.get("numberMatched") or 0) + 50
+        return doc
+
+    def duplicate(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["features"] = doc["features"] + doc["features"][:3]
+        return doc
+
+    with RangeServer(sample_root) as srv:
+        srv.script(r"^/search$", [("transform", inflate)])
+        with pytest.raises(SourceError, match="incomplete"):
+            _search(srv, sample_root)
+        srv.script(r"^/search$", [("transform", duplicate)])
+        items = _search(srv, sample_root)
+        assert len(items) == len({(i.collection_id, i.id) for i in items}) == 16
