@@ -16,8 +16,9 @@ from catalogs.errors import YamasatError
 
 __all__ = ["app", "main"]
 
-console = Console()
-err_console = Console(stderr=True)
+# soft wrap: long paths and messages stay on one line, so they can be copied whole
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     help="yamasat: satellite-data pipeline of Yamaguchi Prefecture (STAC -> analytics -> catalog).",
@@ -459,7 +460,9 @@ def run(argv: list[str] | None = None) -> int:
         code = e.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except YamasatError as e:
-        err_console.print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         return e.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -47,10 +47,11 @@ def _registry() -> Iterator[Registry]:
         yield reg
 
 
-def _print(*args: Any) -> None:
+def _print(*args: Any, soft_wrap: bool = False) -> None:
+    """Print through the CLI's console; ``soft_wrap`` keeps long paths on one line."""
     from flows.cli import console
 
-    console.print(*args)
+    console.print(*args, soft_wrap=soft_wrap)
 
 
 def _e(value: object) -> str:

@@ -277,4 +277,4 @@ def report(
     result = build_report(_settings(), out, fy=fy, verify=verify)
     for w in result.tally.warnings:
         _print(f"[yellow]warning:[/] {_e(w)}")
-    _print(f"report: {_e(result.html)}\nchart:  {_e(result.png)}")
+    _print(f"report: {_e(result.html)}\nchart:  {_e(result.png)}", soft_wrap=True)
