@@ -472,6 +472,12 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    # odc-stac warps through in-memory rasters that carry no transform by design
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
     sys.exit(run())
 
 
