@@ -437,6 +437,25 @@ def _database_url(value: str | None) -> str | None:
     return value
 
 
+class DaskConfig(_Section):
+    """Where the dask graphs run."""
+
+    scheduler: _Text = Field(
+        default="threads",
+        description="'threads' (one process; fastest on a small machine), 'local-cluster' "
+        "(a dask.distributed LocalCluster of worker processes) or a scheduler address such as "
+        "'tcp://10.0.0.5:8786' to scale beyond one machine",
+    )
+    n_workers: _Int = Field(default=2, ge=1, description="LocalCluster worker processes")
+    threads_per_worker: _Int = Field(default=1, ge=1, description="threads per worker")
+    dashboard_address: _Text = Field(
+        default="127.0.0.1:8787", description="LocalCluster dashboard (loopback); ':0' picks a port"
+    )
+    connect_timeout_s: _Float = Field(
+        default=10.0, gt=0, description="give up connecting to a scheduler address after this"
+    )
+
+
 class StorageConfig(_Section):
     """Where products and the registry live."""
 
@@ -486,6 +505,7 @@ class Settings(_Section):
     network: NetworkConfig = Field(description="network policy")
     masking: MaskingConfig = Field(description="cloud masking")
     analytics: AnalyticsConfig = Field(description="analysis parameters")
+    dask: DaskConfig = Field(default_factory=DaskConfig, description="where dask graphs run")
     storage: StorageConfig = Field(description="outputs and registry")
     indicator: IndicatorConfig = Field(description="program indicator")
 

@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 
 from catalogs.settings import load_settings
 from flows.change_steps import analyse_change
+from flows.compute import compute_on
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
 from flows.publish import ProductOutcome, summary_markdown
@@ -46,9 +47,10 @@ def analyse_task(
 ) -> ProductOutcome:
     """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
     run_id = str(flow_run.get_id() or "")
-    return analyse_change(
-        prep, before_items, after_items, params=params, force=force, run_id=run_id or None
-    )
+    with compute_on(prep.settings):
+        return analyse_change(
+            prep, before_items, after_items, params=params, force=force, run_id=run_id or None
+        )
 
 
 @flow(name="change_detection", log_prints=False)

@@ -26,6 +26,7 @@ from processing.write import CogSpec, write_cogs
 
 __all__ = ["analyse_change", "load_common", "params_dict"]
 
+
 def params_dict(params: Any) -> dict[str, Any]:
     """A frozen parameter dataclass as a JSON-safe dict."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}

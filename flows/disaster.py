@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 
 from catalogs.errors import YamasatError
 from catalogs.settings import load_settings
+from flows.compute import compute_on
 from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
@@ -94,9 +95,9 @@ def flood_task(
     after: list[dict[str, Any]],
     force: bool,
 ) -> ProductOutcome:
-    if sensor == "s1":
-        return analyse_flood_s1(prep, before, after, force=force, run_id=_run_id())
-    return analyse_flood_s2(prep, before, after, force=force, run_id=_run_id())
+    analyse = analyse_flood_s1 if sensor == "s1" else analyse_flood_s2
+    with compute_on(prep.settings):
+        return analyse(prep, before, after, force=force, run_id=_run_id())
 
 
 @flow(name="flood_mapping", log_prints=False)
@@ -126,7 +127,8 @@ def flood_mapping(
 def landslide_task(
     prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
 ) -> ProductOutcome:
-    return analyse_landslide(prep, before, after, force=force, run_id=_run_id())
+    with compute_on(prep.settings):
+        return analyse_landslide(prep, before, after, force=force, run_id=_run_id())
 
 
 @flow(name="landslide_mapping", log_prints=False)
@@ -152,7 +154,8 @@ def landslide_mapping(
 def burn_task(
     prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
 ) -> ProductOutcome:
-    return analyse_burn(prep, before, after, force=force, run_id=_run_id())
+    with compute_on(prep.settings):
+        return analyse_burn(prep, before, after, force=force, run_id=_run_id())
 
 
 @flow(name="burn_mapping", log_prints=False)

@@ -100,35 +100,6 @@ def atomic_path(final: Path, *, overwrite: bool = False) -> Iterator[Path]:
                 p.unlink()
 
 
-class _WindowTarget:
-    """A ``dask.array.store`` target that writes 2-D slices into one band of a raster."""
-
-    def __init__(
-        self,
-        dst: Any,
-        lock: threading.Lock,
-        *,
-        row0: int = 0,
-        col0: int = 0,
-        shape: tuple[int, int] | None = None,
-    ) -> None:
-        self._dst = dst
-        self._lock = lock
-        self._row0 = row0
-        self._col0 = col0
-        self.shape = shape or (dst.height - row0, dst.width - col0)
-        self.dtype = np.dtype(dst.dtypes[0])
-        self.ndim = 2
-
-    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
-        ys, xs = key
-        win = Window(
-            self._col0 + xs.start, self._row0 + ys.start, xs.stop - xs.start, ys.stop - ys.start
-        )
-        with self._lock:
-            self._dst.write(value, 1, window=win)
-
-
 def _profile(arr: xr.DataArray, spec: CogSpec, geobox: GeoBox) -> dict[str, Any]:
     ny, nx = arr.shape
     if (ny, nx) != tuple(geobox.shape):
@@ -147,7 +118,7 @@ def _profile(arr: xr.DataArray, spec: CogSpec, geobox: GeoBox) -> dict[str, Any]
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
-        # the intermediate file is uncompressed: blocks are written under a lock, and the
+        # the intermediate file is uncompressed: tiles are written as they come back, and the
         # COG step compresses once with GDAL's own threads
         "compress": "NONE",
         "BIGTIFF": "IF_SAFER",
@@ -192,7 +163,7 @@ def write_cogs(
 
     Each array must be 2-D (``y, x``) on ``geobox`` (CRS and transform of the files). All
     arrays are computed together by one ``dask.array.store`` call, so inputs they share are
-    read once; blocks are written as they finish. Every output is validated (rio-cogeo) and
+    read once; tiles of chunks are written as they finish. Every output is validated (rio-cogeo) and
     checksummed before it is renamed into its final path. Returns the files by final path.
     """
     for final in arrays:
@@ -202,7 +173,6 @@ def write_cogs(
     try:
         with contextlib.ExitStack() as datasets:
             sources, targets = [], []
-            lock = threading.Lock()
             for final_path, (arr, spec) in arrays.items():
                 final = Path(final_path)
                 if arr.ndim != 2:
@@ -219,7 +189,7 @@ def write_cogs(
                     dst.set_band_description(1, spec.description)
                 sources.append(_as_dask(arr, spec))
                 targets.append(dst)
-            _store_by_tiles(sources, targets, lock)
+            _store_by_tiles(sources, targets)
         written: dict[Path, WrittenFile] = {}
         for final, (stream, spec) in streams.items():
             with atomic_path(final, overwrite=overwrite) as tmp_cog:
@@ -233,17 +203,20 @@ def write_cogs(
 
 
 def _store_by_tiles(
-    sources: list[da.Array], datasets: list[Any], lock: threading.Lock, *, chunks_per_tile: int = 3
+    sources: list[da.Array], datasets: list[Any], *, chunks_per_tile: int = 3
 ) -> None:
-    """Compute and write the arrays one tile of chunks at a time (``chunks_per_tile`` chunks
-    square).
+    """Compute the arrays one tile of chunks at a time and write each tile from this process.
 
     One ``dask.array.store`` over a whole scene lets the threaded scheduler load far more
-    input chunks than it can write, so peak memory grows with the area; storing tile by tile
-    bounds it to about one tile whatever the scene size. Operations with a halo recompute only
-    the neighbouring chunks they need, at the tile edges (for the loaders here: the cheap
-    20 m scene-classification chunks of the cloud mask).
+    input chunks than it can write, so peak memory grows with the area; computing tile by
+    tile (``chunks_per_tile`` chunks square) bounds it whatever the scene size. The pixels
+    come back to the caller and are written here, so the same code runs on the threaded
+    scheduler and on a ``dask.distributed`` cluster (open files never travel to workers).
+    Operations with a halo recompute only the neighbouring chunks they need at tile edges
+    (for the loaders here: the cheap 20 m scene-classification chunks of the cloud mask).
     """
+    import dask
+
     rows, cols = sources[0].chunks
     aligned = [s.rechunk((rows, cols)) for s in sources]
     y_edges = np.cumsum((0, *rows))
@@ -253,11 +226,10 @@ def _store_by_tiles(
         y0, y1 = int(y_edges[i]), int(y_edges[min(i + k, len(rows))])
         for j in range(0, len(cols), k):
             x0, x1 = int(x_edges[j]), int(x_edges[min(j + k, len(cols))])
-            parts = [a[y0:y1, x0:x1] for a in aligned]
-            targets = [
-                _WindowTarget(d, lock, row0=y0, col0=x0, shape=(y1 - y0, x1 - x0)) for d in datasets
-            ]
-            da.store(parts, targets, lock=False, compute=True)  # type: ignore[arg-type]
+            values = dask.compute(*[a[y0:y1, x0:x1] for a in aligned])
+            window = Window(x0, y0, x1 - x0, y1 - y0)
+            for dst, value in zip(datasets, values, strict=True):
+                dst.write(np.asarray(value), 1, window=window)
 
 
 def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:

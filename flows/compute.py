@@ -1,0 +1,87 @@
+"""Where the dask graphs of a run are computed: threads, a LocalCluster, or a scheduler.
+
+``dask.scheduler`` in the config: ``threads`` (default; on a 2-core machine the threaded
+scheduler is the fastest), ``local-cluster`` (worker processes on this machine, dashboard
+on loopback, its link logged), or the address of an existing ``dask.distributed`` scheduler,
+which is how a run scales beyond one machine. GDAL's network settings are set in each
+worker's environment, not only in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from catalogs.errors import YamasatError
+from catalogs.settings import Settings
+from processing.gdal_env import configure_gdal
+
+__all__ = ["DaskUnavailableError", "compute_on"]
+
+log = logging.getLogger(__name__)
+
+
+class DaskUnavailableError(YamasatError):
+    """The configured dask scheduler could not be reached or started."""
+
+
+def _gdal_settings(settings: Settings) -> dict[str, str]:
+    n = settings.network
+    return configure_gdal(
+        timeout_s=n.timeout_s, max_retries=n.max_retries, retry_delay_s=n.backoff_s
+    )
+
+
+@contextlib.contextmanager
+def compute_on(settings: Settings) -> Iterator[Any]:
+    """Context in which dask computations run where the config says; yields the client
+    (None for threads)."""
+    cfg = settings.dask
+    env = _gdal_settings(settings)
+    if cfg.scheduler == "threads":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if cfg.scheduler == "local-cluster":
+        cluster = LocalCluster(
+            n_workers=cfg.n_workers,
+            threads_per_worker=cfg.threads_per_worker,
+            processes=True,
+            dashboard_address=cfg.dashboard_address,
+            host="127.0.0.1",
+        )
+        try:
+            with Client(cluster) as client:
+                client.run(configure_gdal, **_kwargs(settings))
+                log.warning("dask LocalCluster dashboard: %s", client.dashboard_link)
+                yield client
+        finally:
+            cluster.close()
+        return
+    address = cfg.scheduler
+    if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise DaskUnavailableError(
+            f"dask.scheduler {address!r} is neither 'threads', 'local-cluster' nor a scheduler "
+            "address such as 'tcp://host:8786'"
+        )
+    try:
+        client = Client(address, timeout=cfg.connect_timeout_s)
+    except (OSError, TimeoutError) as e:
+        raise DaskUnavailableError(
+            f"cannot reach the dask scheduler at {address} within {cfg.connect_timeout_s:g} s "
+            f"({e}); check dask.scheduler in the config or start the scheduler"
+        ) from e
+    try:
+        client.run(configure_gdal, **_kwargs(settings))
+        log.info("dask scheduler %s, GDAL settings sent to the workers: %s", address, sorted(env))
+        yield client
+    finally:
+        client.close()
+
+
+def _kwargs(settings: Settings) -> dict[str, Any]:
+    n = settings.network
+    return {"timeout_s": n.timeout_s, "max_retries": n.max_retries, "retry_delay_s": n.backoff_s}
