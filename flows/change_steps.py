@@ -16,7 +16,14 @@ import pystac
 from catalogs.profiles import scale_offset
 from flows.prepare import Prepared, product_id, season_warnings, software_version
 from flows.progress import report
-from flows.publish import Draft, ProductOutcome, existing_product, finalize, staging_folder
+from flows.publish import (
+    Draft,
+    ProductOutcome,
+    existing_product,
+    finalize,
+    staged,
+    staging_folder,
+)
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
@@ -97,7 +104,7 @@ def analyse_change(
         warnings=season_warnings(prep.before, prep.after),
         synthetic=any(it.properties.get("yamasat:synthetic") for it in b_items + a_items),
     )
-    try:
+    with staged(draft):
         report("analyse", 0, 4)
         common = load_common(prep, geobox, params.bands())
         measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
@@ -150,7 +157,3 @@ def analyse_change(
         outcome = finalize(prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name)
         report("analyse", 4, 4)
         return outcome
-    finally:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)

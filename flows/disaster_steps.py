@@ -8,7 +8,6 @@ Recipes and their sources are in the ``processing`` modules they call.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,14 @@ from catalogs.profiles import scale_offset
 from flows.change_steps import load_common, params_dict
 from flows.prepare import Prepared, product_id, search_family, season_warnings
 from flows.progress import report
-from flows.publish import Draft, ProductOutcome, existing_product, finalize, staging_folder
+from flows.publish import (
+    Draft,
+    ProductOutcome,
+    existing_product,
+    finalize,
+    staged,
+    staging_folder,
+)
 from processing.burn import USGS_THRESHOLDS, burn_severity
 from processing.composite import median_composite
 from processing.flood import (
@@ -201,7 +207,7 @@ def analyse_flood_s1(
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    try:
+    with staged(draft):
         report("analyse", 0, 4)
         geobox = draft.geobox
         grid = prep.settings.grid
@@ -266,8 +272,6 @@ def analyse_flood_s1(
         )
         report("analyse", 2, 4)
         return _finish(prep, draft, inside, run_id, flow_name)
-    finally:
-        shutil.rmtree(draft.staging, ignore_errors=True)
 
 
 def _s2_composites(
@@ -307,7 +311,7 @@ def analyse_flood_s2(
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    try:
+    with staged(draft):
         report("analyse", 0, 4)
         geobox = draft.geobox
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
@@ -353,8 +357,6 @@ def analyse_flood_s2(
         )
         report("analyse", 2, 4)
         return _finish(prep, draft, inside, run_id, flow_name)
-    finally:
-        shutil.rmtree(draft.staging, ignore_errors=True)
 
 
 def _object_means(rasters: dict[str, Path]) -> Any:
@@ -411,7 +413,7 @@ def analyse_landslide(
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    try:
+    with staged(draft):
         report("analyse", 0, 4)
         geobox = draft.geobox
         slope = load_slope(prep, geobox)
@@ -466,8 +468,6 @@ def analyse_landslide(
         report("analyse", 2, 4)
         enrich = _object_means({"mean_slope_deg": s / "slope.tif", "mean_dndvi": s / "dndvi.tif"})
         return _finish(prep, draft, inside, run_id, flow_name, enrich)
-    finally:
-        shutil.rmtree(draft.staging, ignore_errors=True)
 
 
 class BurnParams:
@@ -513,7 +513,7 @@ def analyse_burn(
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    try:
+    with staged(draft):
         report("analyse", 0, 4)
         geobox = draft.geobox
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
@@ -560,5 +560,3 @@ def analyse_burn(
         report("analyse", 2, 4)
         enrich = _object_means({"mean_dnbr": s / "dnbr.tif"})
         return _finish(prep, draft, inside, run_id, flow_name, enrich)
-    finally:
-        shutil.rmtree(draft.staging, ignore_errors=True)

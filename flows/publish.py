@@ -9,10 +9,11 @@ STAC item and renames the folder into the output catalog.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "ProductOutcome",
     "existing_product",
     "finalize",
+    "staged",
     "staging_folder",
     "summary_markdown",
 ]
@@ -150,6 +152,16 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
         input_items=list(props.get("yamasat:input_items", [])),
         qa=dict(stats.get("qa", {})),
     )
+
+
+@contextlib.contextmanager
+def staged(draft: Draft) -> Iterator[Draft]:
+    """Work on ``draft``; its staging folder is removed afterwards, published or not (a
+    published product's folder has already been renamed into the catalog by then)."""
+    try:
+        yield draft
+    finally:
+        shutil.rmtree(draft.staging, ignore_errors=True)
 
 
 def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> Path:

@@ -8,13 +8,14 @@ yamasat into a local output catalog, and a URL or GDAL ``/vsi`` href is a proble
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from processing.write import sha256_file
 
 __all__ = [
     "ProductCheck",
@@ -96,15 +97,6 @@ class ProductEntry:
             flow=str(props.get("yamasat:flow", "")),
             software_version=str(props.get("processing:software", {}).get("yamasat", "")),
         )
-
-
-def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_file(path: Path, *, sha256: str, size: int | None, label: str) -> str | None:
