@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalogs.errors import InputDateError
-from catalogs.periods import Period, check_before_after, parse_period
+from catalogs.periods import Period, check_before_after, is_relative, parse_period, today_in
 
 
 def test_parse_interval_and_single_day() -> None:
@@ -61,3 +61,48 @@ def test_roundtrip(start: dt.date, length: int) -> None:
     if length > 0:
         with pytest.raises(InputDateError):
             parse_period(f"{end.isoformat()}/{start.isoformat()}")
+
+
+TODAY = dt.date(2026, 11, 28)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("P30D/today", "2026-10-30", "2026-11-28"),
+        ("P30D/today-P1Y", "2025-10-30", "2025-11-28"),
+        ("today-P2W/today", "2026-11-14", "2026-11-28"),
+        ("2026-04-01/P1M", "2026-04-01", "2026-04-30"),
+        ("P1M/2026-03-31", "2026-03-01", "2026-03-31"),
+        ("today", "2026-11-28", "2026-11-28"),
+        ("today-P1M+P1D/today+P0D", "2026-10-29", "2026-11-28"),
+    ],
+)
+def test_relative_periods(text: str, start: str, end: str) -> None:
+    """Scheduled runs write periods relative to the day they run."""
+    period = parse_period(text, today=TODAY)
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+    assert is_relative(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("P/today", "not a duration"),
+        ("P3H/today", "not a duration"),
+        ("P1D/P2D", "duration at both ends"),
+        ("tomorrow/today", "not an ISO date"),
+        ("today/today-P1D", "reversed"),
+    ],
+)
+def test_bad_relative_periods_are_named(text: str, fragment: str) -> None:
+    with pytest.raises(InputDateError, match=fragment):
+        parse_period(text, today=TODAY)
+
+
+def test_today_is_the_tokyo_day() -> None:
+    """At 20:00 UTC it is already the next day in Japan, and relative periods follow Japan."""
+    assert not is_relative("2026-01-01/2026-01-31")
+    tokyo = today_in("Asia/Tokyo")
+    assert parse_period("today").start == tokyo
+    assert abs((tokyo - today_in("UTC")).days) <= 1
