@@ -8,6 +8,7 @@ what to do. Library errors (rasterio, pystac, requests) are re-raised as one of 
 from __future__ import annotations
 
 __all__ = [
+    "INTERNAL_REASON",
     "AOIError",
     "BoundariesMissingError",
     "ConfigError",
@@ -17,21 +18,37 @@ __all__ = [
     "LoadError",
     "NoDataError",
     "OutputExistsError",
+    "ParameterError",
     "RegistryBusyError",
     "RegistryError",
     "RegistryUnavailableError",
+    "RunBusyError",
     "SampleArchiveError",
     "SolutionExistsError",
     "SourceError",
     "StatusTransitionError",
     "UnknownProductError",
+    "UnknownRunError",
     "UnknownSolutionError",
     "YamasatError",
+    "reason_of",
 ]
+
+
+#: the reason recorded for a failure that is not a :class:`YamasatError` (a bug or a crash)
+INTERNAL_REASON = "internal_error"
+
+
+def reason_of(exc: BaseException) -> str:
+    """The machine-readable reason of ``exc``: its class's ``reason``, else ``internal_error``."""
+    return exc.reason if isinstance(exc, YamasatError) else INTERNAL_REASON
 
 
 class YamasatError(Exception):
     """Base class of every error yamasat raises on purpose."""
+
+    #: machine-readable failure reason recorded with a failed run (state message, run record)
+    reason: str = "error"
 
     #: process exit status the CLI uses for this kind of error
     exit_code: int = 2
@@ -40,29 +57,49 @@ class YamasatError(Exception):
 class ConfigError(YamasatError):
     """A configuration file or environment variable is invalid (names file, key and value)."""
 
+    reason = "config_invalid"
+
 
 class AOIError(YamasatError):
     """An area of interest could not be resolved (unknown name, bad bbox, bad GeoJSON)."""
+
+    reason = "aoi_invalid"
 
 
 class BoundariesMissingError(AOIError):
     """Municipal boundaries are needed but the configured boundaries file is not available."""
 
+    reason = "boundaries_missing"
+
+
+class ParameterError(YamasatError):
+    """A flow or command parameter has a value it does not accept (names the valid ones)."""
+
+    reason = "bad_parameter"
+
 
 class InputDateError(YamasatError):
     """A date or period given by the user is malformed, reversed or overlapping."""
+
+    reason = "period_invalid"
 
 
 class SourceError(YamasatError):
     """A data source is unknown, unreachable or answered with something unusable."""
 
+    reason = "source_failed"
+
 
 class HrefPolicyError(SourceError):
     """An asset href was refused by the security policy (scheme, host or path)."""
 
+    reason = "href_refused"
+
 
 class NoDataError(YamasatError):
     """A search or load found no data for the AOI and period (outcome ``no_data``)."""
+
+    reason = "no_data"
 
     exit_code = 3
 
@@ -70,43 +107,78 @@ class NoDataError(YamasatError):
 class LoadError(YamasatError):
     """Raster data could not be read (names the URL or item and asset)."""
 
+    reason = "load_failed"
+
 
 class SampleArchiveError(YamasatError):
     """The embedded sample archive could not be built or is incomplete."""
+
+    reason = "sample_archive"
+
+
+class RunBusyError(YamasatError):
+    """Another run is making the same product and did not finish within the wait."""
+
+    reason = "busy"
+    exit_code = 5
 
 
 class OutputExistsError(YamasatError):
     """An output already exists and overwriting was not asked for."""
 
+    reason = "output_exists"
+
 
 class RegistryError(YamasatError):
     """The solutions registry refused an operation (names the record and what to do)."""
+
+    reason = "registry_refused"
 
 
 class RegistryUnavailableError(RegistryError):
     """The registry cannot be opened: unreadable, corrupted, not a database, on a network
     filesystem, or the server is unreachable. Nothing stored is replaced or changed."""
 
+    reason = "registry_unavailable"
+
 
 class RegistryBusyError(RegistryError):
     """The registry stayed locked by other writers longer than the configured wait."""
+
+    reason = "registry_busy"
 
 
 class UnknownSolutionError(RegistryError):
     """No solution has this id (the message lists close matches)."""
 
+    reason = "unknown_solution"
+
 
 class UnknownProductError(RegistryError):
     """No product with this id is registered (the message lists close matches)."""
+
+    reason = "unknown_product"
+
+
+class UnknownRunError(RegistryError):
+    """No run has this id (the message lists close matches)."""
+
+    reason = "unknown_run"
 
 
 class SolutionExistsError(RegistryError):
     """A solution with this id, or this organisation and normalised name, already exists."""
 
+    reason = "solution_exists"
+
 
 class StatusTransitionError(RegistryError):
     """A status change that the lifecycle does not allow (names the allowed ones)."""
 
+    reason = "status_transition"
+
 
 class EvidenceError(RegistryError):
     """A product was refused as evidence: not published, file missing, checksum differs."""
+
+    reason = "evidence_refused"

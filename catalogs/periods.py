@@ -94,9 +94,7 @@ def _relative_day(m: re.Match[str], today: dt.date, *, what: str, whole: str) ->
     return day
 
 
-def _parse_day(
-    text: str, *, what: str, whole: str, today: dt.date | None = None
-) -> dt.date:
+def _parse_day(text: str, *, what: str, whole: str, today: dt.date | None = None) -> dt.date:
     text = text.strip()
     m = _TODAY.match(text)
     if m:
@@ -112,9 +110,7 @@ def _parse_day(
         ) from e
 
 
-def parse_period(
-    text: str, *, what: str = "period", today: dt.date | None = None
-) -> Period:
+def parse_period(text: str, *, what: str = "period", today: dt.date | None = None) -> Period:
     """Parse ``A/B`` (ISO dates or datetimes, ``today±P…``, or a duration at one end) into a
     :class:`Period`.
 

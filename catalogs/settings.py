@@ -64,17 +64,20 @@ from catalogs.config_yaml import _looks_secret, _mask_url, _masked, _parse_yaml
 from catalogs.errors import ConfigError
 
 __all__ = [
+    "FLOW_NAMES",
     "AnalyticsConfig",
     "BoundariesConfig",
     "ChangeConfig",
     "ConfigDate",
     "ConfigPath",
     "DateRange",
+    "DeploymentConfig",
     "GridConfig",
     "IndicatorConfig",
     "IndicatorPoint",
     "MaskingConfig",
     "NetworkConfig",
+    "OrchestrationConfig",
     "SampleConfig",
     "Settings",
     "SourceConfig",
@@ -493,6 +496,62 @@ class IndicatorConfig(_Section):
         return target
 
 
+#: the flows a deployment may run (the names of the Prefect flows)
+FLOW_NAMES = (
+    "change_detection",
+    "flood_mapping",
+    "landslide_mapping",
+    "burn_mapping",
+    "s1_flood_check",
+    "indicator_report",
+)
+
+
+class DeploymentConfig(_Section):
+    """One scheduled deployment: which flow, when (cron in a time zone), with what."""
+
+    flow: Literal[
+        "change_detection",
+        "flood_mapping",
+        "landslide_mapping",
+        "burn_mapping",
+        "s1_flood_check",
+        "indicator_report",
+    ] = Field(description="the Prefect flow to run")
+    cron: _Text = Field(description="five-field cron schedule, e.g. '0 3 * * 1' (03:00 Mondays)")
+    timezone: _Text | None = Field(
+        default=None, description="IANA time zone of the cron; null: orchestration.timezone"
+    )
+    parameters: Annotated[dict[str, Any], AfterValidator(_read_only)] = Field(
+        default_factory=dict, description="flow parameters (periods may be relative: P30D/today)"
+    )
+    concurrency_limit: _Int = Field(
+        default=1, ge=1, description="runs of this deployment at once; more wait in line"
+    )
+    active: bool = Field(default=True, description="false: deployed with its schedule paused")
+    description: str = Field(default="", description="shown in the Prefect UI")
+
+
+class OrchestrationConfig(_Section):
+    """Scheduled deployments (``yamasat serve``, ``prefect.yaml``) and run coordination."""
+
+    timezone: _Text = Field(
+        default="Asia/Tokyo", description="time zone of schedules and of 'today' in periods"
+    )
+    same_product_wait_s: _Float = Field(
+        default=3600.0,
+        ge=0,
+        description="a run wanting a product another run is making waits this long, then "
+        "is refused (reason 'busy')",
+    )
+    work_pool: _Text = Field(
+        default="yamasat-process", description="process work pool named in prefect.yaml"
+    )
+    deployments: Annotated[
+        dict[Annotated[str, AfterValidator(_slug)], DeploymentConfig], AfterValidator(_read_only)
+    ] = Field(default_factory=dict, description="deployments by name (slugs)")
+
+
 class Settings(_Section):
     """The whole configuration, validated and frozen. Build it with :func:`load_settings`."""
 
@@ -508,6 +567,9 @@ class Settings(_Section):
     dask: DaskConfig = Field(default_factory=DaskConfig, description="where dask graphs run")
     storage: StorageConfig = Field(description="outputs and registry")
     indicator: IndicatorConfig = Field(description="program indicator")
+    orchestration: OrchestrationConfig = Field(
+        default_factory=OrchestrationConfig, description="schedules and run coordination"
+    )
 
     @model_validator(mode="after")
     def _plain_http_hosts_allowed(self) -> Settings:

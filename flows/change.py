@@ -1,21 +1,22 @@
 """The ``change_detection`` Prefect flow: search → analyse and write → publish → summarise.
 
 Tasks pass item dicts and small frozen values; the dask graph is built and computed inside
-the analysis task, at the write.
+the analysis task, at the write. The run is recorded in the registry (``yamasat runs list``);
+a failed run ends with a reason (``no_data: ...``) and can be resumed (``resume_of``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.change_steps import analyse_change
-from flows.compute import compute_on
 from flows.prepare import Prepared
 from flows.publish import ProductOutcome
-from flows.run_common import current_run_id, finish_run, prepare_run, search_task
+from flows.run_common import analyse_locked, finish_run, prepare_run, search_task
+from flows.runs import RunContext, tracked
 from processing.change_detection import ChangeParams
 
 __all__ = ["change_detection"]
@@ -30,10 +31,16 @@ def analyse_task(
     force: bool,
 ) -> ProductOutcome:
     """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
-    with compute_on(prep.settings):
-        return analyse_change(
-            prep, before_items, after_items, params=params, force=force, run_id=current_run_id()
-        )
+    return analyse_locked(
+        prep,
+        "change_detection",
+        params.index,
+        analyse_change,
+        before_items=before_items,
+        after_items=after_items,
+        params=params,
+        force=force,
+    )
 
 
 @flow(name="change_detection", log_prints=False)
@@ -47,28 +54,40 @@ def change_detection(
     force: bool = False,
     config: str | None = None,
     profile: str | None = None,
+    resume_of: str | None = None,
 ) -> dict[str, Any]:
-    """Detect vegetation-loss change over ``aoi`` between two periods and publish the product."""
-    prep = prepare_run(
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        config=config,
-        profile=profile,
-        solution=solution,
-    )
-    settings = prep.settings
-    ch = settings.analytics.change
-    params = ChangeParams(
-        index=ch.index,
-        threshold=ch.threshold,
-        direction=ch.direction,
-        min_mapping_unit_px=ch.min_mapping_unit_px,
-    )
-    bands = params.bands()
-    before_items = search_task(prep, "before", "s2", (*bands, "scl"))
-    after_items = search_task(prep, "after", "s2", (*bands, "scl"))
-    outcome = analyse_task(prep, before_items, after_items, params, force)
-    return finish_run(prep, outcome, solution)
+    """Detect vegetation-loss change over ``aoi`` between two periods and publish the product.
+
+    Periods are ``A/B`` dates or relative to the run's day (``P30D/today``). ``resume_of``
+    names a failed run to resume: its finished stages are not repeated.
+    """
+    params = dict(aoi=aoi, before=before, after=after, source=source, out=out,
+                  solution=solution, force=force, config=config, profile=profile,
+                  resume_of=resume_of)  # fmt: skip
+
+    def body(ctx: RunContext) -> dict[str, Any]:
+        prep = prepare_run(
+            aoi=aoi,
+            before=before,
+            after=after,
+            source=source,
+            settings=ctx.settings,
+            out_root=ctx.out_root,
+            profile=profile,
+            solution=solution,
+        )
+        ch = ctx.settings.analytics.change
+        change = ChangeParams(
+            index=ch.index,
+            threshold=ch.threshold,
+            direction=ch.direction,
+            min_mapping_unit_px=ch.min_mapping_unit_px,
+        )
+        bands = (*change.bands(), "scl")
+        b = search_task(prep, "before", "s2", bands, ctx.checkpoints)
+        a = search_task(prep, "after", "s2", bands, ctx.checkpoints)
+        return finish_run(prep, analyse_task(prep, b, a, change, force), solution)
+
+    # a failure returns a Failed state (reason in its message); Prefect raises the original
+    # exception to a direct caller, so callers only ever receive the dict
+    return cast(dict[str, Any], tracked("change_detection", params, body, output_root=out))

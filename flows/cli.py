@@ -34,10 +34,15 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(config_app, name="config")
+from flows.cli_runs import runs_app  # noqa: E402
+from flows.cli_serve import deployments_app, serve  # noqa: E402
 from flows.cli_solutions import catalog_app, solutions_app  # noqa: E402
 
 app.add_typer(solutions_app, name="solutions")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(runs_app, name="runs")
+app.add_typer(deployments_app, name="deployments")
+app.command("serve")(serve)
 
 
 @dataclass

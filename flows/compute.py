@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 class DaskUnavailableError(YamasatError):
     """The configured dask scheduler could not be reached or started."""
 
+    reason = "dask_unavailable"
+
 
 def _gdal_settings(settings: Settings) -> dict[str, str]:
     n = settings.network

@@ -1,20 +1,22 @@
 """Prefect flows of the disaster products: ``flood_mapping``, ``landslide_mapping``,
-``burn_mapping``. Each reads: config → search → analyse and write → publish → summarise.
+``burn_mapping``. Each reads: config → search → analyse and write → publish → summarise,
+recorded as a run (``yamasat runs list``), resumable after a failure (``resume_of``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from catalogs.errors import YamasatError
-from flows.compute import compute_on
+from catalogs.errors import ParameterError
 from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
 from flows.prepare import Prepared
 from flows.publish import ProductOutcome
-from flows.run_common import current_run_id, finish_run, prepare_run, search_task
+from flows.run_common import analyse_locked, finish_run, prepare_run, search_task
+from flows.runs import RunContext, tracked
 
 __all__ = ["burn_mapping", "flood_mapping", "landslide_mapping"]
 
@@ -35,8 +37,63 @@ def flood_task(
     force: bool,
 ) -> ProductOutcome:
     analyse = analyse_flood_s1 if sensor == "s1" else analyse_flood_s2
-    with compute_on(prep.settings):
-        return analyse(prep, before, after, force=force, run_id=current_run_id())
+    return analyse_locked(
+        prep, "flood_mapping", sensor, analyse, before_items=before, after_items=after, force=force
+    )
+
+
+@task(name="analyse-landslide", cache_policy=NO_CACHE)
+def landslide_task(
+    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
+) -> ProductOutcome:
+    return analyse_locked(
+        prep, "landslide_mapping", "s2", analyse_landslide,
+        before_items=before, after_items=after, force=force,
+    )  # fmt: skip
+
+
+@task(name="analyse-burn", cache_policy=NO_CACHE)
+def burn_task(
+    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
+) -> ProductOutcome:
+    return analyse_locked(
+        prep,
+        "burn_mapping",
+        "s2",
+        analyse_burn,
+        before_items=before,
+        after_items=after,
+        force=force,
+    )
+
+
+def _product_run(
+    flow_name: str,
+    params: dict[str, Any],
+    family: str,
+    bands: tuple[str, ...],
+    analyse: Callable[[Prepared, list[dict[str, Any]], list[dict[str, Any]]], ProductOutcome],
+) -> dict[str, Any]:
+    """The common body: prepare, search both periods (checkpointed), analyse, finish."""
+
+    def body(ctx: RunContext) -> dict[str, Any]:
+        prep = prepare_run(
+            aoi=params["aoi"],
+            before=params["before"],
+            after=params["after"],
+            source=params["source"],
+            settings=ctx.settings,
+            out_root=ctx.out_root,
+            profile=params["profile"],
+            solution=params["solution"],
+        )
+        b = search_task(prep, "before", family, bands, ctx.checkpoints)
+        a = search_task(prep, "after", family, bands, ctx.checkpoints)
+        return finish_run(prep, analyse(prep, b, a), params["solution"])
+
+    # a failure returns a Failed state (reason in its message); Prefect raises the original
+    # exception to a direct caller, so callers only ever receive the dict
+    return cast(dict[str, Any], tracked(flow_name, params, body, output_root=params["out"]))
 
 
 @flow(name="flood_mapping", log_prints=False)
@@ -51,32 +108,22 @@ def flood_mapping(
     force: bool = False,
     config: str | None = None,
     profile: str | None = None,
+    resume_of: str | None = None,
 ) -> dict[str, Any]:
     """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period."""
+    params = dict(aoi=aoi, before=before, after=after, sensor=sensor, source=source, out=out,
+                  solution=solution, force=force, config=config, profile=profile,
+                  resume_of=resume_of)  # fmt: skip
     if sensor not in ("s1", "s2"):
-        raise YamasatError(f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR) or s2 (Sentinel-2)")
-    prep = prepare_run(
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        config=config,
-        profile=profile,
-        solution=solution,
-    )
+        bad = ParameterError(
+            f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR) or s2 (Sentinel-2)"
+        )
+        return cast(dict[str, Any], tracked("flood_mapping", params, _raise(bad), output_root=out))
     family, bands = ("s1", _BANDS["s1"]) if sensor == "s1" else ("s2", _BANDS["flood-s2"])
-    b = search_task(prep, "before", family, bands)
-    a = search_task(prep, "after", family, bands)
-    return finish_run(prep, flood_task(prep, sensor, b, a, force), solution)
-
-
-@task(name="analyse-landslide", cache_policy=NO_CACHE)
-def landslide_task(
-    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
-) -> ProductOutcome:
-    with compute_on(prep.settings):
-        return analyse_landslide(prep, before, after, force=force, run_id=current_run_id())
+    return _product_run(
+        "flood_mapping", params, family, bands,
+        lambda prep, b, a: flood_task(prep, sensor, b, a, force),
+    )  # fmt: skip
 
 
 @flow(name="landslide_mapping", log_prints=False)
@@ -90,29 +137,16 @@ def landslide_mapping(
     force: bool = False,
     config: str | None = None,
     profile: str | None = None,
+    resume_of: str | None = None,
 ) -> dict[str, Any]:
     """Landslide scars (one polygon per scar with area, mean slope and ΔNDVI)."""
-    prep = prepare_run(
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        config=config,
-        profile=profile,
-        solution=solution,
-    )
-    b = search_task(prep, "before", "s2", _BANDS["landslide"])
-    a = search_task(prep, "after", "s2", _BANDS["landslide"])
-    return finish_run(prep, landslide_task(prep, b, a, force), solution)
-
-
-@task(name="analyse-burn", cache_policy=NO_CACHE)
-def burn_task(
-    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
-) -> ProductOutcome:
-    with compute_on(prep.settings):
-        return analyse_burn(prep, before, after, force=force, run_id=current_run_id())
+    params = dict(aoi=aoi, before=before, after=after, source=source, out=out,
+                  solution=solution, force=force, config=config, profile=profile,
+                  resume_of=resume_of)  # fmt: skip
+    return _product_run(
+        "landslide_mapping", params, "s2", _BANDS["landslide"],
+        lambda prep, b, a: landslide_task(prep, b, a, force),
+    )  # fmt: skip
 
 
 @flow(name="burn_mapping", log_prints=False)
@@ -126,18 +160,20 @@ def burn_mapping(
     force: bool = False,
     config: str | None = None,
     profile: str | None = None,
+    resume_of: str | None = None,
 ) -> dict[str, Any]:
     """Burn scar: dNBR severity classes and a binary burned product."""
-    prep = prepare_run(
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        config=config,
-        profile=profile,
-        solution=solution,
-    )
-    b = search_task(prep, "before", "s2", _BANDS["burn"])
-    a = search_task(prep, "after", "s2", _BANDS["burn"])
-    return finish_run(prep, burn_task(prep, b, a, force), solution)
+    params = dict(aoi=aoi, before=before, after=after, source=source, out=out,
+                  solution=solution, force=force, config=config, profile=profile,
+                  resume_of=resume_of)  # fmt: skip
+    return _product_run(
+        "burn_mapping", params, "s2", _BANDS["burn"],
+        lambda prep, b, a: burn_task(prep, b, a, force),
+    )  # fmt: skip
+
+
+def _raise(error: Exception) -> Callable[[RunContext], dict[str, Any]]:
+    def body(ctx: RunContext) -> dict[str, Any]:
+        raise error
+
+    return body

@@ -14,7 +14,7 @@ import getpass
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -32,7 +32,8 @@ from catalogs.registry import (
 )
 from catalogs.registry.formats import tally_markdown
 from catalogs.registry.report import write_report
-from catalogs.settings import Settings, load_settings
+from catalogs.settings import Settings
+from flows.runs import RunContext, tracked
 
 __all__ = [
     "OutcomeRegistration",
@@ -171,8 +172,18 @@ def indicator_report(
     out: str | None = None, fy: int | None = None, verify: bool = True, config: str | None = None
 ) -> dict[str, Any]:
     """Tally the indicator, write the HTML page and PNG chart, publish artifacts."""
-    settings = load_settings(Path(config) if config else None)
-    result = _report_task(settings, Path(out) if out else None, fy, verify)
+    params = {"out": out, "fy": fy, "verify": verify, "config": config}
+
+    def body(ctx: RunContext) -> dict[str, Any]:
+        result = _report_task(ctx.settings, Path(out) if out else None, fy, verify)
+        return _report_artifacts(result)
+
+    # a failure returns a Failed state (reason in its message); Prefect raises the original
+    # exception to a direct caller, so callers only ever receive the dict
+    return cast(dict[str, Any], tracked("indicator_report", params, body))
+
+
+def _report_artifacts(result: ReportResult) -> dict[str, Any]:
     t = result.tally
     create_markdown_artifact(
         key="indicator-report", markdown=tally_markdown(t), description="indicator tally"

@@ -1,7 +1,9 @@
-"""What every product flow does the same way: prepare, search, finish (artifact, registry)."""
+"""What every product flow does the same way: prepare, search (checkpointed, so a resumed run
+does not search again), analyse under the product's lock, finish (artifact, registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +12,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from catalogs.settings import load_settings
+from catalogs.settings import Settings
+from flows.checkpoints import Checkpoints
+from flows.compute import compute_on
 from flows.prepare import Prepared, prepare, search_family
 from flows.progress import report
 from flows.publish import ProductOutcome, summary_markdown
 from flows.register import check_solution_task, register_task
+from flows.runs import product_lock
 
-__all__ = ["current_run_id", "finish_run", "prepare_run", "search_task"]
+__all__ = ["analyse_locked", "current_run_id", "finish_run", "prepare_run", "search_task"]
 
 
 def current_run_id() -> str | None:
@@ -31,19 +36,18 @@ def prepare_run(
     before: str,
     after: str,
     source: str,
-    out: str | None,
-    config: str | None,
+    settings: Settings,
+    out_root: Path,
     profile: str | None,
     solution: str | None,
 ) -> Prepared:
-    """Settings, then every input checked (periods, AOI, source, solution) before any search."""
-    settings = load_settings(Path(config) if config else None)
+    """Every input checked (periods, AOI, source, solution) before any search."""
     prep = prepare(
         aoi=aoi,
         before=before,
         after=after,
         source=source,
-        out=Path(out) if out else None,
+        out=out_root,
         settings=settings,
         profile=profile,
     )
@@ -54,15 +58,50 @@ def prepare_run(
 
 @task(name="search", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
 def search_task(
-    prep: Prepared, which: str, family: str, bands: tuple[str, ...]
+    prep: Prepared,
+    which: str,
+    family: str,
+    bands: tuple[str, ...],
+    checkpoints: Checkpoints | None = None,
 ) -> list[dict[str, Any]]:
-    """Items of the before or after period (network: retried)."""
+    """Items of the before or after period (network: retried); a resumed run takes them from
+    the checkpoint of the run it resumes."""
     period = prep.before if which == "before" else prep.after
+    stage = f"search-{which}-{family}"
+    saved = checkpoints.load(stage) if checkpoints else None
+    if saved is not None:
+        get_run_logger().info(
+            "%s: %d items from the checkpoint of run %s",
+            stage,
+            len(saved),
+            checkpoints.lineage if checkpoints else "?",
+        )
+        report(f"search {which}", 1, 1)
+        return list(saved)
     report(f"search {which}", 0, 1)
     items = search_family(prep, family, period, bands)
     report(f"search {which}", 1, 1)
     get_run_logger().info("%s: %d %s items in %s", which, len(items), family, period)
+    if checkpoints:
+        checkpoints.save(stage, items)
     return items
+
+
+def analyse_locked(
+    prep: Prepared, flow: str, variant: str, analyse: Callable[..., ProductOutcome], **kwargs: Any
+) -> ProductOutcome:
+    """Run ``analyse(prep, **kwargs)`` on the configured dask scheduler, holding the lock of the
+    product (flow, AOI, periods, variant): a second run of the same product waits, then finds
+    it published and does nothing."""
+    key = {
+        "flow": flow,
+        "variant": variant,
+        "aoi": prep.aoi.key,
+        "before": str(prep.before),
+        "after": str(prep.after),
+    }
+    with product_lock(prep.settings, prep.out_root, key), compute_on(prep.settings):
+        return analyse(prep, run_id=current_run_id(), **kwargs)
 
 
 def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> dict[str, Any]:

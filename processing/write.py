@@ -33,6 +33,8 @@ __all__ = ["CogSpec", "WrittenFile", "atomic_path", "sha256_file", "write_cogs"]
 class WriteError(YamasatError):
     """An output could not be written or failed its read-back check."""
 
+    reason = "write_failed"
+
 
 @dataclass(frozen=True)
 class WrittenFile:

@@ -55,6 +55,19 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _default_output_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Flows record their runs in the configured registry: keep it out of the working tree."""
+    if "YAMASAT_STORAGE__OUTPUT_ROOT" in os.environ:
+        yield
+        return
+    os.environ["YAMASAT_STORAGE__OUTPUT_ROOT"] = str(tmp_path_factory.mktemp("default-out"))
+    try:
+        yield
+    finally:
+        os.environ.pop("YAMASAT_STORAGE__OUTPUT_ROOT", None)
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default sample archive (demo extent across 132°E), built once per test session."""

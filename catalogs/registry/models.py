@@ -1,10 +1,11 @@
 """The registry schema as SQLAlchemy 2.0 typed ORM classes.
 
-Five tables: ``solutions`` (one row per solution, with its current status and the date it
+Six tables: ``solutions`` (one row per solution, with its current status and the date it
 first reached ``developed``), ``status_changes`` (who changed the status, when and why),
 ``products`` (one row per published product; the primary key is the product's deterministic
-STAC item id, so registering it twice is a no-op), ``runs`` (the flow runs that made
-products) and ``solution_products`` (the evidence links).
+STAC item id, so registering it twice is a no-op), ``runs`` (flow runs: parameters,
+state, outcome, reason, duration, products), ``solution_products`` (the evidence links) and
+``acquisitions`` (what a watch flow has already handled).
 
 The schema is created and upgraded only by the Alembic migrations in ``migrations/``; a test
 checks that they and these classes agree.
@@ -30,7 +31,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "ProductRow", "RunRow", "SolutionProductRow", "SolutionRow", "StatusChangeRow"]
+__all__ = [
+    "AcquisitionRow",
+    "Base",
+    "ProductRow",
+    "RunRow",
+    "SolutionProductRow",
+    "SolutionRow",
+    "StatusChangeRow",
+]
 
 #: constraint names Alembic can refer to, the same on SQLite and PostgreSQL
 NAMING = {
@@ -105,14 +114,44 @@ class StatusChangeRow(Base):
 
 
 class RunRow(Base):
-    """A flow run that produced products (Prefect flow-run id, or a caller-chosen id)."""
+    """A flow run (Prefect flow-run id, or a caller-chosen id): what it was asked, how it
+    ended (state, outcome, machine-readable reason), when, and the products it made."""
 
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     flow: Mapped[str] = mapped_column(String(100))
     software_version: Mapped[str] = mapped_column(String(40))
-    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: when the run was first recorded (its start, for runs recorded by revision 0002 on)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="completed")
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    aoi: Mapped[str | None] = mapped_column(String(200))
+    deployment: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    products: Mapped[list[str] | None] = mapped_column(JSON)
+    resumed_from: Mapped[str | None] = mapped_column(String(100))
+
+
+class AcquisitionRow(Base):
+    """An acquisition a watch flow has handled (so the next check skips it)."""
+
+    __tablename__ = "acquisitions"
+
+    watch: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``collection/item-id``
+    id: Mapped[str] = mapped_column(String(240), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(100))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(32))
+    municipalities: Mapped[list[str]] = mapped_column(JSON)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ProductRow(Base):

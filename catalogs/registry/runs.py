@@ -1,0 +1,281 @@
+"""Run records: every flow run's parameters, state, outcome, failure reason and products.
+
+A run is recorded when it starts (``state='running'``) and again when it ends (``completed``
+or ``failed`` with a machine-readable ``reason`` and a message). ``yamasat runs list`` reads
+them; ``yamasat runs resume`` re-runs a failed run with its recorded parameters. A run that
+stays ``running`` after its process died shows as such: the operator sees it was cut off.
+
+The acquisitions list is the memory of watch flows (the daily Sentinel-1 check): which
+acquisitions were handled, with what outcome and for which municipalities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalogs.errors import UnknownRunError
+from catalogs.registry.models import AcquisitionRow, RunRow
+from catalogs.registry.records import close_matches
+from catalogs.registry.repo import Registry, now
+
+__all__ = [
+    "AcquisitionRecord",
+    "RunRecord",
+    "RunState",
+    "acquisitions",
+    "finish_run_record",
+    "handled_acquisitions",
+    "mark_acquisitions",
+    "run_record",
+    "run_records",
+    "start_run_record",
+]
+
+RunState = Literal["running", "completed", "failed"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One flow run as the registry knows it."""
+
+    id: str
+    flow: str
+    state: str
+    started_at: dt.datetime
+    software_version: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    aoi: str | None = None
+    deployment: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    finished_at: dt.datetime | None = None
+    duration_s: float | None = None
+    products: tuple[str, ...] = ()
+    resumed_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form (``runs list --json``)."""
+        out: dict[str, Any] = dict(self.__dict__)
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        out["products"] = list(self.products)
+        return out
+
+
+@dataclass(frozen=True)
+class AcquisitionRecord:
+    """An acquisition a watch handled: outcome and the municipalities it covered."""
+
+    watch: str
+    id: str
+    collection: str
+    acquired_at: dt.datetime
+    outcome: str
+    municipalities: tuple[str, ...]
+    run_id: str | None = None
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back: they were stored in UTC."""
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=dt.UTC)
+    return t
+
+
+def _record(row: RunRow) -> RunRecord:
+    started = _aware(row.started_at) or _aware(row.recorded_at)
+    assert started is not None
+    return RunRecord(
+        id=row.id,
+        flow=row.flow,
+        state=row.state,
+        started_at=started,
+        software_version=row.software_version,
+        parameters=dict(row.parameters or {}),
+        aoi=row.aoi,
+        deployment=row.deployment,
+        outcome=row.outcome,
+        reason=row.reason,
+        message=row.message,
+        finished_at=_aware(row.finished_at),
+        duration_s=row.duration_s,
+        products=tuple(row.products or ()),
+        resumed_from=row.resumed_from,
+    )
+
+
+def start_run_record(
+    reg: Registry,
+    run_id: str,
+    *,
+    flow: str,
+    software_version: str,
+    parameters: Mapping[str, Any],
+    aoi: str | None = None,
+    deployment: str | None = None,
+    resumed_from: str | None = None,
+) -> None:
+    """Record that ``run_id`` started (a retried Prefect flow run starts again: same row)."""
+
+    def go(s: Session) -> None:
+        stamp = now()
+        row = s.get(RunRow, run_id)
+        if row is None:
+            row = RunRow(id=run_id, recorded_at=stamp)
+            s.add(row)
+        row.flow, row.software_version = flow, software_version
+        row.parameters, row.aoi, row.deployment = dict(parameters), aoi, deployment
+        row.resumed_from = resumed_from
+        row.state, row.started_at = "running", stamp
+        row.outcome = row.reason = row.message = None
+        row.finished_at, row.duration_s = None, None
+
+    reg.write(go, what=f"recording the start of run {run_id}")
+
+
+def finish_run_record(
+    reg: Registry,
+    run_id: str,
+    *,
+    state: RunState,
+    outcome: str | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+    products: Sequence[str] = (),
+) -> RunRecord:
+    """Record how ``run_id`` ended; the duration is measured from its recorded start."""
+
+    def go(s: Session) -> RunRecord:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise _unknown(s, run_id)
+        stamp = now()
+        started = _aware(row.started_at) or _aware(row.recorded_at) or stamp
+        row.state, row.outcome, row.reason, row.message = state, outcome, reason, message
+        row.products = list(products)
+        row.finished_at = stamp
+        row.duration_s = round((stamp - started).total_seconds(), 3)
+        return _record(row)
+
+    return reg.write(go, what=f"recording the end of run {run_id}")
+
+
+def _unknown(s: Session, run_id: str) -> UnknownRunError:
+    ids = s.scalars(select(RunRow.id).order_by(RunRow.recorded_at.desc()).limit(500)).all()
+    near = close_matches(run_id, ids)
+    hint = f"did you mean: {', '.join(near)}?" if near else "no close match"
+    return UnknownRunError(
+        f"unknown run {run_id!r}; {hint} ('yamasat runs list' shows the recent runs)"
+    )
+
+
+def run_record(reg: Registry, run_id: str) -> RunRecord:
+    """One run; a unique prefix of its id is enough (as ``runs list`` shows them shortened)."""
+
+    def go(s: Session) -> RunRecord:
+        row = s.get(RunRow, run_id)
+        if row is None and len(run_id) >= 6:
+            rows = s.scalars(select(RunRow).where(RunRow.id.startswith(run_id)).limit(2)).all()
+            row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise _unknown(s, run_id)
+        return _record(row)
+
+    return reg.read(go, what=f"reading run {run_id}")
+
+
+def run_records(
+    reg: Registry,
+    *,
+    limit: int = 20,
+    flow: str | None = None,
+    state: str | None = None,
+    aoi: str | None = None,
+) -> list[RunRecord]:
+    """The most recent runs first, optionally of one flow, state or AOI."""
+
+    def go(s: Session) -> list[RunRecord]:
+        query = select(RunRow).order_by(RunRow.recorded_at.desc(), RunRow.id).limit(limit)
+        if flow is not None:
+            query = query.where(RunRow.flow == flow)
+        if state is not None:
+            query = query.where(RunRow.state == state)
+        if aoi is not None:
+            query = query.where(RunRow.aoi == aoi)
+        return [_record(r) for r in s.scalars(query)]
+
+    return reg.read(go, what="listing runs")
+
+
+def handled_acquisitions(reg: Registry, watch: str, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` (``collection/item``) the watch ``watch`` has already handled."""
+    wanted = list(ids)
+
+    def go(s: Session) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            query = select(AcquisitionRow.id).where(
+                AcquisitionRow.watch == watch, AcquisitionRow.id.in_(part)
+            )
+            found.update(s.scalars(query))
+        return found
+
+    return reg.read(go, what=f"reading the acquisitions of watch {watch}")
+
+
+def mark_acquisitions(reg: Registry, records: Sequence[AcquisitionRecord]) -> None:
+    """Remember acquisitions as handled (a second mark of the same one updates it)."""
+
+    def go(s: Session) -> None:
+        stamp = now()
+        for rec in records:
+            row = s.get(AcquisitionRow, (rec.watch, rec.id))
+            if row is None:
+                row = AcquisitionRow(watch=rec.watch, id=rec.id)
+                s.add(row)
+            row.collection, row.acquired_at, row.outcome = (
+                rec.collection,
+                rec.acquired_at,
+                rec.outcome,
+            )
+            row.municipalities, row.run_id, row.checked_at = (
+                list(rec.municipalities),
+                rec.run_id,
+                stamp,
+            )
+
+    reg.write(go, what="recording handled acquisitions")
+
+
+def acquisitions(reg: Registry, watch: str, *, limit: int = 50) -> list[AcquisitionRecord]:
+    """The acquisitions ``watch`` handled, newest acquisition first."""
+
+    def go(s: Session) -> list[AcquisitionRecord]:
+        query = (
+            select(AcquisitionRow)
+            .where(AcquisitionRow.watch == watch)
+            .order_by(AcquisitionRow.acquired_at.desc())
+            .limit(limit)
+        )
+        return [
+            AcquisitionRecord(
+                watch=r.watch,
+                id=r.id,
+                collection=r.collection,
+                acquired_at=_aware(r.acquired_at) or r.acquired_at,
+                outcome=r.outcome,
+                municipalities=tuple(r.municipalities),
+                run_id=r.run_id,
+            )
+            for r in s.scalars(query)
+        ]
+
+    return reg.read(go, what=f"reading the acquisitions of watch {watch}")

@@ -1,0 +1,179 @@
+"""``yamasat runs ...``: recent flow runs with outcome, reason, duration and products; resume."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
+
+__all__ = ["runs_app"]
+
+runs_app = typer.Typer(help="Recorded flow runs: list, show, resume.", no_args_is_help=True)
+
+#: flows a failed run of which can be resumed, by name
+RESUMABLE = (
+    "change_detection",
+    "flood_mapping",
+    "landslide_mapping",
+    "burn_mapping",
+    "s1_flood_check",
+    "indicator_report",
+)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _short_aoi(aoi: str | None) -> str:
+    if not aoi:
+        return "-"
+    return aoi.rsplit("/", 1)[-1] if "/" in aoi else aoi
+
+
+def _short_products(products: tuple[str, ...]) -> str:
+    if not products:
+        return "-"
+    first = products[0] if len(products[0]) <= 28 else products[0][:27] + "…"
+    return first + (f" +{len(products) - 1}" if len(products) > 1 else "")
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="How many runs.")] = 20,
+    flow: Annotated[str | None, typer.Option(help="Only runs of this flow.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only runs in this state: running, completed, failed.")
+    ] = None,
+    aoi: Annotated[str | None, typer.Option(help="Only runs over this AOI.")] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+) -> None:
+    """Recent runs, newest first: when, flow, AOI, state, outcome or failure reason, duration,
+    products. Times are shown in orchestration.timezone."""
+    from catalogs.registry.runs import run_records
+
+    settings = _settings()
+    tz = ZoneInfo(settings.orchestration.timezone)
+    with _registry() as reg:
+        records = run_records(reg, limit=limit, flow=flow, state=state, aoi=aoi)
+    if fmt is ListFormat.json:
+        _out(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2))
+        return
+    if fmt is ListFormat.csv:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        cols = ["id", "flow", "deployment", "aoi", "state", "outcome", "reason", "started_at",
+                "duration_s", "products", "message"]  # fmt: skip
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in records:
+            row = r.as_dict()
+            row["products"] = " ".join(r.products)
+            w.writerow(row)
+        _out(buf.getvalue())
+        return
+    table = Table(title=f"runs ({len(records)} most recent; times {tz.key})", box=None)
+    table.add_column("started", no_wrap=True)
+    table.add_column("run", no_wrap=True)
+    table.add_column("flow", overflow="fold")
+    table.add_column("aoi", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("outcome / reason", overflow="fold")
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("products", overflow="fold")
+    for r in records:
+        colour = {"completed": "green", "failed": "red", "running": "yellow"}.get(r.state, "")
+        result = r.outcome or ""
+        if r.state == "failed":
+            result = f"{r.reason}: {r.message or ''}"
+        flow_name = r.flow + (f" ({r.deployment})" if r.deployment else "")
+        table.add_row(
+            r.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            r.id[:8],
+            _e(flow_name),
+            _e(_short_aoi(r.aoi)),
+            f"[{colour}]{r.state}[/]" if colour else r.state,
+            _e(result[:120]),
+            _duration(r.duration_s),
+            _e(_short_products(r.products)),
+        )
+    _print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (or its first 8 characters).")],
+) -> None:
+    """Everything recorded about one run (JSON)."""
+    from catalogs.registry.runs import run_record
+
+    with _registry() as reg:
+        record = run_record(reg, run_id)
+    _out(json.dumps(record.as_dict(), ensure_ascii=False, indent=2))
+
+
+def _flow(name: str) -> Any:
+    import flows.change
+    import flows.disaster
+    import flows.indicator
+    import flows.s1_watch
+
+    return {
+        "change_detection": flows.change.change_detection,
+        "flood_mapping": flows.disaster.flood_mapping,
+        "landslide_mapping": flows.disaster.landslide_mapping,
+        "burn_mapping": flows.disaster.burn_mapping,
+        "s1_flood_check": flows.s1_watch.s1_flood_check,
+        "indicator_report": flows.indicator.indicator_report,
+    }[name]
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run_id: Annotated[str, typer.Argument(help="The failed run (id or its first 8 characters).")],
+    anyway: Annotated[
+        bool,
+        typer.Option("--anyway", help="Resume a run still marked running (its process died)."),
+    ] = False,
+) -> None:
+    """Run a failed run again with its recorded parameters; stages it finished are not
+    repeated (searches come from its checkpoints, a published product is found, not remade)."""
+    from catalogs.errors import ParameterError
+    from catalogs.registry.runs import run_record
+    from flows.prefect_env import prefect_defaults
+
+    with _registry() as reg:
+        record = run_record(reg, run_id)
+    if record.flow not in RESUMABLE:
+        raise ParameterError(f"runs of flow {record.flow!r} cannot be resumed")
+    if record.state == "completed":
+        raise ParameterError(
+            f"run {record.id} completed ({record.outcome}); there is nothing to resume. "
+            "Run the flow again (with --force to remake its product)"
+        )
+    if record.state == "running" and not anyway:
+        raise ParameterError(
+            f"run {record.id} is still marked running; if its process died, resume it with "
+            "--anyway (a live run would then race with the resumed one)"
+        )
+    params = dict(record.parameters)
+    params["resume_of"] = record.id
+    prefect_defaults()
+    _print(f"resuming {record.flow} run {record.id} ({record.reason}: {_e(record.message or '')})")
+    result = _flow(record.flow)(**params)
+    _print(
+        f"run {result.get('run_id', '?')} completed: {_e(result.get('outcome', 'done'))} "
+        f"{_e(result.get('item_href') or '')}",
+        soft_wrap=True,
+    )

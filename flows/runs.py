@@ -1,0 +1,196 @@
+"""Every flow run recorded, with one machine-readable reason when it fails.
+
+:func:`tracked` wraps the body of each flow: it records the run's start in the registry
+(parameters, AOI, deployment), runs the body, and records how it ended. A failure ends the
+flow run in a ``Failed`` state whose message begins with the reason (``no_data: ...``,
+``source_failed: ...``; see ``catalogs.errors``), the same reason and message are stored in the
+run record, and the original exception still reaches a direct caller (the CLI maps it to an
+exit status). A resumed run (``resume_of``) shares its checkpoints with the run it resumes.
+
+:func:`product_lock` serialises runs that would make the same product: the second waits for
+the first (then finds the product published and does no work) or, after
+``orchestration.same_product_wait_s``, is refused with reason ``busy``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from prefect.runtime import deployment, flow_run
+from prefect.states import Failed, State
+
+from catalogs.errors import RunBusyError, YamasatError, reason_of
+from catalogs.settings import Settings, load_settings
+from flows.checkpoints import Checkpoints
+from flows.prepare import software_version
+
+__all__ = ["RunContext", "product_lock", "products_of", "tracked"]
+
+log = logging.getLogger(__name__)
+_MAX_CHAIN = 50
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a tracked flow body gets: its run id, settings and stage checkpoints."""
+
+    run_id: str
+    settings: Settings
+    #: where the run's products (and its checkpoints and locks) go
+    out_root: Path
+    checkpoints: Checkpoints
+    resumed_from: str | None = None
+
+
+def _current_id() -> str:
+    rid = flow_run.get_id()
+    return str(rid) if rid else uuid.uuid4().hex
+
+
+class _Recorder:
+    """Writes the run record; a registry that cannot be written is logged, never fatal."""
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.settings, self.run_id = settings, run_id
+        self.ok = True
+
+    def _do(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        from catalogs.registry import open_registry
+
+        try:
+            with open_registry(self.settings) as reg:
+                return fn(reg, self.run_id, **kwargs)
+        except YamasatError as e:
+            self.ok = False
+            log.warning("run %s: could not record %s in the registry: %s", self.run_id, what, e)
+            return None
+
+    def start(self, flow: str, params: Mapping[str, Any], resumed_from: str | None) -> None:
+        from catalogs.registry.runs import start_run_record
+
+        self._do(
+            "its start",
+            start_run_record,
+            flow=flow,
+            software_version=software_version(),
+            parameters=_json_safe(params),
+            aoi=str(params["aoi"]) if params.get("aoi") else None,
+            deployment=deployment.get_name(),
+            resumed_from=resumed_from,
+        )
+
+    def finish(self, **kwargs: Any) -> None:
+        from catalogs.registry.runs import finish_run_record
+
+        self._do("its end", finish_run_record, **kwargs)
+
+
+def _json_safe(params: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(params), default=str))
+
+
+def _lineage(settings: Settings, resume_of: str) -> str:
+    """The first run of the resume chain that ``resume_of`` belongs to."""
+    from catalogs.registry import open_registry
+    from catalogs.registry.runs import run_record
+
+    with open_registry(settings) as reg:
+        current = run_record(reg, resume_of)
+        for _ in range(_MAX_CHAIN):
+            if not current.resumed_from:
+                break
+            current = run_record(reg, current.resumed_from)
+    return current.id
+
+
+def products_of(result: Mapping[str, Any]) -> list[str]:
+    """The product ids a flow result names (one product, or a list from a watch flow)."""
+    if isinstance(result.get("products"), list):
+        return [str(p) for p in result["products"]]
+    if result.get("outcome") in ("published", "exists") and result.get("item_id"):
+        return [str(result["item_id"])]
+    return []
+
+
+def tracked(
+    flow: str,
+    params: Mapping[str, Any],
+    body: Callable[[RunContext], dict[str, Any]],
+    *,
+    output_root: str | None = None,
+) -> dict[str, Any] | State:
+    """Run ``body`` as the recorded run of ``flow`` with ``params`` (see the module doc);
+    ``params["config"]`` is the config file, ``output_root`` the run's ``--out`` if any. The
+    run is recorded in the configured registry (``storage.registry_url``, else the SQLite file
+    in ``storage.output_root``), the one solutions and products are registered in.
+
+    Returns the body's result, or a ``Failed`` state carrying the reason and the exception.
+    """
+    run_id = _current_id()
+    try:
+        config = params.get("config")
+        settings = load_settings(Path(config) if config else None)
+    except YamasatError as e:  # no registry to record in: the state message carries it
+        return _failed(e)
+    recorder = _Recorder(settings, run_id)
+    resume_of = params.get("resume_of")
+    recorder.start(flow, params, resume_of)
+    try:
+        lineage = _lineage(settings, resume_of) if resume_of else run_id
+        out_root = Path(output_root or settings.storage.output_root).resolve()
+        ctx = RunContext(run_id, settings, out_root, Checkpoints(out_root, lineage), resume_of)
+        if resume_of:
+            done = ctx.checkpoints.stages()
+            log.info("run %s resumes %s; finished stages: %s", run_id, resume_of, done or "none")
+        result = body(ctx)
+    except Exception as e:
+        recorder.finish(state="failed", reason=reason_of(e), message=str(e)[:4000])
+        return _failed(e)
+    recorder.finish(
+        state="completed",
+        outcome=str(result.get("outcome")) if result.get("outcome") else None,
+        message=str(result.get("message", ""))[:4000] or None,
+        products=products_of(result),
+    )
+    ctx.checkpoints.clear()
+    result["run_id"] = run_id
+    return result
+
+
+def _failed(e: Exception) -> State:
+    return Failed(message=f"{reason_of(e)}: {e}", data=e)
+
+
+@contextmanager
+def product_lock(settings: Settings, out_root: Path, key: Mapping[str, Any]) -> Iterator[None]:
+    """Hold the lock of the product ``key`` names (kind, AOI, periods...) while making it."""
+    digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True, default=str).encode()).hexdigest()
+    folder = out_root / ".yamasat" / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    wait = settings.orchestration.same_product_wait_s
+    lock = FileLock(str(folder / f"{digest[:24]}.lock"), timeout=wait)
+    try:
+        lock.acquire(poll_interval=0.2)
+    except Timeout:
+        raise RunBusyError(
+            f"another run has been making the same product ({_describe(key)}) for more than "
+            f"{wait:g} s (orchestration.same_product_wait_s); nothing was done. Wait for it "
+            "to finish ('yamasat runs list'), then run again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _describe(key: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in key.items())
