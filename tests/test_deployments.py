@@ -1,0 +1,243 @@
+"""Deployments from config: checked before anything is deployed, the same in ``yamasat serve``
+and in ``prefect.yaml``, and served for real against a Prefect server on loopback, where two
+runs of one deployment at once are serialised by its concurrency limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from catalogs.errors import ConfigError
+from catalogs.sample import SampleManifest
+from catalogs.settings import load_settings
+from flows.cli import run
+from flows.demo import DEMO_RUNS
+from flows.deployments import deployment_specs, next_runs, prefect_yaml
+from tests.support.prefect_server import prefect_env, running_prefect_server
+
+ROOT = Path(__file__).resolve().parents[1]
+BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
+
+
+def _config(tmp_path: Path, deployments: dict[str, Any], name: str = "cfg.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(
+        yaml.safe_dump({"orchestration": {"deployments": deployments}}), encoding="utf-8"
+    )
+    return path
+
+
+def test_default_deployments_are_valid_and_scheduled_in_tokyo() -> None:
+    specs = {s.name: s for s in deployment_specs(load_settings(env={}))}
+    assert set(specs) == {"change-weekly", "s1-flood-daily", "indicator-monthly"}
+    weekly = specs["change-weekly"]
+    assert weekly.timezone == "Asia/Tokyo" and weekly.concurrency_limit == 1
+    monday = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)  # Saturday 21:00 in Tokyo
+    (first,) = next_runs(weekly, 1, after=monday)
+    assert first.isoformat() == "2026-11-30T03:00:00+09:00"  # Monday 03:00 JST
+
+
+def test_prefect_yaml_in_the_repo_matches_the_config() -> None:
+    """prefect.yaml is generated from config; regenerate with `yamasat deployments yaml`."""
+    assert (ROOT / "prefect.yaml").read_text(encoding="utf-8") == prefect_yaml(
+        load_settings(env={})
+    )
+    doc = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    weekly = next(d for d in doc["deployments"] if d["name"] == "change-weekly")
+    assert weekly["schedules"] == [{"cron": "0 3 * * 1", "timezone": "Asia/Tokyo", "active": True}]
+    assert weekly["entrypoint"] == "flows.change:change_detection"
+    assert weekly["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        ({"flow": "change_detection", "cron": "61 * * * *"}, "cron '61 * * * *' does not parse"),
+        ({"flow": "indicator_report", "cron": "every monday"}, "does not parse"),
+        ({"flow": "indicator_report", "cron": "0 3 * * 1", "timezone": "Asia/Tokio"},
+         "unknown time zone 'Asia/Tokio'"),
+        ({"flow": "indicator_report", "cron": "0 3 * * 1", "parameters": {"fy": 2026, "colour": 1}},
+         "parameters.colour: flow indicator_report has no such parameter"),
+        ({"flow": "change_detection", "cron": "0 3 * * 1", "parameters": {"aoi": "hofu"}},
+         "parameters.before: flow change_detection needs it"),
+        ({"flow": "change_detection", "cron": "0 3 * * 1",
+          "parameters": {"aoi": "hofu", "before": "P30X/today", "after": "P30D/today"}},
+         "parameters.before: before 'P30X/today'"),
+        ({"flow": "change_detection", "cron": "0 3 * * 1",
+          "parameters": {"aoi": "hofu", "before": "P30D/today-P1Y", "after": "P30D/today",
+                         "source": "earth-serach"}},
+         "unknown source 'earth-serach'"),
+    ],
+)  # fmt: skip
+def test_bad_deployments_are_refused_naming_the_key(
+    tmp_path: Path, entry: dict[str, Any], fragment: str
+) -> None:
+    settings = load_settings(_config(tmp_path, {"bad-one": entry}), env={})
+    with pytest.raises(ConfigError) as info:
+        deployment_specs(settings)
+    assert "orchestration.deployments.bad-one." in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_serve_refuses_a_bad_schedule_at_start_and_needs_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = _config(tmp_path, {"weekly": {"flow": "indicator_report", "cron": "0 25 * * *"}})
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # never contacted
+    started = time.monotonic()
+    assert run(["--config", str(bad), "serve"]) == 2
+    err = capsys.readouterr().err
+    assert "orchestration.deployments.weekly.cron" in err and "nothing was deployed" in err
+    assert time.monotonic() - started < 10
+    monkeypatch.delenv("PREFECT_API_URL")
+    assert run(["serve"]) == 2
+    assert "needs a running Prefect server" in capsys.readouterr().err
+    assert run(["serve", "--api-url", "http://127.0.0.1:9/api", "--check"]) == 2
+    assert "does not answer" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ against a real server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    home = tmp_path_factory.mktemp("prefect-server")
+    with running_prefect_server(home) as api:
+        yield api, home
+
+
+def _post(api: str, path: str, body: dict[str, Any]) -> Any:
+    answer = httpx.post(f"{api}{path}", json=body, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _get(api: str, path: str) -> Any:
+    answer = httpx.get(f"{api}{path}", timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+@pytest.mark.slow
+def test_serve_runs_deployments_and_serialises_runs_of_one_deployment(
+    server: tuple[str, Path], sample_root: Path, tmp_path: Path
+) -> None:
+    api, home = server
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    out = tmp_path / "products"
+    cfg = _config(
+        tmp_path,
+        {
+            "sample-burn": {
+                "flow": "burn_mapping",
+                "cron": "0 4 * * 1",
+                "parameters": {"aoi": bbox, "source": str(sample_root / "catalog.json"),
+                               "profile": "sample", **BURN},
+                "concurrency_limit": 1,
+            }
+        },
+    )  # fmt: skip
+    env = prefect_env(home, api)
+    env["YAMASAT_STORAGE__OUTPUT_ROOT"] = str(out)
+    exe = Path(sys.executable).with_name("yamasat")
+    log = (tmp_path / "serve.log").open("wb")
+    serving = subprocess.Popen(
+        [str(exe), "--config", str(cfg), "serve", "--only", "sample-burn"],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        found: list[dict[str, Any]] = []
+        while not found:
+            assert serving.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the deployment did not appear"
+            found = _post(
+                api, "/deployments/filter", {"deployments": {"name": {"any_": ["sample-burn"]}}}
+            )
+            time.sleep(1)
+        (dep,) = found
+        schedules = _get(api, f"/deployments/{dep['id']}/schedules")
+        assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in schedules] == [
+            ("0 4 * * 1", "Asia/Tokyo")
+        ]
+        assert dep["global_concurrency_limit"]["limit"] == 1
+        assert dep["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+
+        # two runs of the same deployment on the same AOI at once
+        runs = [_post(api, f"/deployments/{dep['id']}/create_flow_run", {}) for _ in range(2)]
+        states: dict[str, list[str]] = {r["id"]: [] for r in runs}
+        both_running = False
+        deadline = time.monotonic() + 300
+        while True:
+            now = {rid: _get(api, f"/flow_runs/{rid}")["state"]["type"] for rid in states}
+            for rid, st in now.items():
+                if not states[rid] or states[rid][-1] != st:
+                    states[rid].append(st)
+            both_running |= all(st == "RUNNING" for st in now.values())
+            if all(st in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for st in now.values()):
+                break
+            assert time.monotonic() < deadline, f"runs did not finish: {states}"
+            time.sleep(0.5)
+        assert all(v[-1] == "COMPLETED" for v in states.values()), (
+            states, (tmp_path / "serve.log").read_text())  # fmt: skip
+        assert not both_running, states
+    finally:
+        serving.send_signal(signal.SIGINT)
+        try:
+            serving.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serving.pid, signal.SIGKILL)
+        log.close()
+
+    # the registry saw both runs, from the deployment; the product was made once
+    from catalogs.registry import Registry
+    from catalogs.registry.runs import run_records
+
+    with Registry.open(f"sqlite:///{out / 'registry.sqlite'}") as reg:
+        recorded = {r.id: r for r in run_records(reg)}
+    assert set(recorded) == set(states)
+    assert sorted(r.outcome or "" for r in recorded.values()) == ["exists", "published"]
+    assert {r.deployment for r in recorded.values()} == {"sample-burn"}
+    assert len(list(out.rglob("burn-*.json"))) == 1
+
+
+@pytest.mark.slow
+def test_prefect_yaml_deploys_to_a_process_work_pool(server: tuple[str, Path]) -> None:
+    api, home = server
+    env = prefect_env(home, api)
+    exe = str(Path(sys.executable).with_name("prefect"))
+    pool = subprocess.run(
+        [exe, "work-pool", "create", "yamasat-process", "--type", "process", "--overwrite"],
+        check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    deploy = subprocess.run(
+        [exe, "--no-prompt", "deploy", "--all"],
+        check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    names = {
+        d["name"]: d
+        for d in _post(
+            api, "/deployments/filter", {"work_pools": {"name": {"any_": ["yamasat-process"]}}}
+        )
+    }
+    assert set(names) == {"change-weekly", "s1-flood-daily", "indicator-monthly"}
+    weekly = names["change-weekly"]
+    assert weekly["entrypoint"] == "flows.change:change_detection"
+    assert weekly["parameters"]["before"] == "P30D/today-P1Y"
+    (sched,) = _get(api, f"/deployments/{weekly['id']}/schedules")
+    assert (sched["schedule"]["cron"], sched["schedule"]["timezone"]) == ("0 3 * * 1", "Asia/Tokyo")
+    json.dumps(names)  # JSON-safe answers

@@ -1,0 +1,207 @@
+"""Runs as an operator sees them: every run recorded with outcome or one machine-readable
+failure reason, a failed run resumed without repeating finished stages, runs of the same
+product serialised by its lock, and the daily Sentinel-1 check mapping only new acquisitions.
+All on the sample archive through real Prefect flows (temporary server)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalogs.aoi import resolve_aoi
+from catalogs.errors import LoadError, NoDataError, RunBusyError
+from catalogs.periods import parse_period
+from catalogs.sample import SampleManifest
+from flows.cli import run
+from flows.demo import DEMO_RUNS
+
+pytestmark = pytest.mark.slow
+
+BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(tmp_path / "products"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _burn_kwargs(sample_root: Path, **extra: Any) -> dict[str, Any]:
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    return {
+        "aoi": bbox,
+        "source": str(sample_root / "catalog.json"),
+        "profile": "sample",
+        **BURN,
+        **extra,
+    }
+
+
+def _runs(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert run(["runs", "list", "--format", "json", *args]) == 0
+    rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    return rows
+
+
+def test_a_failed_run_carries_one_machine_readable_reason(
+    prefect_harness: None, sample_root: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.disaster import burn_mapping
+
+    kwargs = _burn_kwargs(
+        sample_root, before="2024-01-01/2024-01-10", after="2024-02-01/2024-02-10"
+    )
+    state = burn_mapping(**kwargs, return_state=True)
+    assert state.is_failed()
+    assert state.message is not None and state.message.startswith("no_data: ")
+    with pytest.raises(NoDataError):  # a direct caller gets the original error
+        burn_mapping(**kwargs)
+    failed = _runs(capsys, "--state", "failed")
+    assert len(failed) == 2
+    assert {r["reason"] for r in failed} == {"no_data"}
+    assert all(r["flow"] == "burn_mapping" and r["duration_s"] is not None for r in failed)
+    assert failed[0]["message"] in state.message
+
+
+def test_a_failed_run_resumes_without_repeating_its_searches(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import flows.disaster
+    import flows.run_common
+    from flows.disaster import burn_mapping
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise LoadError("simulated: the asset server dropped the connection")
+
+    with monkeypatch.context() as m:
+        m.setattr(flows.disaster, "analyse_burn", broken)
+        with pytest.raises(LoadError):
+            burn_mapping(**_burn_kwargs(sample_root))
+    (failed,) = _runs(capsys, "--state", "failed")
+    assert failed["reason"] == "load_failed"
+    checkpoints = workspace / "products" / ".yamasat" / "checkpoints" / failed["id"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == [
+        "search-after-s2.json",
+        "search-before-s2.json",
+    ]
+
+    def no_search(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a resumed run must not search again")
+
+    monkeypatch.setattr(flows.run_common, "search_family", no_search)
+    capsys.readouterr()
+    assert run(["runs", "resume", failed["id"][:8]]) == 0
+    assert "published" in capsys.readouterr().out
+    latest = _runs(capsys, "--limit", "1")[0]
+    assert latest["state"] == "completed" and latest["outcome"] == "published"
+    assert latest["resumed_from"] == failed["id"] and len(latest["products"]) == 1
+    assert not checkpoints.exists()  # the lineage completed: its checkpoints are gone
+    # a completed run is not resumed again
+    assert run(["runs", "resume", latest["id"]]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def _burn_lock_key(sample_root: Path) -> dict[str, str]:
+    aoi = resolve_aoi(_burn_kwargs(sample_root)["aoi"])
+    return {
+        "flow": "burn_mapping",
+        "variant": "s2",
+        "aoi": aoi.key,
+        "before": str(parse_period(BURN["before"])),
+        "after": str(parse_period(BURN["after"])),
+    }
+
+
+def test_a_run_of_a_product_being_made_waits_then_finds_it_or_is_refused(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from catalogs.settings import load_settings
+    from flows.disaster import burn_mapping
+    from flows.runs import product_lock
+
+    out = workspace / "products"
+    key = _burn_lock_key(sample_root)
+    held, release = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with product_lock(load_settings(), out.resolve(), key):
+            held.set()
+            release.wait(30)
+
+    # 1. the other run holds the product longer than the wait: refused, nothing made
+    monkeypatch.setenv("YAMASAT_ORCHESTRATION__SAME_PRODUCT_WAIT_S", "0.5")
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    assert held.wait(10)
+    try:
+        state = burn_mapping(**_burn_kwargs(sample_root), return_state=True)
+        assert state.is_failed() and state.message.startswith("busy: ")
+        with pytest.raises(RunBusyError, match="same product"):
+            burn_mapping(**_burn_kwargs(sample_root))
+    finally:
+        release.set()
+        holder.join()
+    assert not list(out.rglob("*.tif"))
+
+    # 2. the other run finishes within the wait: this one goes on and makes the product
+    monkeypatch.setenv("YAMASAT_ORCHESTRATION__SAME_PRODUCT_WAIT_S", "60")
+    held.clear()
+    release.clear()
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    assert held.wait(10)
+    threading.Timer(1.5, release.set).start()
+    started = time.monotonic()
+    result = burn_mapping(**_burn_kwargs(sample_root))
+    holder.join()
+    assert result["outcome"] == "published"
+    assert time.monotonic() - started >= 1.4
+
+
+def test_daily_s1_check_maps_new_acquisitions_once(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    boundaries_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flows.s1_watch import s1_flood_check
+
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+    kwargs = {
+        "aoi": _burn_kwargs(sample_root)["aoi"],
+        "today": "2025-07-08",  # the sample's flood pass is on 2025-07-06
+        "lookback_days": 3,
+        "source": str(sample_root / "catalog.json"),
+        "profile": "sample",
+    }
+    first = s1_flood_check(**kwargs)
+    assert first["outcome"] == "mapped" and first["window"] == "2025-07-05/2025-07-08"
+    (acq,) = first["acquisitions"]
+    # the demo extent covers parts of Hikari, Yanai, Tabuse and Hirao
+    assert acq["municipalities"] == "35210 35212 35343 35344"
+    assert acq["outcome"] == "published" and acq["flooded_ha"] > 50
+    assert first["products"] == [acq["product"]]
+
+    again = s1_flood_check(**kwargs)
+    assert again["outcome"] == "nothing_new" and again["products"] == []
+
+    runs = _runs(capsys)
+    assert [r["flow"] for r in runs] == ["s1_flood_check", "flood_mapping", "s1_flood_check"]
+    assert runs[2]["products"] == first["products"] and runs[1]["outcome"] == "published"

@@ -1,0 +1,136 @@
+"""Run records and the acquisitions list in the registry (SQLite and a real PostgreSQL),
+and the upgrade of a registry made by the first schema revision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from catalogs.errors import UnknownRunError
+from catalogs.registry import Registry
+from catalogs.registry.engine import head_revision
+from catalogs.registry.runs import (
+    AcquisitionRecord,
+    acquisitions,
+    finish_run_record,
+    handled_acquisitions,
+    mark_acquisitions,
+    run_record,
+    run_records,
+    start_run_record,
+)
+from tests.support.fake_products import fake_entry
+from tests.support.postgres import postgres_server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    else:
+        url = postgres_server().create_database()
+    with Registry.open(url) as registry:
+        yield registry
+
+
+def _start(reg: Registry, run_id: str, flow: str = "change_detection", aoi: str = "hofu") -> None:
+    start_run_record(
+        reg, run_id, flow=flow, software_version="0.1.0",
+        parameters={"aoi": aoi, "before": "P30D/today-P1Y", "force": False}, aoi=aoi,
+    )  # fmt: skip
+
+
+def test_a_run_is_recorded_from_start_to_end(reg: Registry) -> None:
+    _start(reg, "run-aaaaaaaa-1")
+    running = run_record(reg, "run-aaaaaaaa-1")
+    assert running.state == "running" and running.finished_at is None
+    assert running.parameters["before"] == "P30D/today-P1Y"
+    done = finish_run_record(
+        reg, "run-aaaaaaaa-1", state="completed", outcome="published", products=["change-x-1"]
+    )
+    assert done.state == "completed" and done.outcome == "published"
+    assert done.products == ("change-x-1",)
+    assert done.duration_s is not None and 0 <= done.duration_s < 60
+    assert done.finished_at is not None and done.finished_at >= done.started_at
+    # a product registered by this run links to the same row, which keeps its state
+    reg.register_product(fake_entry("change-x-1", run_id="run-aaaaaaaa-1"))
+    assert run_record(reg, "run-aaaaaaaa-1").state == "completed"
+
+
+def test_a_failed_run_keeps_its_reason_and_lists_filter(reg: Registry) -> None:
+    _start(reg, "run-1", aoi="hofu")
+    finish_run_record(reg, "run-1", state="failed", reason="no_data", message="all cloud")
+    _start(reg, "run-2", flow="flood_mapping", aoi="hikari")
+    finish_run_record(reg, "run-2", state="completed", outcome="insufficient_data")
+    _start(reg, "run-3", aoi="hofu")
+    newest_first = [r.id for r in run_records(reg)]
+    assert newest_first == ["run-3", "run-2", "run-1"]
+    failed = run_records(reg, state="failed")
+    assert [(r.id, r.reason, r.message) for r in failed] == [("run-1", "no_data", "all cloud")]
+    assert [r.id for r in run_records(reg, flow="flood_mapping")] == ["run-2"]
+    assert [r.id for r in run_records(reg, aoi="hofu", limit=1)] == ["run-3"]
+
+
+def test_unknown_run_names_close_matches_and_prefixes_resolve(reg: Registry) -> None:
+    _start(reg, "3f2a9c1e-0000-4000-8000-000000000001")
+    assert run_record(reg, "3f2a9c1e").id == "3f2a9c1e-0000-4000-8000-000000000001"
+    with pytest.raises(UnknownRunError, match="did you mean: 3f2a9c1e-0000"):
+        run_record(reg, "3f2a9c1e-0000-4000-8000-000000000002")
+    with pytest.raises(UnknownRunError, match="runs list"):
+        finish_run_record(reg, "nope", state="failed")
+
+
+def test_a_restarted_run_starts_again_on_the_same_row(reg: Registry) -> None:
+    _start(reg, "run-r")
+    finish_run_record(reg, "run-r", state="failed", reason="source_failed", message="503")
+    _start(reg, "run-r")  # Prefect retried the flow run: same id
+    again = run_record(reg, "run-r")
+    assert again.state == "running" and again.reason is None and again.message is None
+
+
+def test_acquisitions_are_remembered_per_watch(reg: Registry) -> None:
+    when = dt.datetime(2025, 7, 6, 9, 0, tzinfo=dt.UTC)
+    _start(reg, "check-1", flow="s1_flood_check")
+    rec = AcquisitionRecord(
+        watch="s1-flood", id="sentinel-1-rtc/S1A_X", collection="sentinel-1-rtc",
+        acquired_at=when, outcome="published", municipalities=("35210", "35343"),
+        run_id="check-1",
+    )  # fmt: skip
+    mark_acquisitions(reg, [rec])
+    mark_acquisitions(reg, [rec])  # marking twice keeps one row
+    ids = ["sentinel-1-rtc/S1A_X", "sentinel-1-rtc/S1A_Y"]
+    assert handled_acquisitions(reg, "s1-flood", ids) == {"sentinel-1-rtc/S1A_X"}
+    assert handled_acquisitions(reg, "other-watch", ids) == set()
+    (got,) = acquisitions(reg, "s1-flood")
+    assert got.municipalities == ("35210", "35343") and got.acquired_at == when
+
+
+def test_a_first_revision_registry_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
+    """Registries made before run records existed: their runs (which made products) are
+    kept and become 'completed'."""
+    from alembic import command
+
+    from catalogs.registry.engine import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, flow, software_version, recorded_at) "
+                "VALUES ('old-run', 'change_detection', '0.0.9', '2026-04-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+    with Registry.open(url) as reg:
+        with reg.engine.connect() as conn:
+            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert rev == head_revision() == "0002"
+        old = run_record(reg, "old-run")
+        assert old.state == "completed" and old.flow == "change_detection"
+        assert old.started_at == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
