@@ -36,6 +36,16 @@ def _gdal_settings(settings: Settings) -> dict[str, str]:
     )
 
 
+def _announce(message: str) -> None:
+    """Log to the Prefect run's log (seen in the UI) when in a run, else to this module's."""
+    try:
+        from prefect import get_run_logger
+
+        get_run_logger().info(message)
+    except Exception:  # outside a flow or task run
+        log.warning(message)
+
+
 @contextlib.contextmanager
 def compute_on(settings: Settings) -> Iterator[Any]:
     """Context in which dask computations run where the config says; yields the client
@@ -58,7 +68,7 @@ def compute_on(settings: Settings) -> Iterator[Any]:
         try:
             with Client(cluster) as client:
                 client.run(configure_gdal, **_kwargs(settings))
-                log.warning("dask LocalCluster dashboard: %s", client.dashboard_link)
+                _announce(f"dask LocalCluster dashboard: {client.dashboard_link}")
                 yield client
         finally:
             cluster.close()
@@ -78,7 +88,10 @@ def compute_on(settings: Settings) -> Iterator[Any]:
         ) from e
     try:
         client.run(configure_gdal, **_kwargs(settings))
-        log.info("dask scheduler %s, GDAL settings sent to the workers: %s", address, sorted(env))
+        _announce(
+            f"dask scheduler {address} (dashboard {client.dashboard_link}); GDAL settings "
+            f"sent to the workers: {', '.join(sorted(env))}"
+        )
         yield client
     finally:
         client.close()

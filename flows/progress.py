@@ -1,9 +1,12 @@
-"""Rich progress for long stages, as a ``(stage, done, total)`` callback."""
+"""Progress of long stages, as a ``(stage, done, total)`` callback: a rich display in the CLI,
+and inside a Prefect flow run a progress artifact (percent of the stages seen so far) that
+the Prefect UI shows for that run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from uuid import UUID
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -44,7 +47,50 @@ def set_reporter(fn: ProgressFn | None) -> None:
         _reporters.append(fn)
 
 
+class _PrefectProgress:
+    """One progress artifact per flow run, updated when it moves by 5 points or a stage ends."""
+
+    def __init__(self) -> None:
+        self.artifacts: dict[str, UUID] = {}
+        self.stages: dict[str, dict[str, float]] = {}
+        self.shown: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from prefect.runtime import flow_run
+
+        rid = flow_run.get_id()
+        if not rid:
+            return
+        rid = str(rid)
+        seen = self.stages.setdefault(rid, {})
+        seen[stage] = min(done / max(total, 1), 1.0)
+        percent = round(100 * sum(seen.values()) / len(seen), 1)
+        if rid in self.shown and percent - self.shown[rid] < 5 and done < total:
+            return
+        try:
+            from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+            if rid not in self.artifacts:
+                made = create_progress_artifact(
+                    progress=percent, description="stages of this run (percent of those seen)"
+                )
+                assert isinstance(made, UUID)  # sync context: the id, not a coroutine
+                self.artifacts[rid] = made
+            else:
+                update_progress_artifact(self.artifacts[rid], progress=percent)
+            self.shown[rid] = percent
+        except Exception as e:  # progress must never fail a run
+            import logging
+
+            logging.getLogger(__name__).debug("progress artifact not updated: %s", e)
+
+
+_prefect_progress = _PrefectProgress()
+
+
 def report(stage: str, done: int, total: int) -> None:
-    """Report progress of a stage to the CLI's display, when one is attached."""
+    """Report progress of a stage to the CLI's display, when one is attached, and to the
+    Prefect run's progress artifact when called inside a flow run."""
     for fn in _reporters:
         fn(stage, done, total)
+    _prefect_progress(stage, done, total)

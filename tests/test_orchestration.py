@@ -107,9 +107,29 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     assert latest["state"] == "completed" and latest["outcome"] == "published"
     assert latest["resumed_from"] == failed["id"] and len(latest["products"]) == 1
     assert not checkpoints.exists()  # the lineage completed: its checkpoints are gone
+    # the run's artifacts in Prefect: a progress bar that reached 100 % and the summary
+    arts = _artifacts(latest["id"])
+    assert arts.get("progress") == [100.0]
+    assert "markdown" in arts
     # a completed run is not resumed again
     assert run(["runs", "resume", latest["id"]]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def _artifacts(run_id: str) -> dict[str, list[Any]]:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)]))
+        )
+    out: dict[str, list[Any]] = {}
+    for a in found:
+        out.setdefault(str(a.type), []).append(a.data)
+    return out
 
 
 def _burn_lock_key(sample_root: Path) -> dict[str, str]:
