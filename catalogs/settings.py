@@ -444,7 +444,7 @@ class DaskConfig(_Section):
     """Where the dask graphs run."""
 
     scheduler: _Text = Field(
-        default="threads",
+        default="local-cluster",
         description="'threads' (one process; fastest on a small machine), 'local-cluster' "
         "(a dask.distributed LocalCluster of worker processes) or a scheduler address such as "
         "'tcp://10.0.0.5:8786' to scale beyond one machine",

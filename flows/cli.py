@@ -66,6 +66,8 @@ def _main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # distributed logs cluster start-up at INFO through its own handlers
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 def _settings():  # type: ignore[no-untyped-def]
