@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -111,6 +111,15 @@ def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) ->
         markdown=summary_markdown(prep, outcome),
         description=f"{outcome.kind} run",
     )
+    if outcome.municipalities:
+        create_table_artifact(
+            key=f"{outcome.kind}-municipalities",
+            table=[
+                {k: v for k, v in row.items() if isinstance(v, str | int | float)}
+                for row in outcome.municipalities
+            ],
+            description=f"{outcome.kind}: detected area per municipality",
+        )
     result = outcome.as_dict()
     result["solution"] = solution
     if solution and outcome.outcome in ("published", "exists"):

@@ -155,6 +155,9 @@ def tracked(
     except Exception as e:
         recorder.finish(state="failed", reason=reason_of(e), message=str(e)[:4000])
         return _failed(e)
+    except BaseException as e:  # Ctrl-C, or the process told to stop: recorded, then re-raised
+        recorder.finish(state="failed", reason="interrupted", message=type(e).__name__)
+        raise
     recorder.finish(
         state="completed",
         outcome=str(result.get("outcome")) if result.get("outcome") else None,

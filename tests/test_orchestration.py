@@ -74,12 +74,15 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     prefect_harness: None,
     sample_root: Path,
     workspace: Path,
+    boundaries_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import flows.disaster
     import flows.run_common
     from flows.disaster import burn_mapping
+
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise LoadError("simulated: the asset server dropped the connection")
@@ -110,7 +113,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     # the run's artifacts in Prefect: a progress bar that reached 100 % and the summary
     arts = _artifacts(latest["id"])
     assert arts.get("progress") == [100.0]
-    assert "markdown" in arts
+    assert "markdown" in arts and "table" in arts  # summary, and area per municipality
     # a completed run is not resumed again
     assert run(["runs", "resume", latest["id"]]) == 2
     assert "nothing to resume" in capsys.readouterr().err
