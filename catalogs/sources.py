@@ -33,6 +33,7 @@ __all__ = [
     "Source",
     "dedupe_items",
     "resolve_source",
+    "retrying_session",
     "search_items",
     "vet_assets",
 ]
@@ -172,19 +173,26 @@ def _retry(policy: NetworkPolicy) -> Any:
     )
 
 
+def retrying_session(policy: NetworkPolicy) -> Any:
+    """A ``requests.Session`` that retries connection errors, 429 and 5xx with backoff
+    (``policy``); pass ``timeout=`` on every request."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=_retry(policy))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class _HttpStacIO(pystac.stac_io.DefaultStacIO):
     """pystac I/O for static catalogs over http(s): timeouts and retries with backoff."""
 
     def __init__(self, policy: NetworkPolicy) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
-
         super().__init__()
         self._policy = policy
-        self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=_retry(policy))
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = retrying_session(policy)
 
     def read_text_from_href(self, href: str) -> str:
         if not href.startswith(("http://", "https://")):

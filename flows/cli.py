@@ -119,6 +119,39 @@ def _print_sample_summary(root: Path, manifest: object) -> None:
     )
 
 
+@boundaries_app.command("fetch")
+def boundaries_fetch(
+    year: Annotated[int, typer.Option(help="N03 edition (1 January of this year).")] = 2024,
+    url: Annotated[str | None, typer.Option(help="Download from here instead of MLIT.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to keep the zip in.")] = Path(
+        "yamasat-data/boundaries"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Download again if present.")] = False,
+) -> None:
+    """Download MLIT's N03 boundaries of prefecture 35, check them, and say how to use them."""
+    from catalogs.boundaries import MLIT_CREDIT
+    from catalogs.boundaries_fetch import fetch_boundaries
+    from catalogs.hrefs import HrefPolicy
+
+    settings = _settings()
+    result = fetch_boundaries(
+        out,
+        year=year,
+        url=url,
+        network=_network(settings),
+        href_policy=HrefPolicy(allowed_http_hosts=tuple(settings.network.allowed_http_hosts)),
+        force=force,
+        prefecture_code=settings.boundaries.prefecture_code,
+    )
+    what = "downloaded" if result.downloaded else "already present (--force downloads again)"
+    console.print(f"{result.path.resolve()}: {what}; {len(result.boundaries.codes)} municipalities")
+    console.print(
+        "use it: set boundaries.path in an override config, or "
+        f"export YAMASAT_BOUNDARIES__PATH={result.path.resolve()}"
+    )
+    console.print(MLIT_CREDIT)
+
+
 @boundaries_app.command("show")
 def boundaries_show() -> None:
     """List the AOIs available and where their boundaries come from."""
