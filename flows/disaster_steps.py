@@ -17,8 +17,9 @@ import xarray as xr
 
 from catalogs.errors import NoDataError, SourceError
 from catalogs.profiles import scale_offset
+from catalogs.signing import signed_for_reading
 from flows.change_steps import load_common, params_dict
-from flows.prepare import Prepared, product_id, search_family, season_warnings
+from flows.prepare import Prepared, network_policy, product_id, search_family, season_warnings
 from flows.progress import report
 from flows.publish import (
     Draft,
@@ -75,7 +76,11 @@ def _synthetic(items: list[pystac.Item]) -> bool:
 def load_slope(prep: Prepared, geobox: Any) -> xr.DataArray | None:
     """Slope (degrees) from the source's DEM on ``geobox``, or None when there is no DEM."""
     try:
-        items = search_family(prep, "dem", None, ("dem",))
+        items = signed_for_reading(
+            search_family(prep, "dem", None, ("dem",)),
+            needs_signing=prep.source.profile.needs_signing,
+            policy=network_policy(prep.settings),
+        )
     except (NoDataError, SourceError) as e:
         log.warning("no DEM: %s", e)
         return None

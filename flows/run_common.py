@@ -13,9 +13,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from catalogs.settings import Settings
+from catalogs.signing import signed_for_reading
 from flows.checkpoints import Checkpoints
 from flows.compute import compute_on
-from flows.prepare import Prepared, prepare, search_family
+from flows.prepare import Prepared, network_policy, prepare, search_family
 from flows.progress import report
 from flows.publish import ProductOutcome, summary_markdown
 from flows.register import check_solution_task, register_task
@@ -101,6 +102,13 @@ def analyse_locked(
         "after": str(prep.after),
     }
     with product_lock(prep.settings, prep.out_root, key), compute_on(prep.settings):
+        for name in ("before_items", "after_items"):  # sign just before reading
+            if name in kwargs:
+                kwargs[name] = signed_for_reading(
+                    kwargs[name],
+                    needs_signing=prep.source.profile.needs_signing,
+                    policy=network_policy(prep.settings),
+                )
         return analyse(prep, run_id=current_run_id(), **kwargs)
 
 

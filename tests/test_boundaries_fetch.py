@@ -3,10 +3,8 @@ zip is checked before it replaces anything; failures are named and leave nothing
 
 from __future__ import annotations
 
-import threading
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,39 +14,13 @@ from catalogs.errors import BoundariesMissingError, HrefPolicyError, SourceError
 from catalogs.hrefs import HrefPolicy
 from catalogs.sources import NetworkPolicy
 from flows.cli import run
-
-
-class _Server:
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.failures: dict[str, list[int]] = {}  # statuses to answer before the file
-        self.hits: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits.append(self.path)
-                queue = outer.failures.get(self.path, [])
-                status = queue.pop(0) if queue else (200 if self.path in outer.files else 404)
-                body = outer.files.get(self.path, b"") if status == 200 else b"no"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+from tests.support.scripted_http import ScriptedServer, scripted_server
 
 
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    s = _Server()
-    yield s
-    s.httpd.shutdown()
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as s:
+        yield s
 
 
 @pytest.fixture
@@ -71,7 +43,7 @@ def test_official_address() -> None:
 
 
 def test_fetch_checks_then_places_the_zip_and_retries_5xx(
-    server: _Server, n03_zip: bytes, tmp_path: Path
+    server: ScriptedServer, n03_zip: bytes, tmp_path: Path
 ) -> None:
     server.files["/N03-20240101_35_GML.zip"] = n03_zip
     server.failures["/N03-20240101_35_GML.zip"] = [503, 503]
@@ -80,14 +52,14 @@ def test_fetch_checks_then_places_the_zip_and_retries_5xx(
     got = fetch_boundaries(dest, year=2024, url=url, network=NET, href_policy=LOOPBACK)
     assert got.downloaded and got.path == dest / "N03-20240101_35_GML.zip"
     assert len(got.boundaries.codes) == 19
-    assert server.hits.count("/N03-20240101_35_GML.zip") == 3  # two 503s, then the file
+    assert server.paths().count("/N03-20240101_35_GML.zip") == 3  # two 503s, then the file
     assert sorted(p.name for p in dest.iterdir()) == ["N03-20240101_35_GML.zip"]
     again = fetch_boundaries(dest, year=2024, url=url, network=NET, href_policy=LOOPBACK)
     assert not again.downloaded and len(server.hits) == 3  # kept, not downloaded again
 
 
 def test_bad_downloads_leave_nothing_and_say_why(
-    server: _Server, n03_zip: bytes, tmp_path: Path
+    server: ScriptedServer, n03_zip: bytes, tmp_path: Path
 ) -> None:
     dest = tmp_path / "boundaries"
     with pytest.raises(SourceError, match="answered HTTP 404; check the year"):
@@ -116,7 +88,7 @@ def test_bad_downloads_leave_nothing_and_say_why(
 
 
 def test_cli_fetch_prints_how_to_use_it(
-    server: _Server,
+    server: ScriptedServer,
     n03_zip: bytes,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

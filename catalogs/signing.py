@@ -1,0 +1,91 @@
+"""Signing of Planetary Computer asset hrefs (short-lived SAS tokens) before they are read.
+
+Items stay unsigned wherever they are kept (task results, checkpoints), so a resumed or late
+run never reads with an expired token: :func:`signed_for_reading` signs a copy right before
+loading, with the ``planetary-computer`` package. Its tokens are fetched first, one per
+storage container, within the network policy's retries and a bounded wait (the package's own
+requests have no timeout); a token service that refuses or does not answer is a
+:class:`SourceError` naming it. A subscription key, if any, comes from the environment
+(``PC_SDK_SUBSCRIPTION_KEY``), never from config.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import pystac
+
+from catalogs.errors import SourceError
+from catalogs.sources import NetworkPolicy
+
+__all__ = ["blob_containers", "signed_for_reading"]
+
+_BLOB = ".blob.core.windows.net"
+
+
+def blob_containers(items: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(storage account, container) of every Azure Blob asset href in ``items``."""
+    found = set()
+    for item in items:
+        for asset in item.get("assets", {}).values():
+            parts = urlsplit(str(asset.get("href", "")))
+            if parts.hostname and parts.hostname.endswith(_BLOB):
+                container = parts.path.lstrip("/").split("/", 1)[0]
+                if container:
+                    found.add((parts.hostname[: -len(_BLOB)], container))
+    return found
+
+
+def _prefetch(account: str, container: str, policy: NetworkPolicy) -> None:
+    import requests
+    from planetary_computer.sas import get_token
+    from planetary_computer.settings import Settings
+
+    wait = policy.timeout_s * (policy.max_retries + 1) + policy.backoff_s * 2**policy.max_retries
+    where = f"{Settings.get().sas_url}/{account}/{container}"
+    pool = cf.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(
+        get_token, account, container,
+        retry_total=policy.max_retries, retry_backoff_factor=policy.backoff_s,
+    )  # fmt: skip
+    try:
+        future.result(timeout=wait)
+    except cf.TimeoutError:
+        raise SourceError(
+            f"the Planetary Computer token service {where} did not answer within {wait:g} s; "
+            "try again later"
+        ) from None
+    except requests.HTTPError as e:
+        status = e.response.status_code if e.response is not None else "?"
+        hint = (
+            "set PC_SDK_SUBSCRIPTION_KEY to your Planetary Computer key"
+            if status in (401, 403, 429)
+            else "try again later"
+        )
+        raise SourceError(
+            f"the Planetary Computer token service {where} answered HTTP {status}; {hint}"
+        ) from e
+    except (requests.RequestException, ValueError) as e:
+        raise SourceError(f"no SAS token from {where} ({e}); try again later") from e
+    finally:
+        pool.shutdown(wait=False)
+
+
+def signed_for_reading(
+    items: list[dict[str, Any]], *, needs_signing: bool, policy: NetworkPolicy
+) -> list[dict[str, Any]]:
+    """``items`` with their Azure Blob asset hrefs signed (a copy), when the source needs it."""
+    if not needs_signing or not items:
+        return items
+    import planetary_computer
+
+    for account, container in sorted(blob_containers(items)):
+        _prefetch(account, container, policy)  # fills the package's token cache
+    out = []
+    for d in items:
+        item = planetary_computer.sign(pystac.Item.from_dict(d))
+        out.append(item.to_dict(include_self_link=False, transform_hrefs=False))
+    return out
