@@ -72,6 +72,7 @@ __all__ = [
     "ConfigPath",
     "DateRange",
     "DeploymentConfig",
+    "FlowName",
     "GridConfig",
     "IndicatorConfig",
     "IndicatorPoint",
@@ -496,28 +497,22 @@ class IndicatorConfig(_Section):
         return target
 
 
-#: the flows a deployment may run (the names of the Prefect flows)
-FLOW_NAMES = (
+FlowName = Literal[
     "change_detection",
     "flood_mapping",
     "landslide_mapping",
     "burn_mapping",
     "s1_flood_check",
     "indicator_report",
-)
+]
+"""The flows a deployment may run (the names of the Prefect flows)."""
+FLOW_NAMES: tuple[str, ...] = get_args(FlowName)
 
 
 class DeploymentConfig(_Section):
     """One scheduled deployment: which flow, when (cron in a time zone), with what."""
 
-    flow: Literal[
-        "change_detection",
-        "flood_mapping",
-        "landslide_mapping",
-        "burn_mapping",
-        "s1_flood_check",
-        "indicator_report",
-    ] = Field(description="the Prefect flow to run")
+    flow: FlowName = Field(description="the Prefect flow to run")
     cron: _Text = Field(description="five-field cron schedule, e.g. '0 3 * * 1' (03:00 Mondays)")
     timezone: _Text | None = Field(
         default=None, description="IANA time zone of the cron; null: orchestration.timezone"

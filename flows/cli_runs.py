@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -14,16 +14,6 @@ from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
 __all__ = ["runs_app"]
 
 runs_app = typer.Typer(help="Recorded flow runs: list, show, resume.", no_args_is_help=True)
-
-#: flows a failed run of which can be resumed, by name
-RESUMABLE = (
-    "change_detection",
-    "flood_mapping",
-    "landslide_mapping",
-    "burn_mapping",
-    "s1_flood_check",
-    "indicator_report",
-)
 
 
 def _duration(seconds: float | None) -> str:
@@ -123,22 +113,6 @@ def runs_show(
     _out(json.dumps(record.as_dict(), ensure_ascii=False, indent=2))
 
 
-def _flow(name: str) -> Any:
-    import flows.change
-    import flows.disaster
-    import flows.indicator
-    import flows.s1_watch
-
-    return {
-        "change_detection": flows.change.change_detection,
-        "flood_mapping": flows.disaster.flood_mapping,
-        "landslide_mapping": flows.disaster.landslide_mapping,
-        "burn_mapping": flows.disaster.burn_mapping,
-        "s1_flood_check": flows.s1_watch.s1_flood_check,
-        "indicator_report": flows.indicator.indicator_report,
-    }[name]
-
-
 @runs_app.command("resume")
 def runs_resume(
     run_id: Annotated[str, typer.Argument(help="The failed run (id or its first 8 characters).")],
@@ -151,11 +125,13 @@ def runs_resume(
     repeated (searches come from its checkpoints, a published product is found, not remade)."""
     from catalogs.errors import ParameterError
     from catalogs.registry.runs import run_record
+    from catalogs.settings import FLOW_NAMES
+    from flows.deployments import load_flow
     from flows.prefect_env import prefect_defaults
 
     with _registry() as reg:
         record = run_record(reg, run_id)
-    if record.flow not in RESUMABLE:
+    if record.flow not in FLOW_NAMES:
         raise ParameterError(f"runs of flow {record.flow!r} cannot be resumed")
     if record.state == "completed":
         raise ParameterError(
@@ -171,7 +147,7 @@ def runs_resume(
     params["resume_of"] = record.id
     prefect_defaults()
     _print(f"resuming {record.flow} run {record.id} ({record.reason}: {_e(record.message or '')})")
-    result = _flow(record.flow)(**params)
+    result = load_flow(record.flow)(**params)
     _print(
         f"run {result.get('run_id', '?')} completed: {_e(result.get('outcome', 'done'))} "
         f"{_e(result.get('item_href') or '')}",

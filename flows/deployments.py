@@ -21,12 +21,13 @@ import yaml
 
 from catalogs.errors import ConfigError, YamasatError
 from catalogs.periods import parse_period
-from catalogs.settings import Settings
+from catalogs.settings import FLOW_NAMES, Settings
 
 __all__ = [
     "ENTRYPOINTS",
     "DeploymentSpec",
     "deployment_specs",
+    "load_flow",
     "next_runs",
     "prefect_yaml",
     "runner_deployments",
@@ -41,6 +42,15 @@ ENTRYPOINTS: dict[str, str] = {
     "s1_flood_check": "flows.s1_watch:s1_flood_check",
     "indicator_report": "flows.indicator:indicator_report",
 }
+assert tuple(ENTRYPOINTS) == FLOW_NAMES, "every flow a deployment may name has an entrypoint"
+
+
+def load_flow(name: str) -> Any:
+    """The Prefect flow object called ``name`` (one of :data:`FLOW_NAMES`)."""
+    module, attr = ENTRYPOINTS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 _PERIOD_PARAMS = ("before", "after", "today")
 
 
@@ -63,8 +73,7 @@ class DeploymentSpec:
 
     def load_flow(self) -> Any:
         """The Prefect flow object."""
-        module, name = self.entrypoint.split(":")
-        return getattr(importlib.import_module(module), name)
+        return load_flow(self.flow)
 
 
 def _check_cron(cron: str, timezone: str) -> str | None:

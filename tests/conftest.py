@@ -68,6 +68,14 @@ def _default_output_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ.pop("YAMASAT_STORAGE__OUTPUT_ROOT", None)
 
 
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder for CLI and flow runs: products (and the registry) in ``products/``."""
+    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(tmp_path / "products"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default sample archive (demo extent across 132°E), built once per test session."""

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.slow
 BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(tmp_path / "products"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _burn_kwargs(sample_root: Path, **extra: Any) -> dict[str, Any]:
     bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
     return {

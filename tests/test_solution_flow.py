@@ -16,13 +16,6 @@ pytestmark = pytest.mark.slow
 BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(tmp_path / "products"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_flow_registers_and_rerun_does_not_duplicate(
     prefect_harness: None, sample_root: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
