@@ -156,6 +156,7 @@ def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
     from flows.change_steps import analyse_change
     from flows.compute import compute_on
     from flows.prepare import prepare, search_family
+    from flows.progress import report
     from processing.change_detection import ChangeParams
 
     settings = load_settings()
@@ -178,6 +179,7 @@ def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
     bands = (*params.bands(), "scl")
     before_items = search_family(prep, "s2", prep.before, bands)
     after_items = search_family(prep, "s2", prep.after, bands)
+    report("search after", 1, 1)  # the stage mark the flow's search task makes
     with compute_on(settings):
         outcome = analyse_change(prep, before_items, after_items, params=params, force=True)
     return outcome.as_dict()
@@ -187,8 +189,15 @@ def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> 
     """One change run, as the Prefect flow or without Prefect, with its memory figures."""
     t0 = time.perf_counter()
     from flows.change import change_detection
+    from flows.progress import set_reporter
 
     import_s = time.perf_counter() - t0
+    marks: dict[str, float] = {}
+
+    def mark(stage: str, done: int, total: int) -> None:
+        marks.setdefault(f"{stage} {done}/{total}", time.perf_counter() - t0)
+
+    set_reporter(mark)
     sampler = RssSampler(interval)
     sampler.start()
     t0 = time.perf_counter()
@@ -211,8 +220,19 @@ def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> 
     if not workers:  # fall back on the command line of multiprocessing's spawned children
         workers = {p for p, c in sampler.cmdline.items() if "spawn_main" in c}
         how = "command line"
+    # where the time went: up to the searches' end, LocalCluster start, analysis, and the rest
+    # (cluster close; for the flow also the artifact and Prefect's end of run)
+    searched = marks.get("search after 1/1", math.nan)
+    started = marks.get("analyse 0/4", math.nan)
+    analysed = marks.get("analyse 4/4", math.nan)
     return {
         "seconds": seconds,
+        "stages": {
+            "searches": searched,
+            "cluster_start": started - searched,
+            "analysis": analysed - started,
+            "after": seconds - analysed,
+        },
         "import_s": import_s,
         "outcome": result["outcome"],
         "valid_fraction": result.get("valid_fraction"),
@@ -233,6 +253,7 @@ def _child_skeleton(runs: int) -> dict[str, Any]:
     from prefect.cache_policies import NO_CACHE
 
     import_s = time.perf_counter() - t0
+    inside: list[float] = []  # perf_counter at the start and the end of the flow's body
 
     @task(name="search", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
     def search(which: str) -> list[dict[str, Any]]:
@@ -247,18 +268,31 @@ def _child_skeleton(runs: int) -> dict[str, Any]:
     def skeleton(
         aoi: str, before: str, after: str, source: str = "sample", force: bool = False
     ) -> dict[str, Any]:
+        inside.append(time.perf_counter())
         b = search("before")
         a = search("after")
         outcome = analyse(b, a)
         create_markdown_artifact(key="change-summary", markdown="# skeleton", description="run")
+        inside.append(time.perf_counter())
         return outcome
 
-    times = []
+    times, setup, body, teardown = [], [], [], []
     for _ in range(runs):
+        inside.clear()
         t = time.perf_counter()
         skeleton(aoi="131.92,33.88,132.08,33.98", before=BEFORE, after=AFTER, force=True)
-        times.append(time.perf_counter() - t)
-    return {"import_s": import_s, "runs_s": times}
+        end = time.perf_counter()
+        times.append(end - t)
+        setup.append(inside[0] - t)
+        body.append(inside[1] - inside[0])
+        teardown.append(end - inside[1])
+    return {
+        "import_s": import_s,
+        "runs_s": times,
+        "setup_s": setup,
+        "body_s": body,
+        "teardown_s": teardown,
+    }
 
 
 # --- in the driver ----------------------------------------------------------------------------
@@ -348,8 +382,8 @@ def _med(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
-def _spread(xs: list[float]) -> str:
-    return f"{min(xs):.1f}–{max(xs):.1f}" if len(xs) > 1 else f"{xs[0]:.1f}"
+def _spread(xs: list[float], digits: int = 1) -> str:
+    return f"{min(xs):.{digits}f}–{max(xs):.{digits}f}" if len(xs) > 1 else f"{xs[0]:.{digits}f}"
 
 
 def main() -> None:
@@ -420,28 +454,33 @@ def main() -> None:
     with prefect_server(work) as api_url:
         env = _prefect_base_env(work / "prefect-client") | compute_env
         env["PREFECT_API_URL"] = api_url
+        # one unrecorded run first: the first process after a pause pays for cold file caches
+        _run_child(change_args("flow", base), env, log)
         for rep in range(ns.reps):
-            for scale in scales:
-                r = _run_child(change_args("flow", scale), env, log)
-                runs[scale].append(r)
+            # the smallest scale as a flow and without Prefect back to back (paired
+            # differences), which of the two goes first alternating between repetitions
+            pair = [(base, "flow"), (base, "plain")][:: 1 if rep % 2 == 0 else -1]
+            for scale, mode in [*pair, *((sc, "flow") for sc in scales[1:])]:
+                r = _run_child(change_args(mode, scale), env, log)
+                (runs[scale] if mode == "flow" else plain).append(r)
                 print(
-                    f"rep {rep + 1} {scale:g}x flow: {r['seconds']:.1f} s, workers peak "
+                    f"rep {rep + 1} {scale:g}x {mode}: {r['seconds']:.1f} s "
+                    f"({_stages_text(r['stages'])}), workers peak "
                     f"{[round(m) for m in r['worker_peak_mb']]} MB ({r['workers_found_by']}), "
                     f"driver {r['driver_peak_mb']:.0f} MB, {r['outcome']}",
                     flush=True,
                 )
-            r = _run_child(change_args("plain", base), env, log)
-            plain.append(r)
-            print(f"rep {rep + 1} {base:g}x without Prefect: {r['seconds']:.1f} s", flush=True)
-            s = _run_child(["skeleton", str(ns.skeleton_runs)], env, log)
-            skel_server.append(s)
-            print(f"rep {rep + 1} skeleton (server): {[round(t, 3) for t in s['runs_s']]} s")
+            sk_run = _run_child(["skeleton", str(ns.skeleton_runs)], env, log)
+            skel_server.append(sk_run)
+            print(f"rep {rep + 1} skeleton (server): {[round(t, 3) for t in sk_run['runs_s']]} s")
     if not ns.no_ephemeral:
         env = _prefect_base_env(work / "prefect-ephemeral")
         for rep in range(ns.reps):
-            s = _run_child(["skeleton", str(ns.skeleton_runs)], env, log)
-            skel_ephemeral.append(s)
-            print(f"rep {rep + 1} skeleton (ephemeral): {[round(t, 3) for t in s['runs_s']]} s")
+            sk_run = _run_child(["skeleton", str(ns.skeleton_runs)], env, log)
+            skel_ephemeral.append(sk_run)
+            print(
+                f"rep {rep + 1} skeleton (ephemeral): {[round(t, 3) for t in sk_run['runs_s']]} s"
+            )
 
     # --- report
     print(
@@ -453,26 +492,28 @@ def main() -> None:
         bbox = cases[scale][1]
         gb = project_geobox(shapely.box(*bbox), crs=grid.crs, resolution=grid.resolution)
         ny, nx = gb.shape
-        wall = _med([r["seconds"] for r in runs[scale]])
-        worker = _med([max(r["worker_peak_mb"]) for r in runs[scale]])
-        driver = _med([r["driver_peak_mb"] for r in runs[scale]])
+        walls = [r["seconds"] for r in runs[scale]]
         rows.append(
             {
                 "scale": scale,
                 "km2": bbox_area_km2(bbox),
                 "px": f"{nx}×{ny}",
                 "chunks": math.ceil(nx / chunk) * math.ceil(ny / chunk),
-                "wall": wall,
-                "wall_spread": _spread([r["seconds"] for r in runs[scale]]),
-                "worker": worker,
-                "driver": driver,
+                "wall": _med(walls),
+                "wall_spread": _spread(walls),
+                "stages": {
+                    k: _med([r["stages"][k] for r in runs[scale]]) for k in runs[scale][0]["stages"]
+                },
+                "worker": _med([max(r["worker_peak_mb"]) for r in runs[scale]]),
+                "worker_spread": _spread([max(r["worker_peak_mb"]) for r in runs[scale]], 0),
+                "driver": _med([r["driver_peak_mb"] for r in runs[scale]]),
                 "outcome": runs[scale][0]["outcome"],
             }
         )
     b = rows[0]
     lines = [
         "| area | km² | grid (px) | chunks | wall, median (range) s | × | peak RSS, largest "
-        "worker MB | × | driver peak RSS MB |",
+        "worker, median (range) MB | × | driver peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -480,58 +521,81 @@ def main() -> None:
         flat = "flat" if abs(mr - 1) <= FLAT_TOLERANCE else "NOT flat"
         print(
             f"{row['scale']:g}x: {row['km2']:.0f} km², {row['px']} px ({row['chunks']} chunks), "
-            f"wall {row['wall']:.1f} s ({row['wall_spread']}), ×{tr:.2f}; peak RSS largest worker "
-            f"{row['worker']:.0f} MB, ×{mr:.2f} ({flat} within ±15 %); driver {row['driver']:.0f} "
-            f"MB; outcome {row['outcome']}"
+            f"wall {row['wall']:.1f} s ({row['wall_spread']}), ×{tr:.2f} "
+            f"[medians: {_stages_text(row['stages'])}]; peak RSS largest worker "
+            f"{row['worker']:.0f} MB ({row['worker_spread']}), ×{mr:.2f} ({flat} within ±15 %); "
+            f"driver {row['driver']:.0f} MB; outcome {row['outcome']}"
         )
         lines.append(
             f"| {row['scale']:g}× | {row['km2']:.0f} | {row['px']} | {row['chunks']} | "
-            f"{row['wall']:.1f} ({row['wall_spread']}) | {tr:.2f} | {row['worker']:.0f} | "
-            f"{mr:.2f} | {row['driver']:.0f} |"
+            f"{row['wall']:.1f} ({row['wall_spread']}) | {tr:.2f} | {row['worker']:.0f} "
+            f"({row['worker_spread']}) | {mr:.2f} | {row['driver']:.0f} |"
         )
     other = runs[base][-1]["other_children"]
     if other:
         print(f"other child processes (peak MB) in the last {base:g}x run: {other}")
 
     flow_s = b["wall"]
+    diffs = [f["seconds"] - p["seconds"] for f, p in zip(runs[base], plain, strict=True)]
+    diff = _med(diffs)
     plain_s = _med([r["seconds"] for r in plain])
-    cold = _med([s["runs_s"][0] for s in skel_server])
-    warm = _med([t for s in skel_server for t in s["runs_s"][1:]] or [math.nan])
-    imp = _med([s["import_s"] for s in skel_server])
+    sk = _skeleton_figures(skel_server)
     print(
-        f"\nPrefect overhead at {base:g}x (flow run {flow_s:.1f} s, median):\n"
-        f"  flow − same steps without Prefect: {flow_s:.1f} − {plain_s:.1f} = "
-        f"{flow_s - plain_s:+.1f} s ({100 * (flow_s - plain_s) / flow_s:+.0f} %; a difference "
-        "of two noisy medians)\n"
-        f"  skeleton flow, server: first run in a fresh process {cold:.2f} s "
-        f"({100 * cold / flow_s:.1f} % of the run; target ≤ {100 * OVERHEAD_TARGET:.0f} %: "
-        f"{'met' if cold / flow_s <= OVERHEAD_TARGET else 'NOT met'}), later runs {warm:.2f} s; "
-        f"`import prefect` {imp:.2f} s (paid by the product's imports in either case)"
+        f"\nPrefect per run at {base:g}x (flow run {flow_s:.1f} s, median):\n"
+        f"  flow − the same steps without Prefect (median {plain_s:.1f} s), back-to-back pairs: "
+        f"median {diff:+.1f} s ({100 * diff / flow_s:+.0f} %), pairs {_spread(diffs)} s; "
+        "a difference of two noisy times\n"
+        f"  skeleton flow, server: first run in a fresh process {sk['cold']:.2f} s "
+        f"({100 * sk['cold'] / flow_s:.1f} % of the run; target ≤ {100 * OVERHEAD_TARGET:.0f} %: "
+        f"{'met' if sk['cold'] / flow_s <= OVERHEAD_TARGET else 'NOT met'}), later runs "
+        f"{sk['warm']:.2f} s (call → body {sk['setup']:.2f} s, body {sk['body']:.2f} s, "
+        f"body → return {sk['teardown']:.2f} s); `import prefect` {sk['import']:.2f} s "
+        "(paid by the product's imports with or without a flow)"
     )
     lines_o = [
         "| Prefect, per run | seconds | % of the 1× flow run |",
         "|---|---:|---:|",
-        f"| flow run − same steps without Prefect | {flow_s - plain_s:+.1f} | "
-        f"{100 * (flow_s - plain_s) / flow_s:+.0f} |",
-        f"| skeleton flow, server, first run in a process | {cold:.2f} | "
-        f"{100 * cold / flow_s:.1f} |",
-        f"| skeleton flow, server, later runs | {warm:.2f} | {100 * warm / flow_s:.1f} |",
+        f"| flow run − same steps without Prefect (median of pairs) | {diff:+.1f} | "
+        f"{100 * diff / flow_s:+.0f} |",
+        f"| skeleton flow, server, first run in a process | {sk['cold']:.2f} | "
+        f"{100 * sk['cold'] / flow_s:.1f} |",
+        f"| skeleton flow, server, later runs | {sk['warm']:.2f} | "
+        f"{100 * sk['warm'] / flow_s:.1f} |",
     ]
     if skel_ephemeral:
-        e_cold = _med([s["runs_s"][0] for s in skel_ephemeral])
-        e_warm = _med([t for s in skel_ephemeral for t in s["runs_s"][1:]] or [math.nan])
+        ek = _skeleton_figures(skel_ephemeral)
         print(
-            f"  skeleton flow, ephemeral (no server): first run {e_cold:.2f} s "
-            f"({100 * e_cold / flow_s:.0f} %; it starts a temporary server), later runs "
-            f"{e_warm:.2f} s"
+            f"  skeleton flow, ephemeral (no server): first run {ek['cold']:.2f} s "
+            f"({100 * ek['cold'] / flow_s:.0f} %; it starts a temporary server), later runs "
+            f"{ek['warm']:.2f} s"
         )
         lines_o += [
-            f"| skeleton flow, ephemeral, first run in a process | {e_cold:.2f} | "
-            f"{100 * e_cold / flow_s:.0f} |",
-            f"| skeleton flow, ephemeral, later runs | {e_warm:.2f} | "
-            f"{100 * e_warm / flow_s:.1f} |",
+            f"| skeleton flow, ephemeral, first run in a process | {ek['cold']:.2f} | "
+            f"{100 * ek['cold'] / flow_s:.0f} |",
+            f"| skeleton flow, ephemeral, later runs | {ek['warm']:.2f} | "
+            f"{100 * ek['warm'] / flow_s:.1f} |",
         ]
     print("\n" + "\n".join(lines) + "\n\n" + "\n".join(lines_o))
+
+
+def _stages_text(stages: dict[str, float]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in stages.items())
+
+
+def _skeleton_figures(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Medians over processes of the first run, and over the later runs of every process."""
+
+    def later(key: str) -> float:
+        return _med([t for s in results for t in s[key][1:]] or [math.nan])
+
+    return {
+        "cold": _med([s["runs_s"][0] for s in results]),
+        "warm": later("runs_s"),
+        "setup": later("setup_s"),
+        "body": later("body_s"),
+        "teardown": later("teardown_s"),
+        "import": _med([s["import_s"] for s in results]),
+    }
 
 
 if __name__ == "__main__":
