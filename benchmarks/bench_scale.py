@@ -248,7 +248,12 @@ def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> 
         "other_children": {
             c: sampler.peak[p] / 2**20 for p, c in sampler.cmdline.items() if p not in workers
         },
-        "driver_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a
+        # driver that has just built a large archive would report the driver's peak
+        "driver_peak_mb": (
+            _hwm_bytes(os.getpid()) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
+        / 2**20,
     }
 
 
