@@ -30,7 +30,7 @@ figures and a markdown table for the README. The server is stopped at the end, a
 
     python benchmarks/bench_scale.py --work /tmp/yamasat-bench-scale --scales 1 2 4 --reps 2
 
-Not a test: it takes minutes (the 4× archive alone takes about a minute to build).
+Not a test: it takes 10–15 minutes at --reps 5 (building the 4× archive alone takes 1–2 minutes).
 """
 
 from __future__ import annotations
