@@ -241,3 +241,70 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(server: tuple[str, Path]) -
     (sched,) = _get(api, f"/deployments/{weekly['id']}/schedules")
     assert (sched["schedule"]["cron"], sched["schedule"]["timezone"]) == ("0 3 * * 1", "Asia/Tokyo")
     json.dumps(names)  # JSON-safe answers
+
+
+@pytest.mark.slow
+def test_a_process_worker_runs_a_deployment_from_the_generated_prefect_yaml(
+    server: tuple[str, Path], sample_root: Path, tmp_path: Path
+) -> None:
+    """The whole path of a data center: config → prefect.yaml → prefect deploy → a process
+    worker runs the flow in its own process → product published and the run recorded."""
+    api, home = server
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "orchestration": {
+                    "work_pool": "yamasat-test-pool",
+                    "deployments": {
+                        "sample-burn-pool": {
+                            "flow": "burn_mapping",
+                            "cron": "30 2 * * *",
+                            "parameters": {"aoi": bbox, "source": str(sample_root / "catalog.json"),
+                                           "profile": "sample", **BURN},
+                        }
+                    },
+                }
+            }
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    project = tmp_path / "project"
+    project.mkdir()
+    out = tmp_path / "products"
+    env = prefect_env(home, api)
+    env["YAMASAT_STORAGE__OUTPUT_ROOT"] = str(out)
+    bindir = Path(sys.executable).parent
+
+    def sh(*args: str, timeout: float = 300) -> str:
+        done = subprocess.run(
+            list(args), check=False, env=env, cwd=project, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    sh(str(bindir / "yamasat"), "--config", str(cfg), "deployments", "yaml", "-o", "prefect.yaml")
+    doc = yaml.safe_load((project / "prefect.yaml").read_text(encoding="utf-8"))
+    doc["deployments"] = [d for d in doc["deployments"] if d["name"] == "sample-burn-pool"]
+    (project / "prefect.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    sh(str(bindir / "prefect"), "work-pool", "create", "yamasat-test-pool", "--type", "process",
+       "--overwrite")  # fmt: skip
+    sh(str(bindir / "prefect"), "--no-prompt", "deploy", "--all")
+    (dep,) = _post(api, "/deployments/filter",
+                   {"deployments": {"name": {"any_": ["sample-burn-pool"]}}})  # fmt: skip
+    flow_run = _post(api, f"/deployments/{dep['id']}/create_flow_run", {})
+    sh(str(bindir / "prefect"), "worker", "start", "--pool", "yamasat-test-pool", "--run-once",
+       timeout=400)  # fmt: skip
+    state = _get(api, f"/flow_runs/{flow_run['id']}")["state"]
+    assert state["type"] == "COMPLETED", state
+
+    from catalogs.registry import Registry
+    from catalogs.registry.runs import run_record
+
+    with Registry.open(f"sqlite:///{out / 'registry.sqlite'}") as reg:
+        record = run_record(reg, flow_run["id"])
+    assert record.state == "completed" and record.outcome == "published"
+    assert record.deployment == "sample-burn-pool"
+    assert len(list(out.rglob("burn-*.json"))) == 1
