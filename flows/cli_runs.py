@@ -83,17 +83,22 @@ def runs_list(
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("products", overflow="fold")
     for r in records:
-        colour = {"completed": "green", "failed": "red", "running": "yellow"}.get(r.state, "")
+        state = "lost" if r.lost else r.state
+        colour = {"completed": "green", "failed": "red", "running": "yellow", "lost": "red"}.get(
+            state, ""
+        )
         result = r.outcome or ""
         if r.state == "failed":
             result = f"{r.reason}: {r.message or ''}"
+        elif state == "lost":
+            result = f"its process ({r.host}:{r.pid}) is gone; yamasat runs resume {r.id[:8]}"
         flow_name = r.flow + (f" ({r.deployment})" if r.deployment else "")
         table.add_row(
             r.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
             r.id[:8],
             _e(flow_name),
             _e(_short_aoi(r.aoi)),
-            f"[{colour}]{r.state}[/]" if colour else r.state,
+            f"[{colour}]{state}[/]" if colour else state,
             _e(result[:120]),
             _duration(r.duration_s),
             _e(_short_products(r.products)),
@@ -138,10 +143,10 @@ def runs_resume(
             f"run {record.id} completed ({record.outcome}); there is nothing to resume. "
             "Run the flow again (with --force to remake its product)"
         )
-    if record.state == "running" and not anyway:
+    if record.state == "running" and not record.lost and not anyway:
         raise ParameterError(
-            f"run {record.id} is still marked running; if its process died, resume it with "
-            "--anyway (a live run would then race with the resumed one)"
+            f"run {record.id} is still running ({record.host}:{record.pid}); if its process died "
+            "on another machine, resume it with --anyway (a live run would race with it)"
         )
     params = dict(record.parameters)
     params["resume_of"] = record.id

@@ -134,3 +134,24 @@ def test_a_first_revision_registry_is_upgraded_and_keeps_its_runs(tmp_path: Path
         old = run_record(reg, "old-run")
         assert old.state == "completed" and old.flow == "change_detection"
         assert old.started_at == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+
+
+def test_a_run_whose_process_died_is_told_from_a_live_one(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from catalogs.registry import runs
+
+    _start(reg, "live-run")
+    live = run_record(reg, "live-run")
+    assert live.pid is not None and live.state == "running" and not live.lost
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          check=True, capture_output=True, text=True)  # fmt: skip
+    monkeypatch.setattr(runs.os, "getpid", lambda: int(gone.stdout))
+    _start(reg, "dead-run")
+    dead = run_record(reg, "dead-run")
+    assert dead.lost and dead.as_dict()["lost"] is True
+    finish_run_record(reg, "dead-run", state="failed", reason="interrupted")
+    assert not run_record(reg, "dead-run").lost  # only runs still marked running are lost

@@ -136,6 +136,8 @@ class RunRow(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)
     products: Mapped[list[str] | None] = mapped_column(JSON)
     resumed_from: Mapped[str | None] = mapped_column(String(100))
+    host: Mapped[str | None] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class AcquisitionRow(Base):

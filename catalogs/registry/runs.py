@@ -12,6 +12,8 @@ acquisitions were handled, with what outcome and for which municipalities.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,6 +61,21 @@ class RunRecord:
     duration_s: float | None = None
     products: tuple[str, ...] = ()
     resumed_from: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+    @property
+    def lost(self) -> bool:
+        """Recorded as running on this host by a process that no longer exists."""
+        if self.state != "running" or self.pid is None or self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (``runs list --json``)."""
@@ -66,6 +83,7 @@ class RunRecord:
         out["started_at"] = self.started_at.isoformat()
         out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
         out["products"] = list(self.products)
+        out["lost"] = self.lost
         return out
 
 
@@ -108,6 +126,8 @@ def _record(row: RunRow) -> RunRecord:
         duration_s=row.duration_s,
         products=tuple(row.products or ()),
         resumed_from=row.resumed_from,
+        host=row.host,
+        pid=row.pid,
     )
 
 
@@ -133,6 +153,7 @@ def start_run_record(
         row.flow, row.software_version = flow, software_version
         row.parameters, row.aoi, row.deployment = dict(parameters), aoi, deployment
         row.resumed_from = resumed_from
+        row.host, row.pid = socket.gethostname(), os.getpid()
         row.state, row.started_at = "running", stamp
         row.outcome = row.reason = row.message = None
         row.finished_at, row.duration_s = None, None

@@ -2,7 +2,8 @@
 
 ``runs`` gains what an operator needs to see and resume a run: its parameters, AOI and
 deployment, its state (running, completed, failed), outcome, machine-readable failure reason
-and message, start, end and duration, the products it made and the run it resumed.
+and message, start, end and duration, the products it made, the run it resumed, and the host
+and process that ran it (so a run whose process died can be told from a live one).
 Rows written by revision 0001 were runs that made products, so they become ``completed``.
 
 ``acquisitions`` lists the satellite acquisitions a watch flow (the daily Sentinel-1 check)
@@ -40,6 +41,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("duration_s", sa.Float(), nullable=True))
         batch.add_column(sa.Column("products", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("resumed_from", sa.String(100), nullable=True))
+        batch.add_column(sa.Column("host", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("pid", sa.Integer(), nullable=True))
         batch.create_index(batch.f("ix_runs_recorded_at"), ["recorded_at"], unique=False)
     op.create_table(
         "acquisitions",
@@ -61,7 +64,8 @@ def downgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.drop_index(batch.f("ix_runs_recorded_at"))
         for name in (
-            "resumed_from", "products", "duration_s", "finished_at", "started_at", "message",
-            "reason", "outcome", "deployment", "aoi", "parameters", "state",
+            "pid", "host", "resumed_from", "products", "duration_s", "finished_at",
+            "started_at", "message", "reason", "outcome", "deployment", "aoi", "parameters",
+            "state",
         ):  # fmt: skip
             batch.drop_column(name)
