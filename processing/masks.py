@@ -37,21 +37,50 @@ def dilate_mask(mask: xr.DataArray, pixels: int) -> xr.DataArray:
     return mask.copy(data=grown)
 
 
+def _in_classes(scl: xr.DataArray, classes: tuple[int, ...]) -> xr.DataArray:
+    """``scl.isin(classes)``; for uint8 a 256-entry lookup table (one gather per pixel instead
+    of one comparison per class and a reduction)."""
+    if scl.dtype != np.uint8:
+        return scl.isin(classes)
+    lut = np.zeros(256, dtype=bool)
+    lut[[c for c in classes if 0 <= c < 256]] = True
+    out: xr.DataArray = xr.apply_ufunc(
+        lut.take, scl, dask="parallelized", output_dtypes=[bool], keep_attrs=True
+    )
+    return out
+
+
+def _upsample(mask: xr.DataArray, k: int, like: xr.DataArray | None) -> xr.DataArray:
+    data = mask.data.repeat(k, axis=-2).repeat(k, axis=-1)
+    if like is not None:
+        return xr.DataArray(data, dims=like.dims, coords=like.coords, name=mask.name)
+    return xr.DataArray(data, dims=mask.dims, name=mask.name)
+
+
 def scl_mask(
     scl: xr.DataArray,
     *,
     classes: Iterable[int] = DEFAULT_SCL_CLASSES,
     dilation_px: int = 3,
+    upsample: int = 1,
+    like: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Flag pixels whose SCL class is in ``classes``; clouds and shadows grown by ``dilation_px``.
 
-    Class 0 (no data) is always flagged but not dilated (a swath edge is not a cloud).
+    Class 0 (no data) is always flagged but not dilated (a swath edge is not a cloud). With
+    ``upsample`` k > 1, ``scl`` lies on a grid k times coarser than the result: the classes
+    are tested there and each pixel's flags repeated k × k (what a nearest-neighbour load onto
+    the fine grid gives) before the dilation, which counts fine pixels; ``like`` then gives
+    the result's coordinates.
     """
     cls = tuple(int(c) for c in classes)
     cloudy = tuple(c for c in cls if c != 0)
-    flagged = scl.isin(cloudy) if cloudy else xr.zeros_like(scl, dtype=bool)
+    flagged = _in_classes(scl, cloudy) if cloudy else xr.zeros_like(scl, dtype=bool)
+    nodata = scl == 0
+    if upsample > 1:
+        flagged, nodata = _upsample(flagged, upsample, like), _upsample(nodata, upsample, like)
     flagged = dilate_mask(flagged, dilation_px)
-    out = flagged | (scl == 0)
+    out = flagged | nodata
     out.name = "mask"
     out.attrs = {"description": "True where the pixel is flagged (SCL cloud/shadow/no data)"}
     return out

@@ -27,7 +27,7 @@ from rasterio.windows import Window
 
 from catalogs.errors import OutputExistsError, YamasatError
 
-__all__ = ["CogSpec", "WrittenFile", "atomic_path", "sha256_file", "write_cogs"]
+__all__ = ["CogSpec", "WrittenFile", "atomic_path", "sha256_file", "write_cogs", "write_raster"]
 
 
 class WriteError(YamasatError):
@@ -200,6 +200,26 @@ def write_cogs(
     finally:
         for stream, _spec in streams.values():
             stream.unlink(missing_ok=True)
+
+
+def write_raster(path: Path, arr: xr.DataArray, *, geobox: GeoBox, dtype: str = "float32") -> Path:
+    """Stream a 2-D array on ``geobox`` into an uncompressed tiled GeoTIFF (an intermediate).
+
+    Computed tile by tile like :func:`write_cogs` (flat memory), but neither converted to a
+    COG nor checksummed: for a staging file that a later step reads back. NaN is kept as is.
+    """
+    path = Path(path)
+    if arr.ndim != 2:
+        raise WriteError(f"{path}: expected a 2-D array, got dims {arr.dims}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = CogSpec(nodata=None, dtype=dtype)
+    try:
+        with rasterio.open(path, "w", **_profile(arr, spec, geobox)) as dst:
+            _store_by_tiles([_as_dask(arr, spec)], [dst])
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _store_by_tiles(
