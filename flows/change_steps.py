@@ -9,9 +9,12 @@ product. Memory stays at a few chunks whatever the area.
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
 
 from catalogs.profiles import scale_offset
 from flows.prepare import Prepared, product_id, season_warnings, software_version
@@ -27,9 +30,9 @@ from flows.publish import (
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
-from processing.load import load_s2, open_raster
+from processing.load import load_s2, native_geobox, open_raster, open_warped
 from processing.threshold import Direction, change_threshold
-from processing.write import CogSpec, write_cogs
+from processing.write import CogSpec, write_cogs, write_raster
 
 __all__ = ["analyse_change", "load_common", "params_dict"]
 
@@ -69,6 +72,40 @@ def _threshold_from_cog(path: Any, direction: Direction) -> float:
     return round(change_threshold(xr.DataArray(data), direction=direction), 4)
 
 
+_NATIVE_MEASURE = ".measure-native.tif"
+"""staging file of the measure on the items' native grid (removed once warped and written)"""
+
+
+def _measure_on_grid(
+    prep: Prepared,
+    b_items: list[pystac.Item],
+    a_items: list[pystac.Item],
+    params: ChangeParams,
+    geobox: GeoBox,
+    staging: Path,
+) -> xr.DataArray:
+    """The change measure on the project grid (lazy; NaN where not observed in both periods).
+
+    When all items share one pixel grid (one UTM zone at the project resolution), the loads,
+    masks, composites and the measure are computed on that native grid without resampling
+    any input, streamed to a staging file, and only the measure is warped onto the project
+    grid (``grid.resampling``): one warp instead of one per input band and date. Otherwise
+    (items in two zones) every input is loaded onto the project grid directly.
+    """
+    grid = prep.settings.grid
+    bands = params.bands()
+    assets = prep.source.profile.family("s2").assets
+    native = native_geobox(
+        b_items + a_items, assets={b: assets[b] for b in (*bands, "scl")}, like=geobox
+    )
+    common = load_common(prep, native if native is not None else geobox, bands)
+    measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
+    if native is None:
+        return measures.measure
+    src = write_raster(staging / _NATIVE_MEASURE, measures.measure, geobox=native)
+    return open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
+
+
 def analyse_change(
     prep: Prepared,
     before_items: list[dict[str, Any]],
@@ -106,21 +143,21 @@ def analyse_change(
     )
     with staged(draft):
         report("analyse", 0, 4)
-        common = load_common(prep, geobox, params.bands())
-        measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
+        measure = _measure_on_grid(prep, b_items, a_items, params, geobox, staging)
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
         name = "cva" if params.cva_bands else f"d{params.index}"
         path = staging / f"{name}.tif"
         written = write_cogs(
             {
                 path: (
-                    measures.measure.where(measures.valid & inside),
+                    measure.where(inside),
                     CogSpec(nodata=float("nan"), dtype="float32", resampling="average"),
                 )
             },
             geobox=geobox,
             tags={"software": f"yamasat {software_version()}"},
         )
+        (staging / _NATIVE_MEASURE).unlink(missing_ok=True)  # not part of the product
         draft.add_cog(
             name,
             written[path],
