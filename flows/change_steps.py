@@ -1,9 +1,11 @@
 """The analysis step of change detection: load, measure, threshold, write, finalize.
 
 The dask graph is built and computed here, at the writes: pass 1 streams the change measure
-(ΔNDVI) to a float32 COG; the threshold is estimated on a decimated read of it; pass 2 reads
-it back block by block, thresholds, applies the minimum mapping unit and writes the uint8
-product. Memory stays at a few chunks whatever the area.
+(ΔNDVI) to a float32 COG (computed on the items' native UTM grid and warped once when they
+share one, see :func:`_measure_on_grid`); the threshold is estimated on a decimated read of
+the COG's overviews; pass 2 reads the measure back block by block from the COG's uncompressed
+source, thresholds, applies the minimum mapping unit and writes the uint8 product. Memory
+stays at a few chunks whatever the area.
 """
 
 from __future__ import annotations
@@ -156,8 +158,13 @@ def analyse_change(
             },
             geobox=geobox,
             tags={"software": f"yamasat {software_version()}"},
+            keep_streams=True,
         )
         (staging / _NATIVE_MEASURE).unlink(missing_ok=True)  # not part of the product
+        # pass 2 reads the measure's uncompressed stream: the same pixels as the COG
+        # without decoding DEFLATE again
+        stream = written[path].stream
+        assert stream is not None
         draft.add_cog(
             name,
             written[path],
@@ -170,7 +177,7 @@ def analyse_change(
             if params.threshold == "otsu"
             else float(params.threshold)
         )
-        stored = open_raster(str(path), geobox=geobox, chunk=grid.chunk_size)
+        stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
         product = change_product(
             stored,
             stored.notnull(),
@@ -188,6 +195,7 @@ def analyse_change(
             "Change: 1 detected, 0 not detected, 255 no valid observation",
             {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
         )
+        stream.unlink()  # not part of the product
         report("analyse", 2, 4)
         inside_px = int(inside.sum().compute())
         report("analyse", 3, 4)

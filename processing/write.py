@@ -42,6 +42,9 @@ class WrittenFile:
     size: int
     sha256: str
     """hex digest"""
+    stream: Path | None = None
+    """the uncompressed tiled GeoTIFF the COG was made from, when the writer was asked to keep
+    it (same pixels, cheaper to read back than the DEFLATE COG; the caller removes it)"""
 
     @property
     def multihash(self) -> str:
@@ -129,8 +132,8 @@ def _to_cog(src: Path, dst: Path, spec: CogSpec) -> None:
     floating = np.dtype(spec.dtype).kind == "f"
     try:
         # COG_TMP_COMPRESSION: the overviews GDAL computes first go to an uncompressed
-        # temporary file (they are compressed once, into the COG, instead of twice); the
-        # output bytes are the same. DEFLATE level 1 for floats: the low mantissa bits of
+        # temporary file (they are compressed once, into the COG, instead of twice); still
+        # deterministic. DEFLATE level 1 for floats: the low mantissa bits of
         # measured values are noise that no level compresses (level 6 saved 0.7 % of a
         # ΔNDVI tile for 40 % more CPU).
         with rasterio.Env(COG_TMP_COMPRESSION="NONE"):
@@ -170,18 +173,21 @@ def write_cogs(
     geobox: GeoBox,
     overwrite: bool = False,
     tags: Mapping[str, str] | None = None,
+    keep_streams: bool = False,
 ) -> dict[Path, WrittenFile]:
     """Compute and write several 2-D arrays as COGs in one pass over their shared graph.
 
     Each array must be 2-D (``y, x``) on ``geobox`` (CRS and transform of the files). All
     arrays are computed together by one ``dask.array.store`` call, so inputs they share are
     read once; tiles of chunks are written as they finish. Every output is validated (rio-cogeo) and
-    checksummed before it is renamed into its final path. Returns the files by final path.
+    checksummed before it is renamed into its final path. Returns the files by final path;
+    with ``keep_streams`` each keeps its uncompressed source (:attr:`WrittenFile.stream`).
     """
     for final in arrays:
         if Path(final).exists() and not overwrite:
             raise OutputExistsError(f"{final} exists; pass overwrite (CLI --force) to replace it")
     streams: dict[Path, tuple[Path, CogSpec]] = {}
+    kept: set[Path | None] = set()
     try:
         with contextlib.ExitStack() as datasets:
             sources, targets = [], []
@@ -207,11 +213,18 @@ def write_cogs(
             with atomic_path(final, overwrite=overwrite) as tmp_cog:
                 _to_cog(stream, tmp_cog, spec)
                 _check_cog(tmp_cog, final)
-            written[final] = WrittenFile(final, final.stat().st_size, sha256_file(final))
+            written[final] = WrittenFile(
+                final,
+                final.stat().st_size,
+                sha256_file(final),
+                stream=stream if keep_streams else None,
+            )
+        kept = {w.stream for w in written.values()}
         return written
     finally:
         for stream, _spec in streams.values():
-            stream.unlink(missing_ok=True)
+            if stream not in kept:
+                stream.unlink(missing_ok=True)
 
 
 def write_raster(path: Path, arr: xr.DataArray, *, geobox: GeoBox, dtype: str = "float32") -> Path:
