@@ -292,7 +292,12 @@ def _asset_grid(item: pystac.Item, key: str) -> tuple[str, Any] | None:
 
 
 def native_geobox(
-    items: Sequence[pystac.Item], *, assets: Mapping[str, str], like: GeoBox, pad_px: int = 2
+    items: Sequence[pystac.Item],
+    *,
+    assets: Mapping[str, str],
+    like: GeoBox,
+    pad_px: int = 2,
+    block_px: int = 512,
 ) -> GeoBox | None:
     """The items' own pixel grid (CRS and lattice) covering ``like``, or None if they have none.
 
@@ -302,6 +307,10 @@ def native_geobox(
     ``like``'s footprint plus ``pad_px`` pixels: loading onto it reads the finest bands without
     resampling. Otherwise (items in two UTM zones, another resolution, no ``proj`` metadata)
     returns None and the caller loads onto ``like`` directly.
+
+    The grid's corner is moved out to a multiple of ``block_px`` pixels from the first item's
+    corner, so that chunks of a multiple of ``block_px`` read whole internal tiles of that
+    item's COGs (a chunk across tile edges decodes up to 1.6 times the tiles it needs).
     """
     from affine import Affine
     from odc.geo import CRS
@@ -312,6 +321,7 @@ def native_geobox(
     crss: set[Any] = set()
     phases: set[tuple[float, float]] = set()
     steps: set[float] = set()
+    corner: tuple[float, float] | None = None
     for item in items:
         grids = [_asset_grid(item, key) for key in assets.values()]
         if any(g is None for g in grids):
@@ -321,21 +331,28 @@ def native_geobox(
         finest = min((t for _, t in known), key=lambda t: abs(t.a))
         if finest.b != 0 or finest.d != 0 or not (abs(finest.a) == res == -finest.e):
             return None
+        corner = corner or (finest.c, finest.f)
         # the lattice of the coarsest asset (a whole multiple of the finest) anchors the grid,
         # so that coarser bands can be read on their own grid too
         tr = max((t for _, t in known), key=lambda t: abs(t.a))
         step = abs(tr.a) if float(abs(tr.a) / res).is_integer() else res
         steps.add(step)
         phases.add((round((tr.c / step) % 1.0, 6) % 1.0, round((tr.f / step) % 1.0, 6) % 1.0))
-    if len(crss) != 1 or len(phases) != 1 or len(steps) != 1:
+    if len(crss) != 1 or len(phases) != 1 or len(steps) != 1 or corner is None:
         return None
     crs = crss.pop()
     (px, py) = phases.pop()
     step = steps.pop()
     minx, miny, maxx, maxy = like.footprint(crs).boundingbox
     pad = pad_px * res
-    x0 = (np.floor((minx - pad) / step - px) + px) * step
-    y1 = (np.ceil((maxy + pad) / step - py) + py) * step
+    block = block_px * res
+    if block % step == 0 and abs((corner[0] / step - px) % 1.0) < 1e-6:
+        (cx, cy) = corner
+        x0 = cx + np.floor((minx - pad - cx) / block) * block
+        y1 = cy - np.floor((cy - maxy - pad) / block) * block
+    else:
+        x0 = (np.floor((minx - pad) / step - px) + px) * step
+        y1 = (np.ceil((maxy + pad) / step - py) + py) * step
     nx = int(np.ceil((maxx + pad - x0) / step)) * int(step / res)
     ny = int(np.ceil((y1 - (miny - pad)) / step)) * int(step / res)
     return GeoBox((ny, nx), Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), crs)

@@ -212,6 +212,8 @@ def test_native_grid_of_one_zone_and_none_across_zones(
     x0, y0 = native.affine.c, native.affine.f
     tile = west[0].assets["scl"].extra_fields["proj:transform"]
     assert (x0 - tile[2]) % 20 == 0 and (y0 - tile[5]) % 20 == 0
+    red = west[0].assets["red"].extra_fields["proj:transform"]
+    assert (x0 - red[2]) % 5120 == 0 and (y0 - red[5]) % 5120 == 0  # 512-px COG tiles
     assert native.shape.y % 2 == 0 and native.shape.x % 2 == 0
     assert native.extent.contains(geobox.extent.to_crs("EPSG:32652"))
     assert native_geobox(two_zone_items, assets=assets, like=geobox) is None
