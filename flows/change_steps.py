@@ -32,7 +32,7 @@ from flows.publish import (
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
-from processing.load import load_s2, native_geobox, open_raster, open_warped
+from processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
 from processing.threshold import Direction, change_threshold
 from processing.write import CogSpec, write_cogs, write_raster
 
@@ -74,8 +74,8 @@ def _threshold_from_cog(path: Any, direction: Direction) -> float:
     return round(change_threshold(xr.DataArray(data), direction=direction), 4)
 
 
-_NATIVE_MEASURE = ".measure-native.tif"
-"""staging file of the measure on the items' native grid (removed once warped and written)"""
+_NATIVE_MEASURE = ".measure-native"
+"""staging files of the measure on each zone's native grid (removed once warped and written)"""
 
 
 def _measure_on_grid(
@@ -88,24 +88,45 @@ def _measure_on_grid(
 ) -> xr.DataArray:
     """The change measure on the project grid (lazy; NaN where not observed in both periods).
 
-    When all items share one pixel grid (one UTM zone at the project resolution), the loads,
-    masks, composites and the measure are computed on that native grid without resampling
-    any input, streamed to a staging file, and only the measure is warped onto the project
-    grid (``grid.resampling``): one warp instead of one per input band and date. Otherwise
-    (items in two zones) every input is loaded onto the project grid directly.
+    Items are grouped by UTM zone. For each zone with items in both periods, the loads,
+    masks, composites and the measure are computed on the zone's native grid without
+    resampling any input, streamed to a staging file, and only the measure is warped onto
+    the project grid (``grid.resampling``): one warp per zone instead of one per input band
+    and date. Where zones overlap, the first zone (in search order) that observed a pixel in
+    both periods gives its value. When items carry no usable grid, or no zone has items in
+    both periods, every input is loaded onto the project grid directly (odc-stac mosaics the
+    zones per day), as before.
     """
     grid = prep.settings.grid
     bands = params.bands()
-    assets = prep.source.profile.family("s2").assets
-    native = native_geobox(
-        b_items + a_items, assets={b: assets[b] for b in (*bands, "scl")}, like=geobox
-    )
-    common = load_common(prep, native if native is not None else geobox, bands)
-    measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
-    if native is None:
-        return measures.measure
-    src = write_raster(staging / _NATIVE_MEASURE, measures.measure, geobox=native)
-    return open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
+    all_assets = prep.source.profile.family("s2").assets
+    assets = {b: all_assets[b] for b in (*bands, "scl")}
+    zones = split_by_crs(b_items + a_items, assets=assets) or []
+    parts: list[xr.DataArray] = []
+    for i, zone in enumerate(zones):
+        ids = {it.id for it in zone}
+        zb = [it for it in b_items if it.id in ids]
+        za = [it for it in a_items if it.id in ids]
+        native = native_geobox(zb + za, assets=assets, like=geobox) if zb and za else None
+        if native is None:
+            if zb and za:  # a zone without a usable grid: load everything onto the grid
+                parts = []
+                break
+            continue  # observed in one period only: no pixel of this zone has a measure
+        common = load_common(prep, native, bands)
+        measure = change_measures(load_s2(zb, **common), load_s2(za, **common), params).measure
+        src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
+        parts.append(
+            open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
+        )
+    if not parts:
+        common = load_common(prep, geobox, bands)
+        before, after = load_s2(b_items, **common), load_s2(a_items, **common)
+        return change_measures(before, after, params).measure
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.fillna(part)
+    return out
 
 
 def analyse_change(
@@ -160,7 +181,8 @@ def analyse_change(
             tags={"software": f"yamasat {software_version()}"},
             keep_streams=True,
         )
-        (staging / _NATIVE_MEASURE).unlink(missing_ok=True)  # not part of the product
+        for native_measure in staging.glob(f"{_NATIVE_MEASURE}-*.tif"):
+            native_measure.unlink()  # not part of the product
         # pass 2 reads the measure's uncompressed stream: the same pixels as the COG
         # without decoding DEFLATE again
         stream = written[path].stream

@@ -20,7 +20,15 @@ from odc.geo.geobox import GeoBox
 from catalogs.errors import LoadError
 from processing.masks import DEFAULT_SCL_CLASSES, scl_mask
 
-__all__ = ["ScaleFn", "load_bands", "load_s2", "native_geobox", "open_raster", "open_warped"]
+__all__ = [
+    "ScaleFn",
+    "load_bands",
+    "load_s2",
+    "native_geobox",
+    "open_raster",
+    "open_warped",
+    "split_by_crs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +297,23 @@ def _asset_grid(item: pystac.Item, key: str) -> tuple[str, Any] | None:
     if not tr or len(tr) < 6:
         return None
     return crs, Affine(*(float(v) for v in tr[:6]))
+
+
+def split_by_crs(
+    items: Sequence[pystac.Item], *, assets: Mapping[str, str]
+) -> list[list[pystac.Item]] | None:
+    """``items`` grouped by the CRS their ``assets`` declare (``proj:*``), in order of first
+    appearance; None when an item declares none or its assets disagree."""
+    from odc.geo import CRS
+
+    groups: dict[Any, list[pystac.Item]] = {}
+    for item in items:
+        grids = [_asset_grid(item, key) for key in assets.values()]
+        crss = {CRS(g[0]) for g in grids if g is not None}
+        if any(g is None for g in grids) or len(crss) != 1:
+            return None
+        groups.setdefault(crss.pop(), []).append(item)
+    return list(groups.values())
 
 
 def native_geobox(

@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from catalogs.errors import LoadError
 from catalogs.profiles import PROFILES, scale_offset
 from processing.grid import project_geobox
-from processing.load import load_bands, load_s2, native_geobox, open_warped
+from processing.load import load_bands, load_s2, native_geobox, open_warped, split_by_crs
 
 BBOX = (131.97, 33.94, 132.03, 33.97)  # crosses 132°E
 ASSETS = PROFILES["earth-search"].family("s2").assets
@@ -273,3 +273,18 @@ def test_open_warped_reproduces_a_linear_field_and_propagates_nan(tmp_path: Path
     inside = shapely.contains_xy(inner_6671, gx, gy)
     assert inside.sum() > 100 and np.isnan(got[inside]).all()
     assert (~ok).sum() < 2 * 20 * 20 * 1.5
+
+
+def test_split_by_crs(two_zone_items: list[pystac.Item]) -> None:
+    assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
+    groups = split_by_crs([*two_zone_items, two_zone_items[0]], assets=assets)
+    assert groups is not None
+    assert [[it.id for it in g] for g in groups] == [
+        [two_zone_items[0].id, two_zone_items[0].id],
+        [two_zone_items[1].id],
+    ]
+    bare = two_zone_items[0].clone()
+    for asset in bare.assets.values():
+        asset.extra_fields.pop("proj:transform")
+    bare.properties.pop("proj:code")
+    assert split_by_crs([bare], assets=assets) is None
