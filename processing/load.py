@@ -202,19 +202,22 @@ def load_s2(
     k = _whole_factor(items, assets["scl"], geobox, chunk)
     ds = load_bands(
         items,
-        assets={b: assets[b] for b in (wanted if k is None else wanted[:-1])},
+        assets={b: assets[b] for b in wanted if k is None or b != "scl"},
         geobox=geobox,
         scale_fn=scale_fn,
         chunk=chunk,
         resampling=resampling,
     )
-    if k is None:
-        mask = scl_mask(ds["scl"], classes=mask_classes, dilation_px=dilation_px)
+    like = next(iter(ds.data_vars.values()))
+    # with k, the scene classification on its own coarser grid, flags repeated onto ``geobox``
+    coarse = None if k is None else _load_coarse(items, assets["scl"], geobox, chunk, k, ds)
+    if k is not None and coarse is not None:
+        mask = scl_mask(
+            coarse, classes=mask_classes, dilation_px=dilation_px, upsample=k, like=like
+        )
     else:
-        # the scene classification on its own coarser grid, flags repeated onto ``geobox``
-        scl = _load_coarse(items, assets["scl"], geobox, chunk, k, ds)
-        like = next(iter(ds.data_vars.values()))
-        mask = scl_mask(scl, classes=mask_classes, dilation_px=dilation_px, upsample=k, like=like)
+        scl = ds["scl"] if "scl" in ds else _load_fine(items, assets["scl"], geobox, chunk)
+        mask = scl_mask(scl, classes=mask_classes, dilation_px=dilation_px)
     out = ds.drop_vars("scl", errors="ignore")
     if mask_clouds:
         out = out.map(lambda v: _blank(v, mask))
@@ -256,9 +259,10 @@ def _whole_factor(items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk:
 
 def _load_coarse(
     items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk: int, k: int, like: xr.Dataset
-) -> xr.DataArray:
+) -> xr.DataArray | None:
     """A categorical band read on its own grid, k times coarser than ``geobox`` (no
-    resampling; chunks of ``chunk / k`` so that each covers one chunk of ``geobox``)."""
+    resampling; chunks of ``chunk / k`` so that each covers one chunk of ``geobox``), or None
+    when its time steps differ from ``like``'s."""
     from affine import Affine
 
     ny, nx = geobox.shape.yx
@@ -273,8 +277,20 @@ def _load_coarse(
     )["scl"]
     ref = next(iter(like.data_vars.values()))
     if not np.array_equal(raw["time"].values, ref["time"].values):
-        raise LoadError("the scene classification and the reflectance loads disagree on dates")
+        return None  # the loads group the scenes into different days: read on ``geobox``
     return raw
+
+
+def _load_fine(items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk: int) -> xr.DataArray:
+    """A categorical band on ``geobox`` (nearest neighbour)."""
+    return load_bands(
+        items,
+        assets={"scl": key},
+        geobox=geobox,
+        scale_fn=lambda *_: (1.0, 0.0),
+        chunk=chunk,
+        resampling="nearest",
+    )["scl"]
 
 
 def _asset_grid(item: pystac.Item, key: str) -> tuple[str, Any] | None:
