@@ -224,6 +224,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads): less sensitive than wall time
+    to other work on a shared machine."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _run_child(args: list[str]) -> dict[str, float]:
     env = dict(os.environ)
     proc = subprocess.run(
@@ -249,8 +258,10 @@ def main() -> None:
     ns = ap.parse_args()
     if ns.child:
         kind, *rest = ns.child
+        cpu0 = _cpu_seconds()  # imports and start-up are not part of either measurement
         result = _child_floor(rest[0]) if kind == "floor" else _child_pipeline(rest[0], rest[1])
         result["peak_rss_mb"] = _peak_rss_mb()
+        result["cpu_s"] = _cpu_seconds() - cpu0
         print(json.dumps(result))
         return
     rows = []
@@ -266,11 +277,18 @@ def main() -> None:
         a = statistics.median(f["seconds"] for f in floors)
         b = statistics.median(p["seconds"] for p in pipes)
         rss = max(p["peak_rss_mb"] for p in pipes)
+        a_cpu = statistics.median(f["cpu_s"] for f in floors)
+        b_cpu = statistics.median(p["cpu_s"] for p in pipes)
         rows.append((scale, a, b, rss, floors[0]["bytes"] / 1e9))
         print(
             f"{scale}x area: decode floor {a:.1f} s ({floors[0]['bytes'] / 1e9:.2f} GB decoded), "
             f"pipeline {b:.1f} s, ratio b/a {b / a:.2f}, pipeline peak RSS {rss / 1024:.2f} GB "
             f"(outcome {pipes[0]['outcome']}, detected {pipes[0]['area_m2'] / 1e6:.2f} km²)",
+            flush=True,
+        )
+        print(
+            f"  CPU time: decode floor {a_cpu:.1f} s, pipeline {b_cpu:.1f} s, "
+            f"ratio {b_cpu / a_cpu:.2f}",
             flush=True,
         )
         print(f"  stage marks (s since start) of the last run: {pipes[-1]['marks']}", flush=True)

@@ -1,17 +1,22 @@
 """The analysis step of change detection: load, measure, threshold, write, finalize.
 
 The dask graph is built and computed here, at the writes: pass 1 streams the change measure
-(ΔNDVI) to a float32 COG; the threshold is estimated on a decimated read of it; pass 2 reads
-it back block by block, thresholds, applies the minimum mapping unit and writes the uint8
-product. Memory stays at a few chunks whatever the area.
+(ΔNDVI) to a float32 COG (computed on the items' native UTM grid and warped once when they
+share one, see :func:`_measure_on_grid`); the threshold is estimated on a decimated read of
+the COG's overviews; pass 2 reads the measure back block by block from the COG's uncompressed
+source, thresholds, applies the minimum mapping unit and writes the uint8 product. Memory
+stays at a few chunks whatever the area.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
 
 from catalogs.profiles import scale_offset
 from flows.prepare import Prepared, product_id, season_warnings, software_version
@@ -27,9 +32,9 @@ from flows.publish import (
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
-from processing.load import load_s2, open_raster
+from processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
 from processing.threshold import Direction, change_threshold
-from processing.write import CogSpec, write_cogs
+from processing.write import CogSpec, write_cogs, write_raster
 
 __all__ = ["analyse_change", "load_common", "params_dict"]
 
@@ -69,6 +74,61 @@ def _threshold_from_cog(path: Any, direction: Direction) -> float:
     return round(change_threshold(xr.DataArray(data), direction=direction), 4)
 
 
+_NATIVE_MEASURE = ".measure-native"
+"""staging files of the measure on each zone's native grid (removed once warped and written)"""
+
+
+def _measure_on_grid(
+    prep: Prepared,
+    b_items: list[pystac.Item],
+    a_items: list[pystac.Item],
+    params: ChangeParams,
+    geobox: GeoBox,
+    staging: Path,
+) -> xr.DataArray:
+    """The change measure on the project grid (lazy; NaN where not observed in both periods).
+
+    Items are grouped by UTM zone. For each zone with items in both periods, the loads,
+    masks, composites and the measure are computed on the zone's native grid without
+    resampling any input, streamed to a staging file, and only the measure is warped onto
+    the project grid (``grid.resampling``): one warp per zone instead of one per input band
+    and date. Where zones overlap, the first zone (in search order) that observed a pixel in
+    both periods gives its value. When items carry no usable grid, or no zone has items in
+    both periods, every input is loaded onto the project grid directly (odc-stac mosaics the
+    zones per day), as before.
+    """
+    grid = prep.settings.grid
+    bands = params.bands()
+    all_assets = prep.source.profile.family("s2").assets
+    assets = {b: all_assets[b] for b in (*bands, "scl")}
+    zones = split_by_crs(b_items + a_items, assets=assets) or []
+    parts: list[xr.DataArray] = []
+    for i, zone in enumerate(zones):
+        ids = {it.id for it in zone}
+        zb = [it for it in b_items if it.id in ids]
+        za = [it for it in a_items if it.id in ids]
+        native = native_geobox(zb + za, assets=assets, like=geobox) if zb and za else None
+        if native is None:
+            if zb and za:  # a zone without a usable grid: load everything onto the grid
+                parts = []
+                break
+            continue  # observed in one period only: no pixel of this zone has a measure
+        common = load_common(prep, native, bands)
+        measure = change_measures(load_s2(zb, **common), load_s2(za, **common), params).measure
+        src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
+        parts.append(
+            open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
+        )
+    if not parts:
+        common = load_common(prep, geobox, bands)
+        before, after = load_s2(b_items, **common), load_s2(a_items, **common)
+        return change_measures(before, after, params).measure
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.fillna(part)
+    return out
+
+
 def analyse_change(
     prep: Prepared,
     before_items: list[dict[str, Any]],
@@ -106,21 +166,27 @@ def analyse_change(
     )
     with staged(draft):
         report("analyse", 0, 4)
-        common = load_common(prep, geobox, params.bands())
-        measures = change_measures(load_s2(b_items, **common), load_s2(a_items, **common), params)
+        measure = _measure_on_grid(prep, b_items, a_items, params, geobox, staging)
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
         name = "cva" if params.cva_bands else f"d{params.index}"
         path = staging / f"{name}.tif"
         written = write_cogs(
             {
                 path: (
-                    measures.measure.where(measures.valid & inside),
+                    measure.where(inside),
                     CogSpec(nodata=float("nan"), dtype="float32", resampling="average"),
                 )
             },
             geobox=geobox,
             tags={"software": f"yamasat {software_version()}"},
+            keep_streams=True,
         )
+        for native_measure in staging.glob(f"{_NATIVE_MEASURE}-*.tif"):
+            native_measure.unlink()  # not part of the product
+        # pass 2 reads the measure's uncompressed stream: the same pixels as the COG
+        # without decoding DEFLATE again
+        stream = written[path].stream
+        assert stream is not None
         draft.add_cog(
             name,
             written[path],
@@ -133,7 +199,7 @@ def analyse_change(
             if params.threshold == "otsu"
             else float(params.threshold)
         )
-        stored = open_raster(str(path), geobox=geobox, chunk=grid.chunk_size)
+        stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
         product = change_product(
             stored,
             stored.notnull(),
@@ -151,6 +217,7 @@ def analyse_change(
             "Change: 1 detected, 0 not detected, 255 no valid observation",
             {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
         )
+        stream.unlink()  # not part of the product
         report("analyse", 2, 4)
         inside_px = int(inside.sum().compute())
         report("analyse", 3, 4)

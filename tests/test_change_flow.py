@@ -262,3 +262,57 @@ def test_municipality_statistics_with_boundaries(
     gdf = gpd.read_parquet(outcome.files["polygons"]["path"])
     assert gdf.municipality_code.notna().all()
     assert set(gdf.municipality_code) <= set(rows)
+
+
+def test_one_zone_computes_on_the_native_grid_and_agrees(
+    sample_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items of one UTM zone (53SKT only): the measure is computed on the UTM grid and warped
+    once; the product scores like the load onto the project grid and agrees with it."""
+    import flows.change_steps as steps
+
+    settings = load_settings(env={})
+    aoi = "132.02,33.93,132.06,33.965"  # around the planted change, east of 132°E
+    products = {}
+    calls: list[Any] = []
+    native_geobox = steps.native_geobox
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(native_geobox(*args, **kwargs))
+        return calls[-1]
+
+    for mode in ("native", "project"):
+        monkeypatch.setattr(
+            steps, "native_geobox", spy if mode == "native" else lambda *a, **k: None
+        )
+        prep = prepare(
+            aoi=aoi,
+            before=CHANGE_PERIODS[0],
+            after=CHANGE_PERIODS[1],
+            source=str(sample_root / "catalog.json"),
+            out=tmp_path / mode,
+            settings=settings,
+            profile="sample",
+        )
+        b, a = (
+            [d for d in search_family(prep, "s2", p, ("red", "nir", "scl")) if "T53SKT" in d["id"]]
+            for p in (prep.before, prep.after)
+        )
+        assert b and a
+        outcome = analyse_change(prep, b, a, params=ChangeParams(threshold="otsu"))
+        assert outcome.outcome == "published"
+        path = Path(outcome.files["change"]["path"])
+        assert sorted(p.name for p in path.parent.glob(".*")) == []  # no staging leftovers
+        with rasterio.open(path) as src:
+            products[mode] = src.read(1)
+            assert src.crs.to_epsg() == 6671 and src.res == (10.0, 10.0)
+    assert calls and calls[0] is not None and calls[0].crs.epsg == 32653
+    geobox = project_geobox(shapely.geometry.box(*map(float, aoi.split(","))))
+    manifest = SampleManifest.read(sample_root)
+    truth, _ = truth_between(World(manifest.seed, manifest.bbox), geobox, prep.before, prep.after)
+    native, project = products["native"], products["project"]
+    assert native.shape == project.shape == truth.shape
+    assert confusion(native, truth).csi >= CSI_FLOOR
+    assert (native == project).mean() > 0.99
+    # invalid areas grow by at most about a pixel around clouds
+    assert abs((native == 255).mean() - (project == 255).mean()) < 0.01

@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from catalogs.errors import LoadError
 from catalogs.profiles import PROFILES, scale_offset
 from processing.grid import project_geobox
-from processing.load import load_bands, load_s2
+from processing.load import load_bands, load_s2, native_geobox, open_warped, split_by_crs
 
 BBOX = (131.97, 33.94, 132.03, 33.97)  # crosses 132°E
 ASSETS = PROFILES["earth-search"].family("s2").assets
@@ -195,3 +195,99 @@ def test_missing_asset_is_named(two_zone_items: list[pystac.Item]) -> None:
         )
     with pytest.raises(LoadError, match="empty"):
         load_bands([], assets={"red": "red"}, geobox=geobox, scale_fn=scale_offset)
+
+
+def test_native_grid_of_one_zone_and_none_across_zones(
+    two_zone_items: list[pystac.Item],
+) -> None:
+    import shapely
+
+    geobox = project_geobox(shapely.box(131.97, 33.94, 131.99, 33.96), resolution=10)
+    assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
+    west = two_zone_items[:1]
+    native = native_geobox(west, assets=assets, like=geobox)
+    assert native is not None and native.crs.epsg == 32652
+    assert native.resolution.x == 10 and native.resolution.y == -10
+    # on the tiles' 20 m lattice (the coarsest band), whole 20 m pixels
+    x0, y0 = native.affine.c, native.affine.f
+    tile = west[0].assets["scl"].extra_fields["proj:transform"]
+    assert (x0 - tile[2]) % 20 == 0 and (y0 - tile[5]) % 20 == 0
+    red = west[0].assets["red"].extra_fields["proj:transform"]
+    assert (x0 - red[2]) % 5120 == 0 and (y0 - red[5]) % 5120 == 0  # 512-px COG tiles
+    assert native.shape.y % 2 == 0 and native.shape.x % 2 == 0
+    assert native.extent.contains(geobox.extent.to_crs("EPSG:32652"))
+    assert native_geobox(two_zone_items, assets=assets, like=geobox) is None
+    assert native_geobox(west, assets=assets, like=geobox.zoom_out(2)) is None  # 20 m grid
+
+
+def test_coarse_scl_read_equals_nearest_load(
+    two_zone_items: list[pystac.Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shapely
+
+    import processing.load as load_mod
+
+    geobox = project_geobox(shapely.box(131.99, 33.945, 132.03, 33.965), resolution=10)
+    east = two_zone_items[1:]  # the clouded tile
+    assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
+    native = native_geobox(east, assets=assets, like=geobox)
+    assert native is not None
+    kw = {"assets": assets, "geobox": native, "scale_fn": scale_offset, "chunk": 128}
+    assert load_mod._whole_factor(east, ASSETS["scl"], native, 128) == 2
+    fast = load_s2(east, **kw, dilation_px=2)
+    monkeypatch.setattr(load_mod, "_load_coarse", lambda *a, **k: None)  # days disagree
+    fallback = load_s2(east, **kw, dilation_px=2)
+    monkeypatch.setattr(load_mod, "_whole_factor", lambda *a, **k: None)
+    slow = load_s2(east, **kw, dilation_px=2)
+    assert fast.mask.values.sum() > 100
+    for other in (slow, fallback):
+        np.testing.assert_array_equal(fast.mask.values, other.mask.values)
+        np.testing.assert_array_equal(fast.red.values, other.red.values)
+
+
+def test_open_warped_reproduces_a_linear_field_and_propagates_nan(tmp_path: Path) -> None:
+    import shapely
+    from odc.geo.xr import wrap_xr
+
+    from processing.write import write_raster
+
+    geobox = project_geobox(shapely.box(131.97, 33.94, 131.99, 33.96), resolution=10)
+    native = geobox.to_crs("EPSG:32652", resolution=10)
+    xs, ys = np.meshgrid(native.coords["x"].values, native.coords["y"].values)
+    field = (1e-5 * (xs - xs.min()) + 2e-5 * (ys - ys.min())).astype("float32")
+    hole = (slice(40, 60), slice(50, 70))
+    field[hole] = np.nan
+    src = write_raster(tmp_path / "m.tif", wrap_xr(field, native), geobox=native)
+    warped = open_warped(str(src), geobox=geobox, chunk=64)
+    assert warped.chunks is not None
+    got = warped.values
+    to_utm = Transformer.from_crs("EPSG:6671", "EPSG:32652", always_xy=True)
+    gx, gy = np.meshgrid(geobox.coords["x"].values, geobox.coords["y"].values)
+    ux, uy = to_utm.transform(gx, gy)
+    expected = 1e-5 * (ux - xs.min()) + 2e-5 * (uy - ys.min())
+    ok = np.isfinite(got)
+    assert ok.mean() > 0.95
+    np.testing.assert_allclose(got[ok], expected[ok], atol=1e-5)
+    # the hole comes back NaN, grown by at most a pixel or so, never filled by neighbours
+    hx0, hx1 = native.affine * (50, 40), native.affine * (70, 60)
+    inner = shapely.box(hx0[0] + 15, hx1[1] + 15, hx1[0] - 15, hx0[1] - 15)
+    tr = Transformer.from_crs("EPSG:32652", "EPSG:6671", always_xy=True)
+    inner_6671 = shapely.ops.transform(tr.transform, inner)
+    inside = shapely.contains_xy(inner_6671, gx, gy)
+    assert inside.sum() > 100 and np.isnan(got[inside]).all()
+    assert (~ok).sum() < 2 * 20 * 20 * 1.5
+
+
+def test_split_by_crs(two_zone_items: list[pystac.Item]) -> None:
+    assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
+    groups = split_by_crs([*two_zone_items, two_zone_items[0]], assets=assets)
+    assert groups is not None
+    assert [[it.id for it in g] for g in groups] == [
+        [two_zone_items[0].id, two_zone_items[0].id],
+        [two_zone_items[1].id],
+    ]
+    bare = two_zone_items[0].clone()
+    for asset in bare.assets.values():
+        asset.extra_fields.pop("proj:transform")
+    bare.properties.pop("proj:code")
+    assert split_by_crs([bare], assets=assets) is None

@@ -87,3 +87,19 @@ def test_failure_leaves_nothing(tmp_path: Path) -> None:
             {tmp_path / "y.tif": (bad, CogSpec(nodata=None, dtype="float32"))}, geobox=GEOBOX
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_kept_stream_has_the_cog_pixels(tmp_path: Path) -> None:
+    values = np.random.default_rng(5).normal(0, 0.2, SHAPE).astype("float32")
+    values[:30, :40] = np.nan
+    spec = CogSpec(nodata=float("nan"), dtype="float32", resampling="average")
+    arr = _arr(da.from_array(values, chunks=(256, 256)))
+    kept = write_cogs({tmp_path / "k.tif": (arr, spec)}, geobox=GEOBOX, keep_streams=True)
+    stream = kept[tmp_path / "k.tif"].stream
+    assert stream is not None and stream.parent == tmp_path
+    with rasterio.open(stream) as s, rasterio.open(tmp_path / "k.tif") as c:
+        assert s.compression is None and c.transform == s.transform
+        np.testing.assert_array_equal(s.read(1), c.read(1))
+    plain = write_cogs({tmp_path / "p.tif": (arr, spec)}, geobox=GEOBOX)
+    assert plain[tmp_path / "p.tif"].stream is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["k.tif", "p.tif", stream.name])
