@@ -542,6 +542,13 @@ class OrchestrationConfig(_Section):
     work_pool: _Text = Field(
         default="yamasat-process", description="process work pool named in prefect.yaml"
     )
+    prefect_heartbeat_s: _Int | None = Field(
+        default=None,
+        ge=30,
+        description="Prefect flow-run heartbeats (seconds) for runs the CLI makes (run, demo, "
+        "runs resume), which let a Prefect server detect crashed runs; null turns them off: "
+        "with them on, Prefect 3.9 ends every run on a whole second (0.5 s a run on average)",
+    )
     deployments: Annotated[
         dict[Annotated[str, AfterValidator(_slug)], DeploymentConfig], AfterValidator(_read_only)
     ] = Field(default_factory=dict, description="deployments by name (slugs)")

@@ -300,7 +300,7 @@ ProfileOpt = Annotated[str | None, typer.Option(help="Asset layout profile of th
 
 def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     """Run one product flow with a progress display; print its summary; set the exit code."""
-    from flows.prefect_env import prefect_defaults
+    from flows.prefect_env import prefect_defaults, prefect_run_settings
 
     prefect_defaults()
     import flows.change
@@ -315,7 +315,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     }
     params["out"] = str(params["out"]) if params.get("out") else None
     params["config"] = str(_state.config) if _state.config else None
-    with stage_progress(console) as progress:
+    with prefect_run_settings(_settings()), stage_progress(console) as progress:
         set_reporter(progress)
         try:
             result = flows_by_name[flow_name](**params)
@@ -444,7 +444,7 @@ def demo(
     ] = None,
 ) -> None:
     """Offline, one command: sample archive, load check across 132°E, change flow, accuracy."""
-    from flows.prefect_env import prefect_defaults
+    from flows.prefect_env import prefect_defaults, prefect_run_settings
 
     prefect_defaults()
     from flows.demo import run_demo
@@ -453,7 +453,7 @@ def demo(
     settings = _settings()
     root = (out / "sample") if out else settings.sample.root
     products = (out / "products") if out else settings.storage.output_root
-    with stage_progress(console) as progress:
+    with prefect_run_settings(settings), stage_progress(console) as progress:
         summary = run_demo(settings, root.resolve(), products.resolve(), progress=progress)
     lc = summary.load
     console.print(

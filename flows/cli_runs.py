@@ -132,7 +132,7 @@ def runs_resume(
     from catalogs.registry.runs import run_record
     from catalogs.settings import FLOW_NAMES
     from flows.deployments import load_flow
-    from flows.prefect_env import prefect_defaults
+    from flows.prefect_env import prefect_defaults, prefect_run_settings
 
     with _registry() as reg:
         record = run_record(reg, run_id)
@@ -152,7 +152,8 @@ def runs_resume(
     params["resume_of"] = record.id
     prefect_defaults()
     _print(f"resuming {record.flow} run {record.id} ({record.reason}: {_e(record.message or '')})")
-    result = load_flow(record.flow)(**params)
+    with prefect_run_settings(_settings()):
+        result = load_flow(record.flow)(**params)
     _print(
         f"run {result.get('run_id', '?')} completed: {_e(result.get('outcome', 'done'))} "
         f"{_e(result.get('item_href') or '')}",

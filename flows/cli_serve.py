@@ -126,6 +126,8 @@ def serve(
 
     from flows.deployments import DeploymentSpec, runner_deployments
 
+    # served runs execute in processes the runner starts: Prefect's heartbeats stay on there,
+    # so the server can tell when one of them crashed
     with temporary_settings(updates={PREFECT_API_URL: url}):
         deployments = runner_deployments([s for s in specs if isinstance(s, DeploymentSpec)])
         _print(f"serving {len(deployments)} deployments against {url} (Ctrl-C stops)")

@@ -7,9 +7,15 @@ here). These defaults keep it local and quiet; values already set in the environ
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["prefect_defaults"]
+if TYPE_CHECKING:
+    from catalogs.settings import Settings
+
+__all__ = ["prefect_defaults", "prefect_run_settings"]
 
 
 def prefect_defaults(home: Path | None = None) -> dict[str, str]:
@@ -25,3 +31,15 @@ def prefect_defaults(home: Path | None = None) -> dict[str, str]:
     applied = {k: os.environ.setdefault(k, v) for k, v in wanted.items()}
     Path(applied["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     return applied
+
+
+@contextmanager
+def prefect_run_settings(settings: Settings) -> Iterator[None]:
+    """Prefect settings for flow runs made in this process, from ``orchestration``: flow-run
+    heartbeats on (every ``prefect_heartbeat_s`` seconds) or off (null)."""
+    import prefect.settings as ps
+    from prefect.settings import temporary_settings
+
+    beat = settings.orchestration.prefect_heartbeat_s
+    with temporary_settings(updates={ps.PREFECT_FLOWS_HEARTBEAT_FREQUENCY: beat}):
+        yield
