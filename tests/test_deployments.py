@@ -308,3 +308,19 @@ def test_a_process_worker_runs_a_deployment_from_the_generated_prefect_yaml(
     assert record.state == "completed" and record.outcome == "published"
     assert record.deployment == "sample-burn-pool"
     assert len(list(out.rglob("burn-*.json"))) == 1
+
+
+def test_cli_runs_turn_prefect_heartbeats_off_unless_configured() -> None:
+    """Prefect 3.9 ends every run with heartbeats on a whole second; the CLI's runs do not
+    send them unless orchestration.prefect_heartbeat_s asks for them."""
+    from prefect.settings import get_current_settings
+
+    from flows.prefect_env import prefect_run_settings
+
+    with prefect_run_settings(load_settings(env={})):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    beats = load_settings(env={"YAMASAT_ORCHESTRATION__PREFECT_HEARTBEAT_S": "60"})
+    with prefect_run_settings(beats):
+        assert get_current_settings().flows.heartbeat_frequency == 60
+    with pytest.raises(ConfigError, match="prefect_heartbeat_s"):
+        load_settings(env={"YAMASAT_ORCHESTRATION__PREFECT_HEARTBEAT_S": "5"})
