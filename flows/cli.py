@@ -486,6 +486,7 @@ def demo(
     console.print(
         f"sample catalog: {summary.catalog}\nproduct catalog: {summary.products / 'catalog.json'}"
     )
+    console.print("the runs and their outcomes: yamasat runs list")
     failed = [r.product for r in summary.qa if r.outcome != "published"]
     if failed:
         console.print(f"[red]not published:[/] {', '.join(failed)}")
