@@ -486,7 +486,10 @@ def demo(
     console.print(
         f"sample catalog: {summary.catalog}\nproduct catalog: {summary.products / 'catalog.json'}"
     )
-    console.print("the runs and their outcomes: yamasat runs list")
+    hint = "yamasat runs list"
+    if summary.products.resolve() != settings.storage.output_root.resolve():
+        hint = f"YAMASAT_STORAGE__OUTPUT_ROOT={summary.products} {hint}"
+    console.print(f"the runs and their outcomes: {hint}")
     failed = [r.product for r in summary.qa if r.outcome != "published"]
     if failed:
         console.print(f"[red]not published:[/] {', '.join(failed)}")

@@ -8,6 +8,7 @@ extent between two comparable periods, and scores the product against the plante
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,9 @@ def run_demo(
         "burn_mapping": flows.disaster.burn_mapping,
     }
     set_reporter(progress)
+    # the demo's runs are recorded beside its products, whatever storage.output_root says
+    saved_root = os.environ.get("YAMASAT_STORAGE__OUTPUT_ROOT")
+    os.environ["YAMASAT_STORAGE__OUTPUT_ROOT"] = str(products)
     try:
         catalog = root / "catalog.json"
         if not catalog.is_file():
@@ -307,3 +311,7 @@ def run_demo(
         return DemoSummary(catalog, products, check, change, accuracy, names, results, tuple(rows))
     finally:
         set_reporter(None)
+        if saved_root is None:
+            os.environ.pop("YAMASAT_STORAGE__OUTPUT_ROOT", None)
+        else:
+            os.environ["YAMASAT_STORAGE__OUTPUT_ROOT"] = saved_root

@@ -1,0 +1,48 @@
+"""``yamasat demo`` — the README's main job — end to end on the sample archive, in a
+workspace of its own: exit 0, the QA table against the planted truth, and its five runs
+recorded beside its products."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from flows.cli import run
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_every_product_and_records_its_runs(
+    prefect_harness: None,
+    sample_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "sample").symlink_to(sample_root)  # the session's archive, not built again
+    assert run(["demo", "--out", str(workspace)]) == 0
+    out = capsys.readouterr().out
+    row = re.compile(
+        r"│ (change|flood \(S1\)|flood \(S2\)|burn)\s+│ published\s+│[^│]+│\s+([0-9.]+)"
+    )
+    rows = {m.group(1): float(m.group(2)) for m in row.finditer(out)}
+    assert rows.keys() == {"change", "flood (S1)", "flood (S2)", "burn"}, out
+    assert rows["change"] >= 0.80 and rows["burn"] >= 0.85 and rows["flood (S1)"] >= 0.85
+    assert "10/10 scars" in out
+    products = workspace / "products"
+    assert f"YAMASAT_STORAGE__OUTPUT_ROOT={products} yamasat runs list" in out
+
+    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(products))
+    assert run(["runs", "list", "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert sorted(r["flow"] for r in runs) == sorted(
+        ["change_detection", "flood_mapping", "flood_mapping", "landslide_mapping", "burn_mapping"]
+    )
+    assert all(r["state"] == "completed" and r["outcome"] == "published" for r in runs)
+    assert not (tmp_path / "yamasat-data").exists()  # nothing written outside the workspace
