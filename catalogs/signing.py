@@ -24,6 +24,8 @@ from catalogs.sources import NetworkPolicy
 __all__ = ["blob_containers", "signed_for_reading"]
 
 _BLOB = ".blob.core.windows.net"
+#: tokens with less life left than this are fetched anew before a run reads with them
+MIN_TOKEN_TTL_S = 1800
 
 
 def blob_containers(items: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -58,6 +60,11 @@ def _prefetch(account: str, container: str, policy: NetworkPolicy) -> None:
             f"the Planetary Computer token service {where} did not answer within {wait:g} s; "
             "try again later"
         ) from None
+    except requests.exceptions.RetryError as e:  # the package's own retries ran out (429/5xx)
+        raise SourceError(
+            f"the Planetary Computer token service {where} kept refusing ({e}); if it is "
+            "rate limiting (429), set PC_SDK_SUBSCRIPTION_KEY to your key, else try later"
+        ) from e
     except requests.HTTPError as e:
         status = e.response.status_code if e.response is not None else "?"
         hint = (
@@ -81,7 +88,12 @@ def signed_for_reading(
     if not needs_signing or not items:
         return items
     import planetary_computer
+    from planetary_computer.sas import TOKEN_CACHE
 
+    # a cached token is reused by the package until its last minute: reading may take longer
+    for url, token in list(TOKEN_CACHE.items()):
+        if token.ttl() < MIN_TOKEN_TTL_S:
+            del TOKEN_CACHE[url]
     for account, container in sorted(blob_containers(items)):
         _prefetch(account, container, policy)  # fills the package's token cache
     out = []

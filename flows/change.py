@@ -68,8 +68,8 @@ def change_detection(
     def body(ctx: RunContext) -> dict[str, Any]:
         prep = prepare_run(
             aoi=aoi,
-            before=before,
-            after=after,
+            before=ctx.params["before"],  # relative periods resolved once, as recorded
+            after=ctx.params["after"],
             source=source,
             settings=ctx.settings,
             out_root=ctx.out_root,

@@ -31,13 +31,13 @@ class Checkpoints:
     """The checkpoint folder of one lineage of runs."""
 
     def __init__(self, output_root: Path, lineage: str) -> None:
-        if not _SAFE.match(lineage):
+        if not _SAFE.match(lineage) or set(lineage) == {"."}:
             raise ValueError(f"not a run id usable as a folder name: {lineage!r}")
         self.lineage = lineage
         self.folder = output_root / ".yamasat" / "checkpoints" / lineage
 
     def _path(self, stage: str) -> Path:
-        if not _SAFE.match(stage):
+        if not _SAFE.match(stage) or set(stage) == {"."}:
             raise ValueError(f"bad stage name {stage!r}")
         return self.folder / f"{stage}.json"
 

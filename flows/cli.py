@@ -313,8 +313,9 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
         "landslide_mapping": flows.disaster.landslide_mapping,
         "burn_mapping": flows.disaster.burn_mapping,
     }
-    params["out"] = str(params["out"]) if params.get("out") else None
-    params["config"] = str(_state.config) if _state.config else None
+    # absolute, so that the run record (and `runs resume` from anywhere) names the same files
+    params["out"] = str(Path(params["out"]).resolve()) if params.get("out") else None
+    params["config"] = str(_state.config.resolve()) if _state.config else None
     with prefect_run_settings(_settings()), stage_progress(console) as progress:
         set_reporter(progress)
         try:

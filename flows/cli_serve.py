@@ -121,6 +121,10 @@ def serve(
         _print(f"Prefect server {url}: healthy; {len(specs)} deployments ready to serve")
         return
     prefect_defaults()
+    from flows import cli as _cli
+
+    if _cli._state.config:  # served runs run in processes the runner starts: they read this
+        os.environ["YAMASAT_CONFIG"] = str(_cli._state.config.resolve())
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

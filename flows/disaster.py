@@ -79,8 +79,8 @@ def _product_run(
     def body(ctx: RunContext) -> dict[str, Any]:
         prep = prepare_run(
             aoi=params["aoi"],
-            before=params["before"],
-            after=params["after"],
+            before=ctx.params["before"],  # relative periods resolved once, as recorded
+            after=ctx.params["after"],
             source=params["source"],
             settings=ctx.settings,
             out_root=ctx.out_root,

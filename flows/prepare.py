@@ -68,8 +68,9 @@ def prepare(
     p_before = parse_period(before, what="before period")
     p_after = parse_period(after, what="after period")
     check_before_after(p_before, p_after)
-    today = dt.datetime.now(dt.UTC).date()
-    if p_after.start > today:
+    # the latest calendar day anywhere (UTC+14): "today" in Tokyo is tomorrow in UTC until 09:00
+    latest = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=14)).date()
+    if p_after.start > latest:
         raise NoDataError(f"the after period {p_after} lies in the future: no data can exist yet")
     area = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
     src = resolve_source(source, configured=dict(settings.sources), profile=profile)

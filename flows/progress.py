@@ -1,6 +1,6 @@
 """Progress of long stages, as a ``(stage, done, total)`` callback: a rich display in the CLI,
-and inside a Prefect flow run a progress artifact (percent of the stages seen so far) that
-the Prefect UI shows for that run."""
+and inside a Prefect flow run a progress artifact (searches, then the analysis) that the
+Prefect UI shows for that run."""
 
 from __future__ import annotations
 
@@ -47,8 +47,13 @@ def set_reporter(fn: ProgressFn | None) -> None:
         _reporters.append(fn)
 
 
+#: share of a product run's time each stage stands for (the searches are quick)
+STAGE_WEIGHTS = {"search before": 0.05, "search after": 0.05, "analyse": 0.9}
+
+
 class _PrefectProgress:
-    """One progress artifact per flow run, updated when it moves by 5 points or a stage ends."""
+    """One progress artifact per flow run (the weighted stages of :data:`STAGE_WEIGHTS`),
+    updated when it moves by 5 points or a stage ends."""
 
     def __init__(self) -> None:
         self.artifacts: dict[str, UUID] = {}
@@ -62,9 +67,11 @@ class _PrefectProgress:
         if not rid:
             return
         rid = str(rid)
+        if stage not in STAGE_WEIGHTS:
+            return
         seen = self.stages.setdefault(rid, {})
         seen[stage] = min(done / max(total, 1), 1.0)
-        percent = round(100 * sum(seen.values()) / len(seen), 1)
+        percent = round(100 * sum(STAGE_WEIGHTS[k] * v for k, v in seen.items()), 1)
         if rid in self.shown and percent - self.shown[rid] < 5 and done < total:
             return
         try:
@@ -72,7 +79,7 @@ class _PrefectProgress:
 
             if rid not in self.artifacts:
                 made = create_progress_artifact(
-                    progress=percent, description="stages of this run (percent of those seen)"
+                    progress=percent, description="searches, then the analysis"
                 )
                 assert isinstance(made, UUID)  # sync context: the id, not a coroutine
                 self.artifacts[rid] = made

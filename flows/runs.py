@@ -14,21 +14,24 @@ the first (then finds the product published and does no work) or, after
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from filelock import FileLock, Timeout
 from prefect.runtime import deployment, flow_run
 from prefect.states import Failed, State
 
-from catalogs.errors import RunBusyError, YamasatError, reason_of
+from catalogs.errors import ParameterError, RunBusyError, YamasatError, reason_of
+from catalogs.periods import is_relative, parse_period
 from catalogs.settings import Settings, load_settings
 from flows.checkpoints import Checkpoints
 from flows.prepare import software_version
@@ -49,6 +52,8 @@ class RunContext:
     out_root: Path
     checkpoints: Checkpoints
     resumed_from: str | None = None
+    #: the run's parameters with relative periods resolved to dates (as recorded)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _current_id() -> str:
@@ -69,7 +74,7 @@ class _Recorder:
         try:
             with open_registry(self.settings) as reg:
                 return fn(reg, self.run_id, **kwargs)
-        except YamasatError as e:
+        except Exception as e:  # the record is secondary: never let it mask the run's fate
             self.ok = False
             log.warning("run %s: could not record %s in the registry: %s", self.run_id, what, e)
             return None
@@ -107,9 +112,39 @@ def _lineage(settings: Settings, resume_of: str) -> str:
         current = run_record(reg, resume_of)
         for _ in range(_MAX_CHAIN):
             if not current.resumed_from:
-                break
+                return current.id
             current = run_record(reg, current.resumed_from)
-    return current.id
+    raise ParameterError(
+        f"run {resume_of} is more than {_MAX_CHAIN} resumes away from its first run; "
+        "start it afresh instead of resuming"
+    )
+
+
+def run_day(settings: Settings) -> dt.date:
+    """The day relative periods are resolved against: the day the run was scheduled for (a
+    queued or late run keeps it), else now, in ``orchestration.timezone``."""
+    tz = ZoneInfo(settings.orchestration.timezone)
+    when = flow_run.get_scheduled_start_time() if flow_run.get_id() else None
+    if isinstance(when, dt.datetime):
+        return when.astimezone(tz).date()
+    return dt.datetime.now(tz).date()
+
+
+def resolve_params(params: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    """``params`` with relative periods (``P30D/today``) and ``today`` made absolute, so that
+    the record, and a resume of it, name the same days; a malformed value is left for the
+    flow to refuse with its own message."""
+    out = dict(params)
+    for key in ("before", "after"):
+        value = out.get(key)
+        if isinstance(value, str) and is_relative(value):
+            with suppress(YamasatError):
+                out[key] = str(parse_period(value, what=key, today=today))
+    if "today" in out:
+        value = out["today"]
+        with suppress(YamasatError):
+            out["today"] = parse_period(value or "today", what="today", today=today).end.isoformat()
+    return out
 
 
 def products_of(result: Mapping[str, Any]) -> list[str]:
@@ -143,11 +178,13 @@ def tracked(
         return _failed(e)
     recorder = _Recorder(settings, run_id)
     resume_of = params.get("resume_of")
-    recorder.start(flow, params, resume_of)
+    resolved = resolve_params(params, run_day(settings))
+    recorder.start(flow, resolved, resume_of)
     try:
         lineage = _lineage(settings, resume_of) if resume_of else run_id
         out_root = Path(output_root or settings.storage.output_root).resolve()
-        ctx = RunContext(run_id, settings, out_root, Checkpoints(out_root, lineage), resume_of)
+        checkpoints = Checkpoints(out_root, lineage)
+        ctx = RunContext(run_id, settings, out_root, checkpoints, resume_of, resolved)
         if resume_of:
             done = ctx.checkpoints.stages()
             log.info("run %s resumes %s; finished stages: %s", run_id, resume_of, done or "none")

@@ -16,6 +16,7 @@ the look-back window, and this run ends failed with that run's reason.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -43,7 +44,7 @@ from flows.disaster import flood_mapping
 from flows.prepare import Prepared, search_family
 from flows.runs import RunContext, tracked
 
-__all__ = ["Acquisition", "s1_flood_check"]
+__all__ = ["Acquisition", "AcquisitionsFailedError", "acquisition_key", "s1_flood_check"]
 
 log = logging.getLogger(__name__)
 #: share of a municipality's area an acquisition must cover for it to count as covered
@@ -56,8 +57,8 @@ class Acquisition:
 
     day: dt.date
     orbit: str
-    item_ids: tuple[str, ...]
-    collection: str
+    item_keys: tuple[str, ...]
+    """``collection/item-id`` of each item, as the registry remembers them"""
     acquired_at: dt.datetime
     footprint: BaseGeometry
     """footprint ∩ AOI, EPSG:4326"""
@@ -67,6 +68,19 @@ class Acquisition:
     @property
     def key(self) -> str:
         return f"s1-{self.day:%Y%m%d}-{self.orbit}"
+
+
+def acquisition_key(item: dict[str, Any]) -> str:
+    """How the registry names an acquisition's item: ``collection/item-id``."""
+    return f"{item.get('collection') or 'sentinel-1'}/{item['id']}"
+
+
+class AcquisitionsFailedError(YamasatError):
+    """Some new acquisitions could not be mapped (the reason is that of the first)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _when(item: dict[str, Any]) -> dt.datetime:
@@ -99,8 +113,7 @@ def group_acquisitions(
             Acquisition(
                 day=day,
                 orbit=orbit,
-                item_ids=tuple(sorted(str(i["id"]) for i in its)),
-                collection=str(its[0].get("collection", "sentinel-1")),
+                item_keys=tuple(sorted(acquisition_key(i) for i in its)),
                 acquired_at=min(_when(i) for i in its),
                 footprint=area,
                 municipalities=tuple(sorted(codes)),
@@ -125,7 +138,10 @@ def _write_aoi(folder: Path, acq: Acquisition, boundaries: Boundaries | None) ->
         area = shapely.make_valid(area.intersection(shapely.union_all(covered.geometry.values)))
     names = [m.name_en for c in acq.municipalities if (m := by_code(c))]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{acq.key}.geojson"
+    # the AOI's key is its file name: the watch and the exact items make it unique, so two
+    # watches, or a slice that arrives later, never share a product id or overwrite the file
+    digest = hashlib.sha256("|".join(acq.item_keys).encode()).hexdigest()[:8]
+    path = folder / f"{folder.name}-{acq.key}-{digest}.geojson"
     feature = {
         "type": "Feature",
         "properties": {
@@ -150,8 +166,8 @@ def search_new(
     prep = Prepared(settings, aoi, period, period, src, ctx.out_root)
     items = search_family(prep, "s1", period, ("vv", "vh"))
     with open_registry(settings) as reg:
-        done = handled_acquisitions(reg, watch, [f"{i.get('collection')}/{i['id']}" for i in items])
-    new = [i for i in items if f"{i.get('collection')}/{i['id']}" not in done]
+        done = handled_acquisitions(reg, watch, [acquisition_key(i) for i in items])
+    new = [i for i in items if acquisition_key(i) not in done]
     get_run_logger().info(
         "%d Sentinel-1 items in %s, %d already handled, %d new", len(items), window,
         len(items) - len(new), len(new),
@@ -191,7 +207,7 @@ def s1_flood_check(
                 f"lookback_days must be ≥ 1 (got {lookback_days}) and pre_event_days ≥ 12, "
                 f"one Sentinel-1 repeat cycle (got {pre_event_days})"
             )
-        end = parse_period(today or "today", what="today").end
+        end = parse_period(ctx.params["today"], what="today").end  # resolved once, recorded
         window = f"{end - dt.timedelta(days=lookback_days)}/{end}"
         area = resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path)
         new = search_new(ctx, area, source, profile, window, watch)
@@ -204,9 +220,10 @@ def s1_flood_check(
         )  # fmt: skip
         if failures:
             first = failures[0]
-            raise type(first)(
+            raise AcquisitionsFailedError(
                 f"{len(failures)} of {len(acqs)} new acquisitions could not be mapped "
-                f"(they are tried again by the next check); first: {first}"
+                f"(they are tried again by the next check); first: {first}",
+                reason_of(first),
             )
         outcome = "mapped" if products else ("nothing_new" if not acqs else "insufficient_data")
         return {
@@ -235,7 +252,7 @@ def _map_each(
         pre = f"{first_day}/{acq.day - dt.timedelta(days=1)}"
         row: dict[str, Any] = {
             "acquisition": acq.key,
-            "items": len(acq.item_ids),
+            "items": len(acq.item_keys),
             "municipalities": " ".join(acq.municipalities) or "(no boundaries)",
         }
         try:
@@ -251,7 +268,7 @@ def _map_each(
                 config=params["config"],
                 profile=params["profile"],
             )
-        except YamasatError as e:
+        except Exception as e:  # one bad acquisition must not keep the others unmapped
             failures.append(e)
             row.update(outcome="failed", reason=reason_of(e), message=str(e)[:300])
             rows.append(row)
@@ -261,14 +278,17 @@ def _map_each(
         if result["outcome"] in ("published", "exists"):
             products.append(str(result["item_id"]))
         rows.append(row)
-        with open_registry(ctx.settings) as reg:
-            mark_acquisitions(reg, [
-                AcquisitionRecord(
-                    watch=params["watch"], id=f"{acq.collection}/{item}",
-                    collection=acq.collection, acquired_at=acq.acquired_at,
-                    outcome=str(result["outcome"]), municipalities=acq.municipalities,
-                    run_id=ctx.run_id,
-                )
-                for item in acq.item_ids
-            ])  # fmt: skip
+        records = [
+            AcquisitionRecord(
+                watch=params["watch"], id=key, collection=key.split("/", 1)[0],
+                acquired_at=acq.acquired_at, outcome=str(result["outcome"]),
+                municipalities=acq.municipalities, run_id=ctx.run_id,
+            )
+            for key in acq.item_keys
+        ]  # fmt: skip
+        try:
+            with open_registry(ctx.settings) as reg:
+                mark_acquisitions(reg, records)
+        except Exception as e:  # mapped and published; the next check finds the product
+            log.warning("acquisition %s mapped but not remembered: %s", acq.key, e)
     return rows, products, failures

@@ -48,9 +48,8 @@ def test_a_failed_run_carries_one_machine_readable_reason(
 ) -> None:
     from flows.disaster import burn_mapping
 
-    kwargs = _burn_kwargs(
-        sample_root, before="2024-01-01/2024-01-10", after="2024-02-01/2024-02-10"
-    )
+    # a relative period is recorded as the days it meant, so a resume names the same days
+    kwargs = _burn_kwargs(sample_root, before="P10D/2024-01-10", after="2024-02-01/2024-02-10")
     state = burn_mapping(**kwargs, return_state=True)
     assert state.is_failed()
     assert state.message is not None and state.message.startswith("no_data: ")
@@ -61,6 +60,7 @@ def test_a_failed_run_carries_one_machine_readable_reason(
     assert {r["reason"] for r in failed} == {"no_data"}
     assert all(r["flow"] == "burn_mapping" and r["duration_s"] is not None for r in failed)
     assert failed[0]["message"] in state.message
+    assert failed[0]["parameters"]["before"] == "2024-01-01/2024-01-10"
 
 
 def test_a_failed_run_resumes_without_repeating_its_searches(

@@ -155,3 +155,36 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     assert dead.lost and dead.as_dict()["lost"] is True
     finish_run_record(reg, "dead-run", state="failed", reason="interrupted")
     assert not run_record(reg, "dead-run").lost  # only runs still marked running are lost
+
+
+def test_relative_periods_are_resolved_once_for_the_record() -> None:
+    from flows.runs import resolve_params
+
+    day = dt.date(2026, 11, 30)
+    got = resolve_params(
+        {"before": "P30D/today-P1Y", "after": "P30D/today", "today": None, "aoi": "hofu"}, day
+    )
+    assert got == {
+        "before": "2025-11-01/2025-11-30",
+        "after": "2026-11-01/2026-11-30",
+        "today": "2026-11-30",
+        "aoi": "hofu",
+    }
+    # absolute periods stay as given; a malformed one is left for the flow to refuse
+    same = {"before": "2025-01-01/2025-01-31", "after": "P3X/today", "today": "2025-07-08"}
+    assert resolve_params(same, day) == same
+
+
+def test_checkpoint_names_cannot_leave_their_folder(tmp_path: Path) -> None:
+    from flows.checkpoints import Checkpoints
+
+    for bad in ("..", ".", "a/b", ""):
+        with pytest.raises(ValueError):
+            Checkpoints(tmp_path, bad)
+    cp = Checkpoints(tmp_path, "run-1")
+    with pytest.raises(ValueError):
+        cp.save("..", [1])
+    cp.save("search-before-s2", [{"id": "x"}])
+    assert cp.load("search-before-s2") == [{"id": "x"}] and cp.stages() == ["search-before-s2"]
+    cp.clear()
+    assert cp.load("search-before-s2") is None and (tmp_path / ".yamasat" / "checkpoints").is_dir()

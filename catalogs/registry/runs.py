@@ -151,7 +151,8 @@ def start_run_record(
             row = RunRow(id=run_id, recorded_at=stamp)
             s.add(row)
         row.flow, row.software_version = flow, software_version
-        row.parameters, row.aoi, row.deployment = dict(parameters), aoi, deployment
+        row.parameters, row.deployment = dict(parameters), deployment
+        row.aoi = aoi if aoi is None or len(aoi) <= 200 else "…" + aoi[-199:]
         row.resumed_from = resumed_from
         row.host, row.pid = socket.gethostname(), os.getpid()
         row.state, row.started_at = "running", stamp
@@ -203,7 +204,8 @@ def run_record(reg: Registry, run_id: str) -> RunRecord:
     def go(s: Session) -> RunRecord:
         row = s.get(RunRow, run_id)
         if row is None and len(run_id) >= 6:
-            rows = s.scalars(select(RunRow).where(RunRow.id.startswith(run_id)).limit(2)).all()
+            prefixed = RunRow.id.startswith(run_id, autoescape=True)
+            rows = s.scalars(select(RunRow).where(prefixed).limit(2)).all()
             row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise _unknown(s, run_id)
