@@ -49,12 +49,13 @@ def runs_list(
 ) -> None:
     """Recent runs, newest first: when, flow, AOI, state, outcome or failure reason, duration,
     products. Times are shown in orchestration.timezone."""
-    from catalogs.registry.runs import run_records
+    from catalogs.registry.runs import completed_resumes, run_records
 
     settings = _settings()
     tz = ZoneInfo(settings.orchestration.timezone)
     with _registry() as reg:
         records = run_records(reg, limit=limit, flow=flow, state=state, aoi=aoi)
+        resumed = completed_resumes(reg, [r.id for r in records if r.state != "completed"])
     if fmt is ListFormat.json:
         _out(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2))
         return
@@ -90,6 +91,8 @@ def runs_list(
         result = r.outcome or ""
         if r.state == "failed":
             result = f"{r.reason}: {r.message or ''}"
+        if r.id in resumed:
+            result = f"resumed by {resumed[r.id][:8]} (completed); " + result
         elif state == "lost":
             result = f"its process ({r.host}:{r.pid}) is gone; yamasat runs resume {r.id[:8]}"
         flow_name = r.flow + (f" ({r.deployment})" if r.deployment else "")
@@ -129,13 +132,18 @@ def runs_resume(
     """Run a failed run again with its recorded parameters; stages it finished are not
     repeated (searches come from its checkpoints, a published product is found, not remade)."""
     from catalogs.errors import ParameterError
-    from catalogs.registry.runs import run_record
+    from catalogs.registry.runs import completed_resumes, run_record
     from catalogs.settings import FLOW_NAMES
     from flows.deployments import load_flow
     from flows.prefect_env import prefect_defaults, prefect_run_settings
 
     with _registry() as reg:
         record = run_record(reg, run_id)
+        done_by = completed_resumes(reg, [record.id]).get(record.id)
+    if done_by:
+        raise ParameterError(
+            f"run {record.id} was already resumed by run {done_by}, which completed"
+        )
     if record.flow not in FLOW_NAMES:
         raise ParameterError(f"runs of flow {record.flow!r} cannot be resumed")
     if record.state == "completed":

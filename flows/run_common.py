@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from catalogs.errors import HrefPolicyError, SourceError, YamasatError
 from catalogs.settings import Settings
 from catalogs.signing import signed_for_reading
 from flows.checkpoints import Checkpoints
@@ -22,7 +23,14 @@ from flows.publish import ProductOutcome, summary_markdown
 from flows.register import check_solution_task, register_task
 from flows.runs import product_lock
 
-__all__ = ["analyse_locked", "current_run_id", "finish_run", "prepare_run", "search_task"]
+__all__ = [
+    "analyse_locked",
+    "current_run_id",
+    "finish_run",
+    "prepare_run",
+    "retry_worthwhile",
+    "search_task",
+]
 
 
 def current_run_id() -> str | None:
@@ -57,7 +65,29 @@ def prepare_run(
     return prep
 
 
-@task(name="search", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
+def retry_worthwhile(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a search only when it failed in a way that may pass: the network or the service
+    (SourceError), or something unexpected; not for no data, a refused href or bad input."""
+    try:
+        state.result()
+    except HrefPolicyError:
+        return False
+    except SourceError:
+        return True
+    except YamasatError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="search",
+    retries=2,
+    retry_delay_seconds=[2, 8],
+    retry_condition_fn=retry_worthwhile,
+    cache_policy=NO_CACHE,
+)
 def search_task(
     prep: Prepared,
     which: str,

@@ -42,6 +42,7 @@ from catalogs.settings import Settings
 from catalogs.sources import resolve_source
 from flows.disaster import flood_mapping
 from flows.prepare import Prepared, search_family
+from flows.run_common import retry_worthwhile
 from flows.runs import RunContext, tracked
 
 __all__ = ["Acquisition", "AcquisitionsFailedError", "acquisition_key", "s1_flood_check"]
@@ -155,7 +156,13 @@ def _write_aoi(folder: Path, acq: Acquisition, boundaries: Boundaries | None) ->
     return path
 
 
-@task(name="search-new-s1", retries=2, retry_delay_seconds=[2, 8], cache_policy=NO_CACHE)
+@task(
+    name="search-new-s1",
+    retries=2,
+    retry_delay_seconds=[2, 8],
+    retry_condition_fn=retry_worthwhile,
+    cache_policy=NO_CACHE,
+)
 def search_new(
     ctx: RunContext, aoi: AOI, source: str, profile: str | None, window: str, watch: str
 ) -> list[dict[str, Any]]:

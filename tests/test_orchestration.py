@@ -107,9 +107,21 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     arts = _artifacts(latest["id"])
     assert arts.get("progress") == [100.0]
     assert "markdown" in arts and "table" in arts  # summary, and area per municipality
-    # a completed run is not resumed again
+    # a completed run is not resumed again, nor a failed run that a resume completed
     assert run(["runs", "resume", latest["id"]]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+    assert run(["runs", "resume", failed["id"]]) == 2
+    assert f"already resumed by run {latest['id']}" in capsys.readouterr().err
+    capsys.readouterr()
+    from flows.cli import console
+
+    width = console.width
+    console.width = 250  # one line per run
+    try:
+        assert run(["runs", "list"]) == 0
+    finally:
+        console.width = width
+    assert f"resumed by {latest['id'][:8]} (completed)" in capsys.readouterr().out
 
 
 def _artifacts(run_id: str) -> dict[str, list[Any]]:

@@ -31,6 +31,7 @@ __all__ = [
     "RunRecord",
     "RunState",
     "acquisitions",
+    "completed_resumes",
     "finish_run_record",
     "handled_acquisitions",
     "mark_acquisitions",
@@ -235,6 +236,22 @@ def run_records(
         return [_record(r) for r in s.scalars(query)]
 
     return reg.read(go, what="listing runs")
+
+
+def completed_resumes(reg: Registry, run_ids: Iterable[str]) -> dict[str, str]:
+    """For each of ``run_ids`` that a later run resumed to completion: that run's id."""
+    wanted = list(run_ids)
+
+    def go(s: Session) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), 500):
+            query = select(RunRow.resumed_from, RunRow.id).where(
+                RunRow.resumed_from.in_(wanted[i : i + 500]), RunRow.state == "completed"
+            )
+            found.update({str(a): str(b) for a, b in s.execute(query)})
+        return found
+
+    return reg.read(go, what="reading resumed runs")
 
 
 def handled_acquisitions(reg: Registry, watch: str, ids: Iterable[str]) -> set[str]:
