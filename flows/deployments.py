@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from catalogs.errors import ConfigError, YamasatError
-from catalogs.periods import parse_period
+from catalogs.periods import check_before_after, parse_period
 from catalogs.settings import FLOW_NAMES, Settings
 
 __all__ = [
@@ -109,13 +109,19 @@ def _check_parameters(spec: DeploymentSpec, settings: Settings) -> list[str]:
         if p.default is inspect.Parameter.empty and pname not in spec.parameters:
             problems.append(f"parameters.{pname}: flow {spec.flow} needs it")
     today = dt.datetime.now(ZoneInfo(spec.timezone)).date()
+    periods = {}
     for key in _PERIOD_PARAMS:
         value = spec.parameters.get(key)
         if isinstance(value, str):
             try:
-                parse_period(value, what=key, today=today)
+                periods[key] = parse_period(value, what=key, today=today)
             except YamasatError as e:
                 problems.append(f"parameters.{key}: {e}")
+    if "before" in periods and "after" in periods:
+        try:
+            check_before_after(periods["before"], periods["after"])
+        except YamasatError as e:
+            problems.append(f"parameters.before/after: {e} (as of {today})")
     source = spec.parameters.get("source")
     local = isinstance(source, str) and ("://" in source or source.endswith(".json"))
     if isinstance(source, str) and not local and source not in settings.sources:

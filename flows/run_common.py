@@ -108,7 +108,7 @@ def search_task(
             checkpoints.lineage if checkpoints else "?",
         )
         report(f"search {which}", 1, 1)
-        return list(saved)
+        return revetted(prep, family, bands, list(saved))
     report(f"search {which}", 0, 1)
     items = search_family(prep, family, period, bands)
     report(f"search {which}", 1, 1)
@@ -116,6 +116,22 @@ def search_task(
     if checkpoints:
         checkpoints.save(stage, items)
     return items
+
+
+def revetted(
+    prep: Prepared, family: str, bands: tuple[str, ...], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Items read back from a checkpoint, their hrefs checked by the security policy again:
+    the file lives in the output folder, which is not trusted more than a source."""
+    import pystac
+
+    from catalogs.sources import vet_assets
+    from flows.prepare import href_policy
+
+    parsed = [pystac.Item.from_dict(d) for d in items]
+    fam = prep.source.profile.family(family)
+    vet_assets(parsed, [fam.asset_key(b) for b in bands], href_policy(prep.settings, prep.source))
+    return [it.to_dict(include_self_link=False, transform_hrefs=False) for it in parsed]
 
 
 def analyse_locked(

@@ -79,6 +79,9 @@ def test_prefect_yaml_in_the_repo_matches_the_config() -> None:
           "parameters": {"aoi": "hofu", "before": "P30D/today-P1Y", "after": "P30D/today",
                          "source": "earth-serach"}},
          "unknown source 'earth-serach'"),
+        ({"flow": "change_detection", "cron": "0 3 * * 1",
+          "parameters": {"aoi": "hofu", "before": "P30D/today", "after": "P10D/today"}},
+         "parameters.before/after: the 'before' period"),
     ],
 )  # fmt: skip
 def test_bad_deployments_are_refused_naming_the_key(

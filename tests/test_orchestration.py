@@ -233,3 +233,25 @@ def test_daily_s1_check_maps_new_acquisitions_once(
     runs = _runs(capsys)
     assert [r["flow"] for r in runs] == ["s1_flood_check", "flood_mapping", "s1_flood_check"]
     assert runs[2]["products"] == first["products"] and runs[1]["outcome"] == "published"
+
+
+def test_items_read_back_from_a_checkpoint_are_vetted_again(
+    sample_root: Path, tmp_path: Path
+) -> None:
+    """A checkpoint lives in the output folder: an href planted there is refused on resume."""
+    from catalogs.errors import HrefPolicyError
+    from catalogs.settings import load_settings
+    from flows.prepare import prepare, search_family
+    from flows.run_common import revetted
+
+    kw = _burn_kwargs(sample_root)
+    prep = prepare(
+        aoi=kw["aoi"], before=kw["before"], after=kw["after"], source=kw["source"],
+        out=tmp_path, settings=load_settings(env={}), profile="sample",
+    )  # fmt: skip
+    items = search_family(prep, "s2", prep.before, ("nir",))
+    assert revetted(prep, "s2", ("nir",), items) == items
+    key = prep.source.profile.family("s2").asset_key("nir")
+    items[0]["assets"][key]["href"] = "/etc/passwd"
+    with pytest.raises(HrefPolicyError):
+        revetted(prep, "s2", ("nir",), items)
