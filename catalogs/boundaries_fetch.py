@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urljoin
 
 from catalogs.boundaries import Boundaries, load_boundaries
 from catalogs.errors import BoundariesMissingError, SourceError
@@ -26,6 +27,8 @@ __all__ = ["N03_URL", "FetchResult", "fetch_boundaries", "n03_url"]
 N03_URL = "https://nlftp.mlit.go.jp/ksj/gml/data/N03/N03-{year}/N03-{year}0101_{pref}_GML.zip"
 #: refuse anything larger (the prefecture's zip is a few MB to a few tens of MB)
 MAX_BYTES = 512 * 1024 * 1024
+#: redirects followed, each checked by the href policy first
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,15 @@ def fetch_boundaries(
         target = dest_dir / f"N03-{year}0101_{prefecture_code}_GML.zip"
     if target.is_file() and not force:
         return FetchResult(target, False, load_boundaries(target, prefecture_code=prefecture_code))
-    check_href(source, href_policy or HrefPolicy(), asset="boundaries")
+    policy = href_policy or HrefPolicy()
+    check_href(source, policy, asset="boundaries")
     network = network or NetworkPolicy()
     dest_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part.zip", dir=dest_dir)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            _download(source, out, network)
+            _download(source, out, network, policy)
         try:
             load_boundaries(tmp, prefecture_code=prefecture_code)
         except BoundariesMissingError as e:
@@ -80,23 +84,32 @@ def fetch_boundaries(
     return FetchResult(target, True, load_boundaries(target, prefecture_code=prefecture_code))
 
 
-def _download(url: str, out: BinaryIO, network: NetworkPolicy) -> None:
+def _download(url: str, out: BinaryIO, network: NetworkPolicy, policy: HrefPolicy) -> None:
+    """Stream ``url`` into ``out``; every redirect is checked by ``policy`` before it is
+    followed (at most :data:`MAX_REDIRECTS`)."""
     import requests
 
     session = retrying_session(network)
     t = network.timeout_s
     try:
-        with session.get(url, stream=True, timeout=(t, t)) as resp:
-            if resp.status_code != 200:
-                raise SourceError(
-                    f"GET {url} answered HTTP {resp.status_code}; check the year (MLIT publishes "
-                    "N03 editions of 1 January of some years) or give --url"
-                )
-            size = 0
-            for chunk in resp.iter_content(1 << 20):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise SourceError(f"{url} is larger than {MAX_BYTES >> 20} MB; refused")
-                out.write(chunk)
+        for _ in range(MAX_REDIRECTS + 1):
+            with session.get(url, stream=True, timeout=(t, t), allow_redirects=False) as resp:
+                if resp.is_redirect:
+                    target = urljoin(url, resp.headers.get("Location", ""))
+                    url = check_href(target, policy, asset="boundaries (redirect)")
+                    continue
+                if resp.status_code != 200:
+                    raise SourceError(
+                        f"GET {url} answered HTTP {resp.status_code}; check the year (MLIT "
+                        "publishes N03 editions of 1 January of some years) or give --url"
+                    )
+                size = 0
+                for chunk in resp.iter_content(1 << 20):
+                    size += len(chunk)
+                    if size > MAX_BYTES:
+                        raise SourceError(f"{url} is larger than {MAX_BYTES >> 20} MB; refused")
+                    out.write(chunk)
+                return
+        raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects; refused")
     except requests.RequestException as e:
         raise SourceError(f"downloading {url} failed ({e}); nothing was replaced") from e

@@ -102,3 +102,18 @@ def test_cli_fetch_prints_how_to_use_it(
     assert "downloaded; 19 municipalities" in out
     assert f"YAMASAT_BOUNDARIES__PATH={tmp_path / 'n03.zip'}" in out
     assert "国土数値情報" in out
+
+
+def test_redirects_are_checked_before_they_are_followed(
+    server: ScriptedServer, n03_zip: bytes, tmp_path: Path
+) -> None:
+    server.files["/real/N03.zip"] = n03_zip
+    server.redirects["/latest.zip"] = "/real/N03.zip"  # relative Location, same host
+    got = fetch_boundaries(tmp_path / "a", year=2024, url=f"{server.url}/latest.zip",
+                           network=NET, href_policy=LOOPBACK)  # fmt: skip
+    assert got.downloaded and server.paths() == ["/latest.zip", "/real/N03.zip"]
+    server.redirects["/elsewhere.zip"] = "http://10.1.2.3/N03.zip"  # a private host
+    with pytest.raises(HrefPolicyError):
+        fetch_boundaries(tmp_path / "b", year=2024, url=f"{server.url}/elsewhere.zip",
+                         network=NET, href_policy=LOOPBACK)  # fmt: skip
+    assert not list((tmp_path / "b").glob("*.zip"))

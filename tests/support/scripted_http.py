@@ -14,11 +14,13 @@ __all__ = ["ScriptedServer", "scripted_server"]
 
 class ScriptedServer:
     """``files[path]`` is served with 200; ``failures[path]`` lists statuses to answer first;
-    ``delay_s`` stalls every answer (a hung server); ``hits`` records (path, headers)."""
+    ``redirects[path]`` answers 302 to a Location; ``delay_s`` stalls every answer (a hung
+    server); ``hits`` records (path, headers)."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, list[int]] = {}
+        self.redirects: dict[str, str] = {}  # path -> Location of a 302
         self.delay_s = 0.0
         self.hits: list[tuple[str, dict[str, str]]] = []
         outer = self
@@ -28,6 +30,12 @@ class ScriptedServer:
                 outer.hits.append((self.path, dict(self.headers.items())))
                 if outer.delay_s:
                     time.sleep(outer.delay_s)
+                if self.path in outer.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", outer.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 queue = outer.failures.get(self.path, [])
                 status = queue.pop(0) if queue else (200 if self.path in outer.files else 404)
                 body = outer.files.get(self.path, b"") if status == 200 else b"no"
