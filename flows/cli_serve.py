@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from catalogs.errors import YamasatError
 from flows.cli_catalog import _e, _out, _print, _settings
+
+if TYPE_CHECKING:
+    from flows.deployments import DeploymentSpec
 
 __all__ = ["PrefectServerError", "deployments_app", "serve"]
 
@@ -40,7 +43,7 @@ class PrefectServerError(YamasatError):
     reason = "prefect_server_unavailable"
 
 
-def _table(settings_only: list[str] | None) -> list[object]:
+def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:
     from flows.deployments import deployment_specs, next_runs
 
     specs = deployment_specs(_settings(), only=settings_only)
@@ -55,7 +58,7 @@ def _table(settings_only: list[str] | None) -> list[object]:
             str(s.concurrency_limit), _e(params),
         )  # fmt: skip
     _print(table)
-    return list(specs)
+    return specs
 
 
 @deployments_app.command("list")
@@ -128,11 +131,11 @@ def serve(
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.deployments import DeploymentSpec, runner_deployments
+    from flows.deployments import runner_deployments
 
     # served runs execute in processes the runner starts: Prefect's heartbeats stay on there,
     # so the server can tell when one of them crashed
     with temporary_settings(updates={PREFECT_API_URL: url}):
-        deployments = runner_deployments([s for s in specs if isinstance(s, DeploymentSpec)])
+        deployments = runner_deployments(specs)
         _print(f"serving {len(deployments)} deployments against {url} (Ctrl-C stops)")
         prefect_serve(*deployments, print_starting_message=False)

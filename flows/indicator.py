@@ -30,7 +30,7 @@ from catalogs.registry import (
     verify_files,
     verify_item,
 )
-from catalogs.registry.formats import tally_markdown
+from catalogs.registry.formats import row_dict, tally_markdown
 from catalogs.registry.report import write_report
 from catalogs.settings import Settings
 from flows.runs import RunContext, tracked
@@ -190,17 +190,7 @@ def _report_artifacts(result: ReportResult) -> dict[str, Any]:
     )
     create_table_artifact(
         key="indicator-tally",
-        table=[
-            {
-                "fy": r.fy,
-                "label": r.label,
-                "new": None if r.future else r.new,
-                "cumulative": r.cumulative,
-                "target": r.target,
-                "gap": r.gap,
-            }
-            for r in t.rows
-        ],
+        table=[row_dict(r) for r in t.rows],
         description="solutions developed using satellite data, per fiscal year",
     )
     current = t.current

@@ -24,6 +24,7 @@ from flows.register import check_solution_task, register_task
 from flows.runs import product_lock
 
 __all__ = [
+    "SEARCH_TASK",
     "analyse_locked",
     "current_run_id",
     "finish_run",
@@ -81,13 +82,16 @@ def retry_worthwhile(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(
-    name="search",
-    retries=2,
-    retry_delay_seconds=[2, 8],
-    retry_condition_fn=retry_worthwhile,
-    cache_policy=NO_CACHE,
-)
+#: options of every task that searches a source: network failures are retried with backoff
+SEARCH_TASK: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [2, 8],
+    "retry_condition_fn": retry_worthwhile,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="search", **SEARCH_TASK)
 def search_task(
     prep: Prepared,
     which: str,

@@ -27,7 +27,6 @@ from typing import Any, cast
 import shapely
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -42,7 +41,7 @@ from catalogs.settings import Settings
 from catalogs.sources import resolve_source
 from flows.disaster import flood_mapping
 from flows.prepare import Prepared, search_family
-from flows.run_common import retry_worthwhile
+from flows.run_common import SEARCH_TASK
 from flows.runs import RunContext, tracked
 
 __all__ = ["Acquisition", "AcquisitionsFailedError", "acquisition_key", "s1_flood_check"]
@@ -156,13 +155,7 @@ def _write_aoi(folder: Path, acq: Acquisition, boundaries: Boundaries | None) ->
     return path
 
 
-@task(
-    name="search-new-s1",
-    retries=2,
-    retry_delay_seconds=[2, 8],
-    retry_condition_fn=retry_worthwhile,
-    cache_policy=NO_CACHE,
-)
+@task(name="search-new-s1", **SEARCH_TASK)
 def search_new(
     ctx: RunContext, aoi: AOI, source: str, profile: str | None, window: str, watch: str
 ) -> list[dict[str, Any]]:
@@ -216,9 +209,13 @@ def s1_flood_check(
             )
         end = parse_period(ctx.params["today"], what="today").end  # resolved once, recorded
         window = f"{end - dt.timedelta(days=lookback_days)}/{end}"
-        area = resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path)
+        boundaries = _boundaries(ctx.settings)  # read once: the AOI and the coverage use it
+        area = (
+            resolve_aoi(aoi, boundaries=boundaries)
+            if boundaries is not None
+            else resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path)
+        )
         new = search_new(ctx, area, source, profile, window, watch)
-        boundaries = _boundaries(ctx.settings)
         acqs = group_acquisitions(new, area, boundaries)
         rows, products, failures = _map_each(ctx, params, acqs, boundaries)
         create_table_artifact(

@@ -41,6 +41,19 @@ def _counted_dict(c: Counted) -> dict[str, Any]:
     }
 
 
+def row_dict(r: Any) -> dict[str, Any]:
+    """One fiscal year of a tally: label, new, cumulative, target, gap (``new`` is None for a
+    year still to come)."""
+    return {
+        "fy": r.fy,
+        "label": r.label,
+        "new": None if r.future else r.new,
+        "cumulative": r.cumulative,
+        "target": r.target,
+        "gap": r.gap,
+    }
+
+
 def tally_dict(t: Tally) -> dict[str, Any]:
     """A JSON-safe view of the whole tally."""
     return {
@@ -49,18 +62,7 @@ def tally_dict(t: Tally) -> dict[str, Any]:
         "as_of": t.as_of.isoformat(),
         "baseline": {"fy": t.baseline.fy, "value": t.baseline.value},
         "target": {"fy": t.target.fy, "value": t.target.value},
-        "rows": [
-            {
-                "fy": r.fy,
-                "label": r.label,
-                "new": None if r.future else r.new,
-                "cumulative": r.cumulative,
-                "target": r.target,
-                "gap": r.gap,
-                "counted": [_counted_dict(c) for c in r.counted],
-            }
-            for r in t.rows
-        ],
+        "rows": [{**row_dict(r), "counted": [_counted_dict(c) for c in r.counted]} for r in t.rows],
         "baseline_solutions": [_counted_dict(c) for c in t.baseline_solutions],
         "not_counted": [{"id": x.solution.id, "reason": x.reason} for x in t.excluded],
         "warnings": list(t.warnings),
