@@ -467,6 +467,13 @@ class StorageConfig(_Section):
     registry_url: Annotated[_Text | None, AfterValidator(_database_url)] = Field(
         description="SQLAlchemy URL of the registry; null: a SQLite file in output_root"
     )
+    float_max_error: _Float | None = Field(
+        default=1e-4,
+        gt=0,
+        le=0.01,
+        description="float COGs (ΔNDVI, dB, slope) are LERC-compressed with at most this "
+        "absolute error per pixel; null: lossless DEFLATE (about 3× larger, 2× slower to write)",
+    )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

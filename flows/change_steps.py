@@ -26,6 +26,7 @@ from flows.publish import (
     ProductOutcome,
     existing_product,
     finalize,
+    float_band,
     staged,
     staging_folder,
 )
@@ -34,7 +35,7 @@ from processing.gdal_env import configure_gdal
 from processing.grid import aoi_mask, project_geobox
 from processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
 from processing.threshold import Direction, change_threshold
-from processing.write import CogSpec, write_cogs, write_raster
+from processing.write import CogSpec, float_spec, write_cogs, write_raster
 
 __all__ = ["analyse_change", "load_common", "params_dict"]
 
@@ -174,7 +175,7 @@ def analyse_change(
             {
                 path: (
                     measure.where(inside),
-                    CogSpec(nodata=float("nan"), dtype="float32", resampling="average"),
+                    float_spec(prep.settings.storage.float_max_error),
                 )
             },
             geobox=geobox,
@@ -191,7 +192,7 @@ def analyse_change(
             name,
             written[path],
             f"{name} (after − before)",
-            {"nodata": "nan", "data_type": "float32", "unit": "1"},
+            float_band(prep, unit="1"),
         )
         report("analyse", 1, 4)
         draft.threshold = (

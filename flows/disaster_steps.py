@@ -26,6 +26,7 @@ from flows.publish import (
     ProductOutcome,
     existing_product,
     finalize,
+    float_band,
     staged,
     staging_folder,
 )
@@ -46,7 +47,7 @@ from processing.load import load_bands, load_s2
 from processing.objects import minimum_mapping_unit
 from processing.sar import lee_filter, to_db
 from processing.terrain import slope_deg
-from processing.write import CogSpec, write_cogs
+from processing.write import CogSpec, float_spec, write_cogs
 
 __all__ = [
     "BurnParams",
@@ -62,7 +63,11 @@ log = logging.getLogger(__name__)
 
 NODATA = 255
 _U8 = CogSpec(nodata=NODATA, dtype="uint8")
-_F32 = CogSpec(nodata=float("nan"), dtype="float32", resampling="average")
+
+
+def _f32(prep: Prepared) -> CogSpec:
+    """How measured floats are written (LERC within ``storage.float_max_error``)."""
+    return float_spec(prep.settings.storage.float_max_error)
 
 
 def _items(dicts: list[dict[str, Any]]) -> list[pystac.Item]:
@@ -346,7 +351,8 @@ def analyse_flood_s2(
         path = draft.staging / "flood.tif"
         mpath = draft.staging / "mndwi.tif"
         written = write_cogs(
-            {path: (encode(flood, valid), _U8), mpath: (m_aft.where(inside), _F32)}, geobox=geobox
+            {path: (encode(flood, valid), _U8), mpath: (m_aft.where(inside), _f32(prep))},
+            geobox=geobox,
         )
         draft.add_cog(
             "flood",
@@ -358,7 +364,7 @@ def analyse_flood_s2(
             "mndwi",
             written[mpath],
             "MNDWI after the event (median composite)",
-            {"nodata": "nan", "data_type": "float32"},
+            float_band(prep),
         )
         report("analyse", 2, 4)
         return _finish(prep, draft, inside, run_id, flow_name)
@@ -447,8 +453,8 @@ def analyse_landslide(
         written = write_cogs(
             {
                 s / "landslide.tif": (encode(scars, valid), _U8),
-                s / "dndvi.tif": ((n_post - n_pre).where(valid), _F32),
-                s / "slope.tif": (slope.where(inside), _F32),
+                s / "dndvi.tif": ((n_post - n_pre).where(valid), _f32(prep)),
+                s / "slope.tif": (slope.where(inside), _f32(prep)),
             },
             geobox=geobox,
         )
@@ -462,13 +468,13 @@ def analyse_landslide(
             "dndvi",
             written[s / "dndvi.tif"],
             "ΔNDVI (after − before)",
-            {"nodata": "nan", "data_type": "float32"},
+            float_band(prep),
         )
         draft.add_cog(
             "slope",
             written[s / "slope.tif"],
             "Slope from the DEM (degrees)",
-            {"nodata": "nan", "data_type": "float32", "unit": "degree"},
+            float_band(prep, unit="degree"),
         )
         report("analyse", 2, 4)
         enrich = _object_means({"mean_slope_deg": s / "slope.tif", "mean_dndvi": s / "dndvi.tif"})
@@ -540,7 +546,7 @@ def analyse_burn(
             {
                 s / "burn.tif": (encode(burned, valid), _U8),
                 s / "severity.tif": (burn_severity(dnbr), _U8),
-                s / "dnbr.tif": (dnbr, _F32),
+                s / "dnbr.tif": (dnbr, _f32(prep)),
             },
             geobox=geobox,
         )
@@ -560,7 +566,7 @@ def analyse_burn(
             "dnbr",
             written[s / "dnbr.tif"],
             "dNBR = NBR before − NBR after",
-            {"nodata": "nan", "data_type": "float32"},
+            float_band(prep),
         )
         report("analyse", 2, 4)
         enrich = _object_means({"mean_dnbr": s / "dnbr.tif"})

@@ -36,6 +36,7 @@ __all__ = [
     "ProductOutcome",
     "existing_product",
     "finalize",
+    "float_band",
     "staged",
     "staging_folder",
     "summary_markdown",
@@ -43,6 +44,16 @@ __all__ = [
 
 NODATA = 255
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def float_band(prep: Prepared, **extra: Any) -> dict[str, Any]:
+    """The ``raster:bands`` entry of a measured float32 COG; with LERC, its error bound
+    (``yamasat:max_error``) so a reader knows how close the stored values are."""
+    band: dict[str, Any] = {"nodata": "nan", "data_type": "float32", **extra}
+    if prep.settings.storage.float_max_error:
+        band["yamasat:max_error"] = prep.settings.storage.float_max_error
+    return band
+
 
 _KIND_JA = {"change": "変化検出", "flood": "浸水域", "landslide": "斜面崩壊", "burn": "焼失域"}
 

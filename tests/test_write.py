@@ -13,7 +13,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import wrap_xr
 
 from catalogs.errors import OutputExistsError
-from processing.write import CogSpec, sha256_file, write_cogs
+from processing.write import CogSpec, float_spec, sha256_file, write_cogs
 
 GEOBOX = GeoBox.from_bbox((400000, 3750000, 412000, 3760000), crs="EPSG:6671", resolution=10)
 SHAPE = tuple(GEOBOX.shape)
@@ -103,3 +103,36 @@ def test_kept_stream_has_the_cog_pixels(tmp_path: Path) -> None:
     plain = write_cogs({tmp_path / "p.tif": (arr, spec)}, geobox=GEOBOX)
     assert plain[tmp_path / "p.tif"].stream is None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["k.tif", "p.tif", stream.name])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_float_cog_with_an_error_bound_is_lerc_within_it(tmp_path: Path, backend: str) -> None:
+    rng = np.random.default_rng(11)
+    values = rng.normal(0, 0.2, SHAPE).astype("float32")  # noise: DEFLATE cannot shrink it
+    values[:40, :70] = np.nan
+    src = da.from_array(values, chunks=(256, 256)) if backend == "dask" else values
+    bound = 1e-4
+    out = write_cogs(
+        {
+            tmp_path / "lerc.tif": (_arr(src), float_spec(bound)),
+            tmp_path / "exact.tif": (_arr(src), float_spec(None)),
+        },
+        geobox=GEOBOX,
+    )
+    with rasterio.open(tmp_path / "lerc.tif") as r:
+        assert r.compression is not None and r.compression.name.upper() == "LERC"
+        assert r.overviews(1) and np.isnan(r.nodata)
+        back = r.read(1)
+    np.testing.assert_array_equal(np.isnan(back), np.isnan(values))
+    err = np.abs(back - values)[~np.isnan(values)]
+    assert err.max() <= bound + 1e-7  # the bound, up to float32 rounding of values near 1
+    assert err.max() > bound / 10  # and really lossy: values were quantised
+    with rasterio.open(tmp_path / "exact.tif") as r:
+        assert r.compression.name.upper() == "DEFLATE"
+        np.testing.assert_array_equal(r.read(1), values)
+    sizes = {p.name: w.size for p, w in out.items()}
+    assert sizes["lerc.tif"] < 0.6 * sizes["exact.tif"]
+    again = write_cogs(
+        {tmp_path / "again.tif": (_arr(src), float_spec(bound))}, geobox=GEOBOX
+    )  # reproducible: the same checksum for the same pixels
+    assert again[tmp_path / "again.tif"].sha256 == out[tmp_path / "lerc.tif"].sha256
