@@ -114,14 +114,16 @@ def _measure_on_grid(
                 parts = []
                 break
             continue  # observed in one period only: no pixel of this zone has a measure
-        common = load_common(prep, native, bands)
+        # an index is computed from the stored numbers by one kernel per chunk (the same
+        # values as scaling, masking and compositing plane by plane, a fraction of the work)
+        common = load_common(prep, native, bands) | {"scaled": bool(params.cva_bands)}
         measure = change_measures(load_s2(zb, **common), load_s2(za, **common), params).measure
         src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
         parts.append(
             open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
         )
     if not parts:
-        common = load_common(prep, geobox, bands)
+        common = load_common(prep, geobox, bands) | {"scaled": bool(params.cva_bands)}
         before, after = load_s2(b_items, **common), load_s2(a_items, **common)
         return change_measures(before, after, params).measure
     out = parts[0]

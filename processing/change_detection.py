@@ -14,8 +14,10 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from catalogs.errors import YamasatError
 from processing.change import change_vector_magnitude, difference
 from processing.composite import median_composite, valid_count
+from processing.delta_index import SCALE_ATTR, delta_index_from_raw
 from processing.indices import INDEX_BANDS, index
 from processing.objects import minimum_mapping_unit
 from processing.threshold import Direction, apply_threshold
@@ -69,13 +71,38 @@ def _composite(ds: xr.Dataset, bands: tuple[str, ...]) -> xr.Dataset:
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 
+def _raw_count(ds: xr.Dataset, band: str) -> xr.DataArray:
+    """Valid observations per pixel of a band loaded unscaled (not flagged, not nodata)."""
+    raw = ds[band]
+    nodata = raw.attrs.get("nodata")
+    valid = ~ds["mask"]
+    if nodata is not None and not np.isnan(nodata):
+        valid = valid & (raw != nodata)
+    elif raw.dtype.kind == "f":
+        valid = valid & raw.notnull()
+    out = valid.sum(dim="time").astype("uint16")
+    out.name = "count"
+    return out
+
+
 def change_measures(before: xr.Dataset, after: xr.Dataset, params: ChangeParams) -> ChangeMeasures:
     """Stage 1: composites of each period and the change measure (lazy).
 
     ``before`` and ``after`` hold cloud-masked reflectance (NaN where flagged) with dims
-    ``time, y, x`` on the same grid.
+    ``time, y, x`` on the same grid; or, for a normalized-difference measure, the bands as
+    loaded by ``load_s2(..., scaled=False)``, which one kernel per chunk scales, masks,
+    composites and differences (:mod:`processing.delta_index`, the same values bit for bit).
     """
     bands = params.bands()
+    raw = [SCALE_ATTR in ds[b].attrs for ds in (before, after) for b in bands if b in ds]
+    if any(raw):
+        if params.cva_bands:
+            raise YamasatError("the change-vector magnitude needs scaled bands (scaled=True)")
+        return ChangeMeasures(
+            measure=delta_index_from_raw(before, after, params.index),
+            count_before=_raw_count(before, bands[0]),
+            count_after=_raw_count(after, bands[0]),
+        )
     b = _composite(before, bands)
     a = _composite(after, bands)
     if params.cva_bands:

@@ -18,6 +18,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from catalogs.errors import LoadError
+from processing.delta_index import SCALE_ATTR
 from processing.masks import DEFAULT_SCL_CLASSES, scl_mask
 
 __all__ = [
@@ -145,6 +146,7 @@ def load_bands(
     chunk: int = 2048,
     resampling: str = "bilinear",
     groupby: str = "solar_day",
+    scaled: bool = True,
 ) -> xr.Dataset:
     """Lazily load ``assets`` (our band -> asset key) of ``items`` onto ``geobox``.
 
@@ -152,12 +154,25 @@ def load_bands(
     decided by ``scale_fn``; categorical bands (``scl``) stay integer with nodata 0. Items whose
     scale/offset differ are loaded in separate groups and combined, so mixed processing
     baselines are normalised. Dims ``time, y, x``; dask chunks of ``chunk`` pixels.
+
+    With ``scaled=False`` and one scale/offset for all items, the bands stay as stored
+    (integers with their nodata) and carry ``(scale, offset)`` in the attribute
+    :data:`~processing.delta_index.SCALE_ATTR`, for kernels that scale as they go; with mixed
+    scale/offsets they are scaled as usual and carry ``(1.0, 0.0)``.
     """
     if not items:
         raise LoadError("nothing to load: the item list is empty")
     groups: dict[tuple[tuple[str, float, float], ...], list[pystac.Item]] = {}
     for item in items:
         groups.setdefault(_signature(item, assets, scale_fn), []).append(item)
+    if not scaled and len(groups) == 1:
+        ((sig, group),) = groups.items()
+        raw = _load_group(group, assets, geobox, chunk, resampling, groupby)
+        for band, scale, offset in sig:
+            if band not in _CATEGORICAL:
+                raw[band].attrs[SCALE_ATTR] = (scale, offset)
+        raw.attrs["item_ids"] = [it.id for it in items]
+        return raw
     parts = []
     for sig, group in groups.items():
         ds = _load_group(group, assets, geobox, chunk, resampling, groupby)
@@ -170,6 +185,10 @@ def load_bands(
         for part in parts[1:]:
             result = result.combine_first(part)
         result = result.sortby("time")
+    if not scaled:
+        for name in result.data_vars:
+            if name not in _CATEGORICAL:
+                result[name].attrs[SCALE_ATTR] = (1.0, 0.0)
     result.attrs["item_ids"] = [it.id for it in items]
     return result
 
@@ -186,6 +205,7 @@ def load_s2(
     dilation_px: int = 3,
     mask_clouds: bool = True,
     resampling: str = "bilinear",
+    scaled: bool = True,
 ) -> xr.Dataset:
     """Sentinel-2 L2A reflectance on ``geobox`` with an SCL cloud/shadow ``mask`` variable.
 
@@ -194,6 +214,10 @@ def load_s2(
     grown by ``dilation_px``, or no data). With ``mask_clouds`` the reflectance bands are set
     to NaN where flagged. ``valid_fraction`` per time step is kept as a lazy coordinate-free
     variable for coverage accounting.
+
+    With ``scaled=False`` the bands are left as :func:`load_bands` gives them unscaled and
+    are not blanked (``mask_clouds`` is ignored): for kernels such as
+    :func:`processing.delta_index.delta_index_from_raw` that scale and mask per chunk.
     """
     wanted = list(dict.fromkeys([*bands, "scl"]))
     missing = [b for b in wanted if b not in assets]
@@ -207,6 +231,7 @@ def load_s2(
         scale_fn=scale_fn,
         chunk=chunk,
         resampling=resampling,
+        scaled=scaled,
     )
     like = next(iter(ds.data_vars.values()))
     # with k, the scene classification on its own coarser grid, flags repeated onto ``geobox``
@@ -219,7 +244,7 @@ def load_s2(
         scl = ds["scl"] if "scl" in ds else _load_fine(items, assets["scl"], geobox, chunk)
         mask = scl_mask(scl, classes=mask_classes, dilation_px=dilation_px)
     out = ds.drop_vars("scl", errors="ignore")
-    if mask_clouds:
+    if mask_clouds and scaled:
         out = out.map(lambda v: _blank(v, mask))
     out["mask"] = mask
     out["valid_fraction"] = (~mask).mean(dim=("y", "x")).astype("float32")

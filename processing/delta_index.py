@@ -1,0 +1,139 @@
+"""ΔINDEX straight from the stored digital numbers: the change measure in one kernel per chunk.
+
+The reference chain (:mod:`processing.load` scaling and cloud blanking, then
+:func:`processing.composite.median_composite`, :func:`processing.indices.index` and
+:func:`processing.change.difference`) materialises a float32 plane per band, date and step:
+on a Sentinel-2 tile most of the change pipeline's CPU went to those passes and to the
+first touch of their memory, and a dask worker held several of them per chunk. Here one task
+per chunk takes the raw bands and the masks of both periods and returns ΔINDEX, working in
+strips of rows small enough to stay in the CPU cache. Every floating-point operation is the
+one the reference chain makes, in the same order, so the result is the same bit for bit
+(tested on numpy and dask, one and several observations per period).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from catalogs.errors import YamasatError
+from processing.composite import _nanmedian_last
+from processing.indices import INDEX_BANDS
+
+__all__ = ["SCALE_ATTR", "delta_index_from_raw"]
+
+SCALE_ATTR = "dn_scale_offset"
+"""attribute of a band loaded unscaled: ``(scale, offset)`` turning its numbers into
+reflectance (see :func:`processing.load.load_s2` with ``scaled=False``)"""
+
+_STRIP_ROWS = 64
+"""rows per strip: 64 × 2048 px × 4 B = 0.5 MB per plane, within a core's L2 cache"""
+
+
+def _reflectance(
+    raw: np.ndarray, flagged: np.ndarray, scale: float, offset: float, nodata: Any
+) -> np.ndarray:
+    """Median composite over the last axis of ``raw × scale + offset``, NaN where flagged,
+    nodata or never observed (the reference chain's operations, in its order)."""
+    value = raw.astype(np.float32)
+    value *= np.float32(scale)
+    value += np.float32(offset)
+    bad = flagged.copy()
+    if nodata is not None and not np.isnan(nodata):
+        bad |= raw == nodata
+    elif raw.dtype.kind == "f":
+        bad |= np.isnan(raw)
+    np.copyto(value, np.float32(np.nan), where=bad)
+    if value.shape[-1] == 1:
+        return value[..., 0]
+    return _nanmedian_last(value)
+
+
+def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = a + b
+    np.copyto(total, np.float32(np.nan), where=total == 0)
+    out = a - b
+    out /= total
+    return out
+
+
+def _delta_kernel(
+    b_first: np.ndarray,
+    b_second: np.ndarray,
+    b_mask: np.ndarray,
+    a_first: np.ndarray,
+    a_second: np.ndarray,
+    a_mask: np.ndarray,
+    *,
+    scales: tuple[tuple[float, float], ...],
+    nodata: tuple[Any, ...],
+) -> np.ndarray:
+    """ΔINDEX of one block; inputs are ``(y, x, time)`` with each period's own time length.
+
+    ``scales`` and ``nodata`` are per input band in the order before first, before second,
+    after first, after second.
+    """
+    out: np.ndarray = np.empty(b_first.shape[:-1], dtype=np.float32)
+    for y0 in range(0, int(b_first.shape[0]), _STRIP_ROWS):
+        rows = slice(y0, y0 + _STRIP_ROWS)
+        nd = []
+        for i, (first, second, mask) in enumerate(
+            ((b_first, b_second, b_mask), (a_first, a_second, a_mask))
+        ):
+            f = _reflectance(first[rows], mask[rows], *scales[2 * i], nodata[2 * i])
+            s = _reflectance(second[rows], mask[rows], *scales[2 * i + 1], nodata[2 * i + 1])
+            nd.append(_normalized_difference(f, s))
+        np.subtract(nd[1], nd[0], out=out[rows])
+    return out
+
+
+def _band(ds: xr.Dataset, band: str, period: str) -> tuple[xr.DataArray, tuple[float, float], Any]:
+    if band not in ds:
+        raise YamasatError(f"the {period} period has no band {band!r} loaded")
+    da = ds[band]
+    scale, offset = da.attrs.get(SCALE_ATTR, (1.0, 0.0))
+    return da, (float(scale), float(offset)), da.attrs.get("nodata")
+
+
+def delta_index_from_raw(before: xr.Dataset, after: xr.Dataset, index_name: str) -> xr.DataArray:
+    """ΔINDEX (after − before) of two periods loaded with ``load_s2(..., scaled=False)``.
+
+    Each dataset holds the index's two bands as stored (attribute :data:`SCALE_ATTR`; bands
+    without it are taken as already physical) and ``mask`` (True where flagged), dims
+    ``time, y, x``, on the same grid and chunks. Per pixel and period: reflectance, NaN where
+    flagged or nodata, the median of the valid observations per band, the index of the
+    composites; then the difference. float32, NaN where either period has no valid value.
+    """
+    try:
+        first, second = INDEX_BANDS[index_name]
+    except KeyError:
+        known = ", ".join(INDEX_BANDS)
+        raise YamasatError(f"unknown index {index_name!r}; known: {known}") from None
+    inputs, scales, nodata = [], [], []
+    for ds, period, dim in ((before, "before", "t_before"), (after, "after", "t_after")):
+        if "mask" not in ds:
+            raise YamasatError(f"the {period} period has no cloud mask loaded")
+        arrays = []
+        for band in (first, second):
+            da, so, nd = _band(ds, band, period)
+            arrays.append(da)
+            scales.append(so)
+            nodata.append(nd)
+        arrays.append(ds["mask"])
+        for arr in arrays:
+            renamed = arr.rename({"time": dim})
+            inputs.append(renamed.chunk({dim: -1}) if renamed.chunks is not None else renamed)
+    out: xr.DataArray = xr.apply_ufunc(
+        _delta_kernel,
+        *inputs,
+        input_core_dims=[["t_before"]] * 3 + [["t_after"]] * 3,
+        kwargs={"scales": tuple(scales), "nodata": tuple(nodata)},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+    )
+    out = out.drop_vars([c for c in out.coords if c not in out.dims and c != "spatial_ref"])
+    out.name = "delta"
+    out.attrs = {"units": "1", "nodata": np.nan}
+    return out
