@@ -157,6 +157,31 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     assert not run_record(reg, "dead-run").lost  # only runs still marked running are lost
 
 
+def test_a_reused_process_id_does_not_pass_for_the_run(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process id that now belongs to a process started after the run was recorded is not
+    the run's process: the run is lost."""
+    import subprocess
+    import sys
+    import time
+
+    from catalogs.registry import runs
+
+    _start(reg, "old-run")  # recorded now, by this process
+    time.sleep(1.2)
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        monkeypatch.setattr(runs.os, "getpid", lambda: later.pid)
+        reused = runs.RunRecord(**{**run_record(reg, "old-run").__dict__, "pid": later.pid})
+        assert reused.lost  # alive, but started after the run
+        _start(reg, "new-run")  # recorded after that process started: it may be the run's
+        assert not run_record(reg, "new-run").lost
+    finally:
+        later.kill()
+        later.wait()
+
+
 def test_relative_periods_are_resolved_once_for_the_record() -> None:
     from flows.runs import resolve_params
 

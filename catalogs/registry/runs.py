@@ -67,16 +67,22 @@ class RunRecord:
 
     @property
     def lost(self) -> bool:
-        """Recorded as running on this host by a process that no longer exists."""
+        """Recorded as running on this host by a process that no longer exists, or whose
+        process id now belongs to a process started after the run (ids are reused)."""
         if self.state != "running" or self.pid is None or self.host != socket.gethostname():
             return False
+        import psutil
+
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            created = psutil.Process(self.pid).create_time()
+        except psutil.NoSuchProcess:
             return True
-        except PermissionError:  # alive, another user's
+        except (psutil.AccessDenied, OSError):  # alive, and not ours to inspect
             return False
-        return False
+        # the recording process started before it recorded the run. The process table's
+        # start times come out up to a second early (Linux counts them from a boot time in
+        # whole seconds), so a later start is certain, never wrongly inferred
+        return created > self.started_at.timestamp()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (``runs list --json``)."""
