@@ -29,6 +29,11 @@ peak RSS (the LocalCluster scheduler and the COG writer live there), then the ov
 figures and a markdown table for the README. The server is stopped at the end, also on error.
 
     python benchmarks/bench_scale.py --work /tmp/yamasat-bench-scale --scales 1 2 4 --reps 2
+    python benchmarks/bench_scale.py --scales 1 --reps 3 --prefect-db postgres
+
+With ``--prefect-db postgres`` the Prefect server keeps its state in a PostgreSQL server
+started on loopback for the run instead of SQLite: on SQLite the server answers some writes
+with 503 ("database is locked") and the client retries about 2 s later.
 
 Not a test: it takes 10–15 minutes at --reps 5 (building the 4× archive alone takes 1–2 minutes).
 """
@@ -340,12 +345,15 @@ def _prefect_base_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def prefect_server(work: Path, timeout_s: float = 180) -> Iterator[str]:
-    """A real ``prefect server start`` on a free loopback port; yields its API URL."""
+def prefect_server(work: Path, timeout_s: float = 180, db_url: str | None = None) -> Iterator[str]:
+    """A real ``prefect server start`` on a free loopback port; yields its API URL. Its
+    database is SQLite in its home, or ``db_url`` (``postgresql+asyncpg://...``)."""
     import requests
 
     port = _free_port()
     env = _prefect_base_env(work / "prefect-server")
+    if db_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = db_url
     log_path = work / "prefect-server.log"
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     with open(log_path, "w") as log:
@@ -379,6 +387,22 @@ def prefect_server(work: Path, timeout_s: float = 180) -> Iterator[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def _prefect_database(kind: str) -> Iterator[str | None]:
+    """None for Prefect's SQLite, or the URL of a fresh PostgreSQL database on loopback."""
+    if kind == "sqlite":
+        yield None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support import postgres
+
+    server = postgres._start()  # stopped below; the module reaps it if this process dies
+    try:
+        yield server.create_database().replace("postgresql+psycopg", "postgresql+asyncpg")
+    finally:
+        server.stop()
 
 
 def _run_child(args: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
@@ -426,6 +450,13 @@ def main() -> None:
         default=None,
         help="Prefect flow-run heartbeats every N s (≥ 30), as with "
         "orchestration.prefect_heartbeat_s; default: the config (off)",
+    )
+    ap.add_argument(
+        "--prefect-db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the Prefect server's database: SQLite (its default) or a PostgreSQL server "
+        "started on loopback for the run (Debian's postgresql, as the tests use)",
     )
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ns = ap.parse_args()
@@ -481,7 +512,10 @@ def main() -> None:
         return [mode, str(catalog), aoi, str(out), str(ns.interval)]
 
     print(f"logs of the runs: {log}", flush=True)
-    with prefect_server(work) as api_url:
+    with contextlib.ExitStack() as stack:
+        db_url = stack.enter_context(_prefect_database(ns.prefect_db))
+        api_url = stack.enter_context(prefect_server(work, db_url=db_url))
+        print(f"prefect server database: {ns.prefect_db}", flush=True)
         env = _prefect_base_env(work / "prefect-client") | compute_env
         env["PREFECT_API_URL"] = api_url
         # one unrecorded run first: the first process after a pause pays for cold file caches

@@ -96,7 +96,7 @@ def test_default_file_loads_with_its_values(_in_tmp_cwd: Path) -> None:
     raw = yaml.safe_load(REPO_CONFIG.read_text(encoding="utf-8"))
     assert s.grid.crs == "EPSG:6671"
     assert s.grid.resolution == raw["grid"]["resolution"]
-    assert s.grid.chunk_size == 2048
+    assert s.grid.chunk_size == 1536
     assert s.boundaries.path is None
     assert s.boundaries.prefecture_code == "35"
     assert s.sample.seed == raw["sample"]["seed"]
@@ -112,6 +112,7 @@ def test_default_file_loads_with_its_values(_in_tmp_cwd: Path) -> None:
     # relative paths of the default file resolve against the working directory
     assert s.sample.root == _in_tmp_cwd / "yamasat-data" / "sample"
     assert s.storage.output_root == _in_tmp_cwd / "yamasat-data" / "products"
+    assert s.storage.float_max_error == 1e-4  # LERC float COGs
     assert s.source("sample").location == str(_in_tmp_cwd / "yamasat-data/sample/catalog.json")
 
 
@@ -167,7 +168,7 @@ analytics:
     s = load_settings(override, env={})
     assert s.grid.resolution == 20.0
     assert s.grid.crs == "EPSG:6671"  # kept from the default file
-    assert s.grid.chunk_size == 2048
+    assert s.grid.chunk_size == 1536
     assert {"sample", "earth-search", "local"} <= set(s.sources)
     assert s.source("local").profile == "jaxa-earth"
     assert s.masking.scl_mask_classes == (3, 8)  # lists are replaced, not merged
@@ -312,6 +313,8 @@ def test_unknown_section_in_file_lists_sections(tmp_path: Path) -> None:
         ("grid: {chunk_size: 100}", "grid.chunk_size", "100", "greater than or equal to 256"),
         ("grid: {chunk_size: 9000}", "grid.chunk_size", "9000", "less than or equal to 8192"),
         ("grid: {chunk_size: true}", "grid.chunk_size", "true", "valid integer"),
+        ("storage: {float_max_error: -0.1}", "storage.float_max_error", "-0.1", "greater than 0"),
+        ("storage: {float_max_error: 0.5}", "storage.float_max_error", "0.5", "less than or equal"),
         ("grid: {chunk_size: 2048.5}", "grid.chunk_size", "2048.5", "valid integer"),
         ("grid: {crs: 'EPSG:4326'}", "grid.crs", '"EPSG:4326"', "not projected"),
         ("grid: {crs: 'not a crs'}", "grid.crs", '"not a crs"', "expected e.g. 'EPSG:6671'"),
