@@ -105,6 +105,13 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 
 _ConfigLoader.add_constructor(None, _refuse_tag)
 _ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+# YAML 1.2 floats in exponent form without a dot (``1e-4``): PyYAML follows YAML 1.1, which
+# reads them as text, and a strict float setting would then refuse what the docs write
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _parse_yaml(text: str, where: str) -> Any:

@@ -471,7 +471,7 @@ class StorageConfig(_Section):
         default=1e-4,
         gt=0,
         le=0.01,
-        description="float COGs (ΔNDVI, dB, slope) are LERC-compressed with at most this "
+        description="float COGs (ΔNDVI, MNDWI, slope, ΔNBR) are LERC-compressed with at most this "
         "absolute error per pixel; null: lossless DEFLATE (about 3× larger, 2× slower to write)",
     )
 

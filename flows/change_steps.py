@@ -186,8 +186,8 @@ def analyse_change(
         )
         for native_measure in staging.glob(f"{_NATIVE_MEASURE}-*.tif"):
             native_measure.unlink()  # not part of the product
-        # pass 2 reads the measure's uncompressed stream: the same pixels as the COG
-        # without decoding DEFLATE again
+        # pass 2 reads the measure's uncompressed stream: the exact values (the COG holds
+        # them within storage.float_max_error), without decoding the COG again
         stream = written[path].stream
         assert stream is not None
         draft.add_cog(

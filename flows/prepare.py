@@ -141,7 +141,8 @@ def season_warnings(before: Period, after: Period) -> list[str]:
 
 
 def product_id(kind: str, prep: Prepared, inputs: list[str], params: dict[str, Any]) -> str:
-    """Deterministic identity of a product: kind, AOI, periods, inputs, parameters, version."""
+    """Deterministic identity of a product: kind, AOI, periods, inputs, parameters, grid,
+    how its float rasters are stored, version."""
     key = json.dumps(
         {
             "kind": kind,
@@ -151,6 +152,8 @@ def product_id(kind: str, prep: Prepared, inputs: list[str], params: dict[str, A
             "inputs": sorted(inputs),
             "params": params,
             "grid": [prep.settings.grid.crs, prep.settings.grid.resolution],
+            # another error bound gives other files: not the same product
+            "float_max_error": prep.settings.storage.float_max_error,
             "version": software_version(),
         },
         sort_keys=True,

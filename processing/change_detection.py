@@ -78,7 +78,7 @@ def _raw_count(ds: xr.Dataset, band: str) -> xr.DataArray:
     valid = ~ds["mask"]
     if nodata is not None and not np.isnan(nodata):
         valid = valid & (raw != nodata)
-    elif raw.dtype.kind == "f":
+    if raw.dtype.kind == "f":  # NaN is never valid, whatever the declared nodata
         valid = valid & raw.notnull()
     out = valid.sum(dim="time").astype("uint16")
     out.name = "count"

@@ -29,7 +29,7 @@ SCALE_ATTR = "dn_scale_offset"
 reflectance (see :func:`processing.load.load_s2` with ``scaled=False``)"""
 
 _STRIP_ROWS = 64
-"""rows per strip: 64 × 2048 px × 4 B = 0.5 MB per plane, within a core's L2 cache"""
+"""rows per strip: 64 × 1536 px × 4 B = 0.4 MB per plane, within a core's L2 cache"""
 
 
 def _reflectance(

@@ -216,8 +216,9 @@ def load_s2(
     variable for coverage accounting.
 
     With ``scaled=False`` the bands are left as :func:`load_bands` gives them unscaled and
-    are not blanked (``mask_clouds`` is ignored): for kernels such as
-    :func:`processing.delta_index.delta_index_from_raw` that scale and mask per chunk.
+    are not blanked here, whatever ``mask_clouds`` says: they are for kernels that scale and
+    apply ``mask`` per chunk, such as :func:`processing.delta_index.delta_index_from_raw`
+    (which always applies it).
     """
     wanted = list(dict.fromkeys([*bands, "scl"]))
     missing = [b for b in wanted if b not in assets]

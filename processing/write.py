@@ -163,9 +163,9 @@ def float_spec(max_error: float | None) -> CogSpec:
 def _codec(spec: CogSpec, floating: bool) -> dict[str, Any]:
     """Creation options of the COG's compression.
 
-    Measured floats (ΔNDVI, dB, slopes) carry low mantissa bits that are noise: DEFLATE saves
-    nothing on them (a ΔNDVI tile: 548 MB from 548 MB raw, 2.9 s). LERC with a small error
-    bound stores them in 168 MB in 1.2 s; GDAL ≥ 2.4 reads it, NaN included.
+    Measured floats (ΔNDVI, MNDWI, slope, ΔNBR) carry low mantissa bits that are noise:
+    DEFLATE saves nothing on them (a ΔNDVI tile: 548 MB from 548 MB raw, 2.9 s). LERC with a
+    small error bound stores them in 168 MB in 1.2 s; GDAL ≥ 3.2 reads and writes it with NaN.
     """
     if floating and spec.max_error:
         return {"COMPRESS": "LERC", "MAX_Z_ERROR": spec.max_error}

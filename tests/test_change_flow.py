@@ -104,6 +104,11 @@ def test_product_files_and_stac_provenance(published: tuple[Any, Any, Path]) -> 
         assert asset.extra_fields["file:size"] == path.stat().st_size
         assert asset.extra_fields["file:checksum"] == "1220" + outcome.files[key]["sha256"]
     assert item.assets["change"].extra_fields["raster:bands"][0]["nodata"] == 255
+    # ΔNDVI is stored with LERC within the configured bound, and says so
+    dndvi_band = item.assets["dndvi"].extra_fields["raster:bands"][0]
+    assert dndvi_band["data_type"] == "float32" and dndvi_band["yamasat:max_error"] == 1e-4
+    with rasterio.open(item.assets["dndvi"].get_absolute_href()) as src:
+        assert src.compression is not None and src.compression.name.upper() == "LERC"
     # the output root is a self-contained catalog with one collection per kind
     root = pystac.Catalog.from_file(str(out / "catalog.json"))
     coll = root.get_child("change")

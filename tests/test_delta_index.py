@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -81,6 +82,67 @@ def test_fused_equals_reference_bit_for_bit(backend: str, t_before: int, t_after
     np.testing.assert_array_equal(have.view(np.uint32), want.view(np.uint32))
     assert np.isnan(have[30:33, 30:40]).all() and not np.isinf(have).any()
     assert np.isfinite(have).mean() > 0.3
+    np.testing.assert_array_equal(got.count_before.values, expected.count_before.values)
+    np.testing.assert_array_equal(got.count_after.values, expected.count_after.values)
+
+
+def _period(
+    rng: np.random.Generator,
+    n_time: int,
+    dtype: str,
+    nodata: tuple[float | int | None, float | int | None],
+    scale: tuple[float, float],
+) -> xr.Dataset:
+    """Stored values of another kind: floats with NaN, integers with other nodata."""
+    shape = (70, 50)
+    ds = _raw_period(rng, n_time, shape)
+    out = {}
+    for band, nd in zip(("red", "nir"), nodata, strict=True):
+        values = ds[band].values.astype(dtype)
+        if np.dtype(dtype).kind == "f":
+            values[rng.random(values.shape) < 0.05] = np.nan  # NaN besides any nodata
+        if nd is not None and not np.isnan(nd):
+            values[:, 5:9, 11] = nd
+        out[band] = xr.DataArray(values, dims=ds[band].dims,
+                                 attrs={"nodata": nd, SCALE_ATTR: scale})  # fmt: skip
+    return xr.Dataset({**out, "mask": ds["mask"]})
+
+
+def _reference_of(raw: xr.Dataset) -> xr.Dataset:
+    out = {}
+    for band in ("red", "nir"):
+        scale, offset = raw[band].attrs[SCALE_ATTR]
+        nodata = raw[band].attrs["nodata"]
+        value = _scale_block(raw[band].values, scale=scale, offset=offset, nodata=nodata)
+        out[band] = xr.DataArray(_blank_block(value, raw["mask"].values), dims=raw[band].dims)
+    return xr.Dataset(out)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "scale"),
+    [
+        ("float32", (float("nan"), float("nan")), (1.0, 0.0)),  # mixed scalings: loaded scaled
+        ("float32", (None, None), (1e-4, -0.1)),
+        ("float32", (-9999.0, -9999.0), (1e-4, -0.1)),  # numeric nodata and NaN values
+        ("float64", (float("nan"), float("nan")), (1e-4, 0.0)),
+        ("int16", (-32768, -32768), (1e-4, -0.1)),
+        ("uint16", (0, 65535), (2e-5, 0.0)),  # each band its own nodata
+    ],
+)
+def test_fused_equals_reference_for_other_stored_types(
+    backend: str, dtype: str, nodata: tuple[Any, Any], scale: tuple[float, float]
+) -> None:
+    rng = np.random.default_rng(7)
+    before, after = _period(rng, 3, dtype, nodata, scale), _period(rng, 2, dtype, nodata, scale)
+    params = ChangeParams(index="ndvi")
+    expected = change_measures(_reference_of(before), _reference_of(after), params)
+    if backend == "dask":
+        before, after = _chunked(before, 32), _chunked(after, 32)
+    got = change_measures(before, after, params)
+    want, have = expected.measure.values, got.measure.values
+    np.testing.assert_array_equal(have.view(np.uint32), want.view(np.uint32))
+    assert np.isfinite(have).mean() > 0.2
     np.testing.assert_array_equal(got.count_before.values, expected.count_before.values)
     np.testing.assert_array_equal(got.count_after.values, expected.count_after.values)
 

@@ -157,29 +157,34 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     assert not run_record(reg, "dead-run").lost  # only runs still marked running are lost
 
 
-def test_a_reused_process_id_does_not_pass_for_the_run(
-    reg: Registry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A process id that now belongs to a process started after the run was recorded is not
-    the run's process: the run is lost."""
+def test_a_reused_process_id_does_not_pass_for_the_run(reg: Registry) -> None:
+    """A live process id that belongs to a process started well after the run was recorded
+    is not the run's process: the run is lost. One started before (or about when) the run
+    was recorded may be the run's process."""
+    import dataclasses
     import subprocess
     import sys
-    import time
 
-    from catalogs.registry import runs
+    import psutil
 
-    _start(reg, "old-run")  # recorded now, by this process
-    time.sleep(1.2)
-    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    from catalogs.registry.runs import REUSED_PID_SLACK_S
+
+    _start(reg, "old-run")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        monkeypatch.setattr(runs.os, "getpid", lambda: later.pid)
-        reused = runs.RunRecord(**{**run_record(reg, "old-run").__dict__, "pid": later.pid})
-        assert reused.lost  # alive, but started after the run
-        _start(reg, "new-run")  # recorded after that process started: it may be the run's
-        assert not run_record(reg, "new-run").lost
+        created = dt.datetime.fromtimestamp(psutil.Process(other.pid).create_time(), dt.UTC)
+        recorded = run_record(reg, "old-run")
+        slack = dt.timedelta(seconds=REUSED_PID_SLACK_S)
+
+        def as_if(started: dt.datetime) -> bool:
+            return dataclasses.replace(recorded, pid=other.pid, started_at=started).lost
+
+        assert as_if(created - slack - dt.timedelta(seconds=5))  # the id was reused
+        assert not as_if(created - slack + dt.timedelta(seconds=5))  # within the clock's slack
+        assert not as_if(created + dt.timedelta(seconds=2))  # the process recorded the run
     finally:
-        later.kill()
-        later.wait()
+        other.kill()
+        other.wait()
 
 
 def test_relative_periods_are_resolved_once_for_the_record() -> None:

@@ -728,3 +728,15 @@ def test_swapped_bbox_from_environment_is_named() -> None:
     msg = _error(env={"YAMASAT_SAMPLE__BBOX": "[33.88, 131.92, 33.98, 132.08]"})
     assert "sample.bbox = [33.88, 131.92, 33.98, 132.08]" in msg
     assert "environment variable YAMASAT_SAMPLE__BBOX" in msg and "swapped" in msg
+
+
+def test_floats_in_exponent_form_are_numbers(tmp_path: Path, _in_tmp_cwd: Path) -> None:
+    """``1e-4`` is a number in YAML 1.2 (PyYAML's YAML 1.1 would read it as text, which a
+    strict float setting refuses); dates and words stay text."""
+    f = tmp_path / "o.yaml"
+    f.write_text("storage: {float_max_error: 5e-5}\n", encoding="utf-8")
+    assert load_settings(f, env={}).storage.float_max_error == 5e-5
+    s = load_settings(env={"YAMASAT_STORAGE__FLOAT_MAX_ERROR": "2E-4"})
+    assert s.storage.float_max_error == 2e-4
+    s = load_settings(env={"YAMASAT_STORAGE__FLOAT_MAX_ERROR": "null"})
+    assert s.storage.float_max_error is None

@@ -43,6 +43,10 @@ __all__ = [
 RunState = Literal["running", "completed", "failed"]
 
 
+REUSED_PID_SLACK_S = 120.0
+"""a process that started this much later than a run was recorded is not the run's process"""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One flow run as the registry knows it."""
@@ -68,21 +72,26 @@ class RunRecord:
     @property
     def lost(self) -> bool:
         """Recorded as running on this host by a process that no longer exists, or whose
-        process id now belongs to a process started after the run (ids are reused)."""
+        process id now belongs to a process started well after the run (ids are reused)."""
         if self.state != "running" or self.pid is None or self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's (also where /proc hides it)
             return False
         import psutil
 
         try:
             created = psutil.Process(self.pid).create_time()
-        except psutil.NoSuchProcess:
-            return True
-        except (psutil.AccessDenied, OSError):  # alive, and not ours to inspect
+        except (psutil.Error, OSError):  # gone meanwhile, or not ours to inspect
             return False
-        # the recording process started before it recorded the run. The process table's
-        # start times come out up to a second early (Linux counts them from a boot time in
-        # whole seconds), so a later start is certain, never wrongly inferred
-        return created > self.started_at.timestamp()
+        # The recording process started before it recorded the run. psutil derives start
+        # times from the current clock (and Linux's boot time in whole seconds), so a clock
+        # step since the run started shifts them: only a start more than
+        # REUSED_PID_SLACK_S after the run's is taken as another process.
+        return created > self.started_at.timestamp() + REUSED_PID_SLACK_S
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (``runs list --json``)."""
