@@ -156,6 +156,16 @@ def runs_resume(
             f"run {record.id} is still running ({record.host}:{record.pid}); if its process died "
             "on another machine, resume it with --anyway (a live run would race with it)"
         )
+    if record.state == "running":  # its process is gone (or --anyway says so): close it
+        from catalogs.registry.runs import close_lost_run
+
+        with _registry() as reg:
+            close_lost_run(
+                reg,
+                record.id,
+                why=f"its process ({record.host}:{record.pid}) ended without recording an end; "
+                "closed when it was resumed",
+            )
     params = dict(record.parameters)
     params["resume_of"] = record.id
     prefect_defaults()

@@ -124,6 +124,43 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     assert f"resumed by {latest['id'][:8]} (completed)" in capsys.readouterr().out
 
 
+def test_a_lost_run_is_closed_when_it_is_resumed(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    boundaries_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run whose process died without recording its end shows as lost; resuming it runs
+    the flow again and records the lost run as failed (reason ``lost``)."""
+    import subprocess
+    import sys
+
+    from catalogs.registry import open_registry
+    from catalogs.registry import runs as run_records
+    from catalogs.registry.runs import start_run_record
+    from catalogs.settings import load_settings
+
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          check=True, capture_output=True, text=True)  # fmt: skip
+    params = _burn_kwargs(sample_root)
+    with monkeypatch.context() as m, open_registry(load_settings()) as reg:
+        m.setattr(run_records.os, "getpid", lambda: int(gone.stdout))
+        start_run_record(reg, "lost-run-1", flow="burn_mapping", software_version="0.1.0",
+                         parameters=params, aoi=params["aoi"])  # fmt: skip
+    (listed,) = [r for r in _runs(capsys) if r["id"] == "lost-run-1"]
+    assert listed["state"] == "running" and listed["lost"] is True
+    assert run(["runs", "resume", "lost-run-1"]) == 0
+    rows = _runs(capsys, "--limit", "5")
+    (old,) = [r for r in rows if r["id"] == "lost-run-1"]
+    assert old["state"] == "failed" and old["reason"] == "lost" and not old["lost"]
+    assert "closed when it was resumed" in old["message"]
+    latest = rows[0]
+    assert latest["resumed_from"] == "lost-run-1" and latest["outcome"] == "published"
+
+
 def _artifacts(run_id: str) -> dict[str, list[Any]]:
     from uuid import UUID
 

@@ -16,6 +16,7 @@ from catalogs.registry.engine import head_revision
 from catalogs.registry.runs import (
     AcquisitionRecord,
     acquisitions,
+    close_lost_run,
     finish_run_record,
     handled_acquisitions,
     mark_acquisitions,
@@ -153,6 +154,11 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     _start(reg, "dead-run")
     dead = run_record(reg, "dead-run")
     assert dead.lost and dead.as_dict()["lost"] is True
+    closed = close_lost_run(reg, "dead-run", why="its process ended; closed when resumed")
+    assert closed.state == "failed" and closed.reason == "lost" and not closed.lost
+    assert closed.finished_at is not None and "closed when resumed" in (closed.message or "")
+    again = close_lost_run(reg, "dead-run", why="twice")  # already closed: left as it is
+    assert again.message == closed.message
     finish_run_record(reg, "dead-run", state="failed", reason="interrupted")
     assert not run_record(reg, "dead-run").lost  # only runs still marked running are lost
 

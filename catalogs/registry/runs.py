@@ -31,6 +31,7 @@ __all__ = [
     "RunRecord",
     "RunState",
     "acquisitions",
+    "close_lost_run",
     "completed_resumes",
     "finish_run_record",
     "handled_acquisitions",
@@ -203,6 +204,24 @@ def finish_run_record(
         return _record(row)
 
     return reg.write(go, what=f"recording the end of run {run_id}")
+
+
+def close_lost_run(reg: Registry, run_id: str, *, why: str) -> RunRecord:
+    """Record a run still marked running, whose process is gone, as failed with reason
+    ``lost``; its end time is when this was noticed (``why`` says so in the message). A run
+    that recorded its end meanwhile is returned as it is."""
+
+    def go(s: Session) -> RunRecord:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise _unknown(s, run_id)
+        if row.state == "running":
+            row.state, row.reason = "failed", "lost"
+            row.message = why
+            row.finished_at = now()
+        return _record(row)
+
+    return reg.write(go, what=f"closing the lost run {run_id}")
 
 
 def _unknown(s: Session, run_id: str) -> UnknownRunError:
