@@ -13,6 +13,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.change_steps import analyse_change
+from flows.checkpoints import Checkpoints
 from flows.prepare import Prepared
 from flows.publish import ProductOutcome
 from flows.run_common import analyse_locked, finish_run, prepare_run, search_task
@@ -29,6 +30,7 @@ def analyse_task(
     after_items: list[dict[str, Any]],
     params: ChangeParams,
     force: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
     return analyse_locked(
@@ -40,6 +42,7 @@ def analyse_task(
         after_items=after_items,
         params=params,
         force=force,
+        checkpoints=checkpoints,
     )
 
 
@@ -86,7 +89,7 @@ def change_detection(
         bands = (*change.bands(), "scl")
         b = search_task(prep, "before", "s2", bands, ctx.checkpoints)
         a = search_task(prep, "after", "s2", bands, ctx.checkpoints)
-        return finish_run(prep, analyse_task(prep, b, a, change, force), solution)
+        return finish_run(prep, analyse_task(prep, b, a, change, force, ctx.checkpoints), solution)
 
     # a failure returns a Failed state (reason in its message); Prefect raises the original
     # exception to a direct caller, so callers only ever receive the dict

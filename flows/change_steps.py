@@ -19,6 +19,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from catalogs.profiles import scale_offset
+from flows.checkpoints import Checkpoints
 from flows.prepare import Prepared, product_id, season_warnings, software_version
 from flows.progress import report
 from flows.publish import (
@@ -27,6 +28,7 @@ from flows.publish import (
     existing_product,
     finalize,
     float_band,
+    resumed_draft,
     staged,
     staging_folder,
 )
@@ -141,11 +143,14 @@ def analyse_change(
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "change_detection",
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Load, compute and write the change product into a staging folder, then publish it.
 
     Never publishes when the valid coverage of the AOI is below
-    ``analytics.min_valid_fraction``: the outcome is then ``insufficient_data``.
+    ``analytics.min_valid_fraction``: the outcome is then ``insufficient_data``. With the
+    ``checkpoints`` of a resumed run whose failed run wrote every raster, those are verified
+    and published without computing them again.
     """
     grid = prep.settings.grid
     b_items = [pystac.Item.from_dict(d) for d in before_items]
@@ -156,6 +161,16 @@ def analyse_change(
     if not force and (done := existing_product(prep, "change", item_id)) is not None:
         return done
     staging = staging_folder(prep, "change", item_id, force=force)
+    resumed = resumed_draft(prep, "change", item_id, staging, checkpoints)
+    if resumed is not None:
+        with staged(resumed, checkpoints):
+            report("analyse", 3, 4)
+            outcome = finalize(
+                prep, resumed, inside_px=resumed.inside_px or 0, run_id=run_id,
+                flow_name=flow_name,
+            )  # fmt: skip
+            report("analyse", 4, 4)
+            return outcome
     geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     draft = Draft(
         kind="change",
@@ -167,7 +182,7 @@ def analyse_change(
         warnings=season_warnings(prep.before, prep.after),
         synthetic=any(it.properties.get("yamasat:synthetic") for it in b_items + a_items),
     )
-    with staged(draft):
+    with staged(draft, checkpoints):
         report("analyse", 0, 4)
         measure = _measure_on_grid(prep, b_items, a_items, params, geobox, staging)
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
@@ -222,8 +237,11 @@ def analyse_change(
         )
         stream.unlink()  # not part of the product
         report("analyse", 2, 4)
-        inside_px = int(inside.sum().compute())
+        draft.inside_px = int(inside.sum().compute())
+        draft.rasters_done = True
         report("analyse", 3, 4)
-        outcome = finalize(prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name)
+        outcome = finalize(
+            prep, draft, inside_px=draft.inside_px, run_id=run_id, flow_name=flow_name
+        )
         report("analyse", 4, 4)
         return outcome

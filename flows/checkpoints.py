@@ -4,7 +4,9 @@ A run's stages write their (small, JSON-safe) results under
 ``<output_root>/.yamasat/checkpoints/<lineage>/<stage>.json``; the lineage is the id of the
 first run of a resume chain. ``yamasat runs resume RUN`` starts a new run with the failed
 run's parameters and lineage: stages with a checkpoint are taken from it, the others run.
-Checkpoints of a lineage are removed when one of its runs completes.
+Checkpoints of a lineage are removed when one of its runs completes. A product whose rasters
+were all written when its run failed keeps them under ``<lineage>/rasters/<item id>/`` with
+a manifest (:func:`flows.publish.staged`), and the resume publishes them once they verify.
 
 (Prefect can persist task results as well, but only into a storage block saved on the
 server; these files live with the products, whichever server or none ran the flow.)

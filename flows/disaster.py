@@ -12,6 +12,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from catalogs.errors import ParameterError
+from flows.checkpoints import Checkpoints
 from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
 from flows.prepare import Prepared
 from flows.publish import ProductOutcome
@@ -35,26 +36,36 @@ def flood_task(
     before: list[dict[str, Any]],
     after: list[dict[str, Any]],
     force: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     analyse = analyse_flood_s1 if sensor == "s1" else analyse_flood_s2
     return analyse_locked(
-        prep, "flood_mapping", sensor, analyse, before_items=before, after_items=after, force=force
-    )
+        prep, "flood_mapping", sensor, analyse, before_items=before, after_items=after,
+        force=force, checkpoints=checkpoints,
+    )  # fmt: skip
 
 
 @task(name="analyse-landslide", cache_policy=NO_CACHE)
 def landslide_task(
-    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
+    prep: Prepared,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    force: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     return analyse_locked(
         prep, "landslide_mapping", "s2", analyse_landslide,
-        before_items=before, after_items=after, force=force,
+        before_items=before, after_items=after, force=force, checkpoints=checkpoints,
     )  # fmt: skip
 
 
 @task(name="analyse-burn", cache_policy=NO_CACHE)
 def burn_task(
-    prep: Prepared, before: list[dict[str, Any]], after: list[dict[str, Any]], force: bool
+    prep: Prepared,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    force: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     return analyse_locked(
         prep,
@@ -64,6 +75,7 @@ def burn_task(
         before_items=before,
         after_items=after,
         force=force,
+        checkpoints=checkpoints,
     )
 
 
@@ -72,7 +84,10 @@ def _product_run(
     params: dict[str, Any],
     family: str,
     bands: tuple[str, ...],
-    analyse: Callable[[Prepared, list[dict[str, Any]], list[dict[str, Any]]], ProductOutcome],
+    analyse: Callable[
+        [Prepared, list[dict[str, Any]], list[dict[str, Any]], Checkpoints | None],
+        ProductOutcome,
+    ],
 ) -> dict[str, Any]:
     """The common body: prepare, search both periods (checkpointed), analyse, finish."""
 
@@ -89,7 +104,7 @@ def _product_run(
         )
         b = search_task(prep, "before", family, bands, ctx.checkpoints)
         a = search_task(prep, "after", family, bands, ctx.checkpoints)
-        return finish_run(prep, analyse(prep, b, a), params["solution"])
+        return finish_run(prep, analyse(prep, b, a, ctx.checkpoints), params["solution"])
 
     # a failure returns a Failed state (reason in its message); Prefect raises the original
     # exception to a direct caller, so callers only ever receive the dict
@@ -122,7 +137,7 @@ def flood_mapping(
     family, bands = ("s1", _BANDS["s1"]) if sensor == "s1" else ("s2", _BANDS["flood-s2"])
     return _product_run(
         "flood_mapping", params, family, bands,
-        lambda prep, b, a: flood_task(prep, sensor, b, a, force),
+        lambda prep, b, a, ckpt: flood_task(prep, sensor, b, a, force, ckpt),
     )  # fmt: skip
 
 
@@ -145,7 +160,7 @@ def landslide_mapping(
                   resume_of=resume_of)  # fmt: skip
     return _product_run(
         "landslide_mapping", params, "s2", _BANDS["landslide"],
-        lambda prep, b, a: landslide_task(prep, b, a, force),
+        lambda prep, b, a, ckpt: landslide_task(prep, b, a, force, ckpt),
     )  # fmt: skip
 
 
@@ -168,7 +183,7 @@ def burn_mapping(
                   resume_of=resume_of)  # fmt: skip
     return _product_run(
         "burn_mapping", params, "s2", _BANDS["burn"],
-        lambda prep, b, a: burn_task(prep, b, a, force),
+        lambda prep, b, a, ckpt: burn_task(prep, b, a, force, ckpt),
     )  # fmt: skip
 
 

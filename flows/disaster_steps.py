@@ -19,6 +19,7 @@ from catalogs.errors import NoDataError, SourceError
 from catalogs.profiles import scale_offset
 from catalogs.signing import signed_for_reading
 from flows.change_steps import load_common, params_dict
+from flows.checkpoints import Checkpoints
 from flows.prepare import Prepared, network_policy, product_id, search_family, season_warnings
 from flows.progress import report
 from flows.publish import (
@@ -27,6 +28,7 @@ from flows.publish import (
     existing_product,
     finalize,
     float_band,
+    resumed_draft,
     staged,
     staging_folder,
 )
@@ -157,13 +159,17 @@ def _start(
     force: bool,
     *,
     synthetic: bool,
+    checkpoints: Checkpoints | None = None,
 ) -> Draft | ProductOutcome:
-    """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product."""
+    """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product;
+    for a resumed run whose failed run wrote every raster, that draft (``rasters_done``)."""
     grid = prep.settings.grid
     item_id = product_id(kind, prep, inputs, params)
     if not force and (done := existing_product(prep, kind, item_id)) is not None:
         return done
     staging = staging_folder(prep, kind, item_id, force=force)
+    if (resumed := resumed_draft(prep, kind, item_id, staging, checkpoints)) is not None:
+        return resumed
     geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     return Draft(
         kind=kind,
@@ -179,16 +185,21 @@ def _start(
 def _finish(
     prep: Prepared,
     draft: Draft,
-    inside: xr.DataArray,
+    inside: xr.DataArray | None,
     run_id: str | None,
     flow_name: str,
     enrich: Any = None,
 ) -> ProductOutcome:
+    """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
+    taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size)."""
+    if inside is not None:
+        draft.inside_px = int(inside.sum().compute())
+    draft.rasters_done = True
     report("analyse", 3, 4)
-    inside_px = int(inside.sum().compute())
     outcome = finalize(
-        prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name, enrich=enrich
-    )
+        prep, draft, inside_px=draft.inside_px or 0, run_id=run_id, flow_name=flow_name,
+        enrich=enrich,
+    )  # fmt: skip
     report("analyse", 4, 4)
     return outcome
 
@@ -202,6 +213,7 @@ def analyse_flood_s1(
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "flood_mapping",
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Sentinel-1 flood: three detectors by vote, likelihood 0–100, exclusions, MMU."""
     params = params or SarFloodParams(**prep.settings.analytics.flood.model_dump())
@@ -214,10 +226,14 @@ def analyse_flood_s1(
         {"sensor": "s1", **params_dict(params)},
         force,
         synthetic=_synthetic(pre + post),
+        checkpoints=checkpoints,
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    with staged(draft):
+    if draft.rasters_done:  # resumed: the failed run wrote every raster
+        with staged(draft, checkpoints):
+            return _finish(prep, draft, None, run_id, flow_name)
+    with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
         grid = prep.settings.grid
@@ -300,6 +316,7 @@ def analyse_flood_s2(
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "flood_mapping",
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Sentinel-2 flood: MNDWI water after and not water in the before (reference) period."""
     b_items, a_items = _items(before_items), _items(after_items)
@@ -318,10 +335,14 @@ def analyse_flood_s2(
         params,
         force,
         synthetic=_synthetic(b_items + a_items),
+        checkpoints=checkpoints,
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    with staged(draft):
+    if draft.rasters_done:  # resumed: the failed run wrote every raster
+        with staged(draft, checkpoints):
+            return _finish(prep, draft, None, run_id, flow_name)
+    with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
@@ -401,6 +422,16 @@ def _object_means(rasters: dict[str, Path]) -> Any:
     return enrich
 
 
+def _landslide_enrich(staging: Path) -> Any:
+    return _object_means(
+        {"mean_slope_deg": staging / "slope.tif", "mean_dndvi": staging / "dndvi.tif"}
+    )
+
+
+def _burn_enrich(staging: Path) -> Any:
+    return _object_means({"mean_dnbr": staging / "dnbr.tif"})
+
+
 def analyse_landslide(
     prep: Prepared,
     before_items: list[dict[str, Any]],
@@ -410,6 +441,7 @@ def analyse_landslide(
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "landslide_mapping",
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Landslide scars: NDVI loss to bare soil on steep slopes, water excluded, MMU, objects."""
     params = params or LandslideParams(**prep.settings.analytics.landslide.model_dump())
@@ -421,10 +453,14 @@ def analyse_landslide(
         params_dict(params),
         force,
         synthetic=_synthetic(b_items + a_items),
+        checkpoints=checkpoints,
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    with staged(draft):
+    if draft.rasters_done:  # resumed: the failed run wrote every raster
+        with staged(draft, checkpoints):
+            return _finish(prep, draft, None, run_id, flow_name, _landslide_enrich(draft.staging))
+    with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
         slope = load_slope(prep, geobox)
@@ -477,8 +513,7 @@ def analyse_landslide(
             float_band(prep, unit="degree"),
         )
         report("analyse", 2, 4)
-        enrich = _object_means({"mean_slope_deg": s / "slope.tif", "mean_dndvi": s / "dndvi.tif"})
-        return _finish(prep, draft, inside, run_id, flow_name, enrich)
+        return _finish(prep, draft, inside, run_id, flow_name, _landslide_enrich(s))
 
 
 class BurnParams:
@@ -508,6 +543,7 @@ def analyse_burn(
     force: bool = False,
     run_id: str | None = None,
     flow_name: str = "burn_mapping",
+    checkpoints: Checkpoints | None = None,
 ) -> ProductOutcome:
     """Burn scar: dNBR severity classes (USGS) and a binary burned product."""
     if params is None:
@@ -521,10 +557,14 @@ def analyse_burn(
         params.as_dict(),
         force,
         synthetic=_synthetic(b_items + a_items),
+        checkpoints=checkpoints,
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    with staged(draft):
+    if draft.rasters_done:  # resumed: the failed run wrote every raster
+        with staged(draft, checkpoints):
+            return _finish(prep, draft, None, run_id, flow_name, _burn_enrich(draft.staging))
+    with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
         inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
@@ -569,5 +609,4 @@ def analyse_burn(
             float_band(prep),
         )
         report("analyse", 2, 4)
-        enrich = _object_means({"mean_dnbr": s / "dnbr.tif"})
-        return _finish(prep, draft, inside, run_id, flow_name, enrich)
+        return _finish(prep, draft, inside, run_id, flow_name, _burn_enrich(s))

@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import json
+import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +31,7 @@ from catalogs.boundaries import Boundaries, load_boundaries
 from catalogs.errors import BoundariesMissingError, OutputExistsError
 from catalogs.municipalities import by_code
 from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item, publish_item
+from flows.checkpoints import Checkpoints
 from flows.prepare import Prepared, software_version
 from processing.write import WrittenFile, atomic_path, sha256_file
 
@@ -37,10 +41,13 @@ __all__ = [
     "existing_product",
     "finalize",
     "float_band",
+    "resumed_draft",
     "staged",
     "staging_folder",
     "summary_markdown",
 ]
+
+log = logging.getLogger(__name__)
 
 NODATA = 255
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -101,6 +108,10 @@ class Draft:
     qa: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     synthetic: bool = False
+    rasters_done: bool = False
+    """every raster is written and checked: what is left is :func:`finalize`"""
+    inside_px: int | None = None
+    """pixels of the grid inside the AOI (set with ``rasters_done``)"""
 
     def add_cog(self, key: str, wf: WrittenFile, title: str, band: dict[str, Any]) -> None:
         """Record a written COG as an asset of the product."""
@@ -166,13 +177,130 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
 
 
 @contextlib.contextmanager
-def staged(draft: Draft) -> Iterator[Draft]:
+def staged(draft: Draft, checkpoints: Checkpoints | None = None) -> Iterator[Draft]:
     """Work on ``draft``; its staging folder is removed afterwards, published or not (a
-    published product's folder has already been renamed into the catalog by then)."""
+    published product's folder has already been renamed into the catalog by then).
+
+    When the work fails after every raster was written (``draft.rasters_done``: polygons,
+    quicklook, STAC or publishing failed), the rasters are kept in the run's ``checkpoints``
+    so that a resumed run goes straight to :func:`finalize` (:func:`resumed_draft`).
+    """
     try:
         yield draft
+    except BaseException:
+        if checkpoints is not None and draft.rasters_done:
+            try:
+                _keep_for_resume(draft, checkpoints)
+            except Exception as e:  # never mask the failure itself
+                log.warning("could not keep the rasters of %s for a resume: %s", draft.item_id, e)
+        raise
     finally:
         shutil.rmtree(draft.staging, ignore_errors=True)
+
+
+_KEPT = "rasters"
+"""checkpoint folder (per product) of the rasters of a run that failed after writing them"""
+
+
+def _kept_folder(checkpoints: Checkpoints, item_id: str) -> Path:
+    return checkpoints.folder / _KEPT / item_id
+
+
+def _keep_for_resume(draft: Draft, checkpoints: Checkpoints) -> None:
+    folder = _kept_folder(checkpoints, draft.item_id)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = {}
+    for key, wf in draft.files.items():
+        spec = draft.assets[key]
+        if spec.media_type != COG:  # tables and pictures: finalize makes them again
+            continue
+        os.replace(wf.path, folder / wf.path.name)  # same file system: the output root
+        files[key] = {
+            "name": wf.path.name,
+            "size": wf.size,
+            "sha256": wf.sha256,
+            "media_type": spec.media_type,
+            "roles": list(spec.roles),
+            "title": spec.title,
+            "raster_bands": [dict(b) for b in spec.raster_bands],
+        }
+    manifest = {
+        "kind": draft.kind,
+        "item_id": draft.item_id,
+        "inputs": draft.inputs,
+        "parameters": draft.parameters,
+        "warnings": draft.warnings,
+        "qa": draft.qa,
+        "threshold": draft.threshold,
+        "synthetic": draft.synthetic,
+        "inside_px": draft.inside_px,
+        "files": files,
+    }
+    (folder / "draft.json").write_text(json.dumps(manifest, default=str), encoding="utf-8")
+    log.info("kept the rasters of %s for a resume in %s", draft.item_id, folder)
+
+
+def resumed_draft(
+    prep: Prepared, kind: str, item_id: str, staging: Path, checkpoints: Checkpoints | None
+) -> Draft | None:
+    """The draft a failed run of this lineage left with all its rasters written, moved into
+    ``staging`` after every file's size and checksum are verified; None when there is none
+    or it does not verify (the rasters are then computed again)."""
+    if checkpoints is None:
+        return None
+    folder = _kept_folder(checkpoints, item_id)
+    try:
+        manifest = json.loads((folder / "draft.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        log.warning("kept rasters of %s unreadable (%s): computing them again", item_id, e)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    try:
+        if manifest["kind"] != kind or manifest["item_id"] != item_id:
+            raise ValueError("they belong to another product")
+        for key, f in manifest["files"].items():
+            path = folder / Path(f["name"]).name
+            if not path.is_file() or path.stat().st_size != f["size"]:
+                raise ValueError(f"{key}: {path.name} is missing or has another size")
+            if sha256_file(path) != f["sha256"]:
+                raise ValueError(f"{key}: {path.name} does not match its checksum")
+    except (KeyError, TypeError, ValueError) as e:
+        log.warning("kept rasters of %s do not verify (%s): computing them again", item_id, e)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    grid = prep.settings.grid
+    from processing.grid import project_geobox
+
+    draft = Draft(
+        kind=kind,
+        item_id=item_id,
+        staging=staging,
+        geobox=project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution),
+        inputs=list(manifest["inputs"]),
+        parameters=dict(manifest["parameters"]),
+        warnings=list(manifest["warnings"]),
+        qa=dict(manifest["qa"]),
+        threshold=manifest["threshold"],
+        synthetic=bool(manifest["synthetic"]),
+        rasters_done=True,
+        inside_px=manifest["inside_px"],
+    )
+    for key, f in manifest["files"].items():
+        path = staging / f["name"]
+        os.replace(folder / f["name"], path)
+        wf = WrittenFile(path, int(f["size"]), str(f["sha256"]))
+        draft.files[key] = wf
+        draft.assets[key] = AssetSpec(
+            path, wf.size, wf.sha256, f["media_type"], tuple(f["roles"]), f["title"],
+            tuple(f["raster_bands"]),
+        )  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
+    log.info("resumed %s from the rasters a failed run of lineage %s wrote", item_id,
+             checkpoints.lineage)  # fmt: skip
+    return draft
 
 
 def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> Path:

@@ -321,3 +321,43 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
     assert (native == project).mean() > 0.99
     # invalid areas grow by at most about a pixel around clouds
     assert abs((native == 255).mean() - (project == 255).mean()) < 0.01
+
+
+def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
+    sample_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change analysis keeps its verified rasters when publishing fails, and a run of
+    the same lineage publishes them without computing them again (same checksums)."""
+    import flows.change_steps
+    import flows.publish
+    from flows.checkpoints import Checkpoints
+
+    settings = load_settings(env={})
+    prep = prepare(aoi=_bbox(sample_root), before=CHANGE_PERIODS[0], after=CHANGE_PERIODS[1],
+                   source=str(sample_root / "catalog.json"), out=tmp_path, settings=settings,
+                   profile="sample")  # fmt: skip
+    b = search_family(prep, "s2", prep.before, ("nir", "red", "scl"))
+    a = search_family(prep, "s2", prep.after, ("nir", "red", "scl"))
+    ckpt = Checkpoints(tmp_path, "lineage-1")
+    params = ChangeParams(threshold="otsu")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("simulated: the disk filled up")
+
+    with monkeypatch.context() as m, pytest.raises(OSError):
+        m.setattr(flows.publish, "polygons", broken)
+        analyse_change(prep, b, a, params=params, checkpoints=ckpt)
+    kept = ckpt.folder / "rasters"
+    (product,) = kept.iterdir()
+    manifest = json.loads((product / "draft.json").read_text(encoding="utf-8"))
+    assert set(manifest["files"]) == {"dndvi", "change"} and manifest["inside_px"] > 0
+
+    def no_compute(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the rasters must not be computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(flows.change_steps, "_measure_on_grid", no_compute)
+        outcome = analyse_change(prep, b, a, params=params, checkpoints=ckpt)
+    assert outcome.outcome == "published" and outcome.item_id == product.name
+    assert outcome.files["change"]["sha256"] == manifest["files"]["change"]["sha256"]
+    assert outcome.threshold == manifest["threshold"] and not product.exists()

@@ -124,6 +124,70 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     assert f"resumed by {latest['id'][:8]} (completed)" in capsys.readouterr().out
 
 
+def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    boundaries_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A failure after every raster was written (here the quicklook) keeps the verified
+    rasters with the run's checkpoints; the resume publishes them without computing again."""
+    import flows.disaster_steps
+    import flows.publish
+    from flows.disaster import burn_mapping
+
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+
+    def no_disk(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("simulated: no space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(flows.publish, "quicklook", no_disk)
+        with pytest.raises(OSError):
+            burn_mapping(**_burn_kwargs(sample_root))
+    (failed,) = _runs(capsys, "--state", "failed")
+    kept = workspace / "products" / ".yamasat" / "checkpoints" / failed["id"] / "rasters"
+    (product_dir,) = kept.iterdir()
+    assert sorted(p.name for p in product_dir.iterdir()) == [
+        "burn.tif", "dnbr.tif", "draft.json", "severity.tif",
+    ]  # fmt: skip
+
+    def no_compute(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a resumed run must not compute its rasters again")
+
+    with monkeypatch.context() as m:
+        m.setattr(flows.disaster_steps, "write_cogs", no_compute)
+        assert run(["runs", "resume", failed["id"]]) == 0
+    latest = _runs(capsys, "--limit", "1")[0]
+    assert latest["outcome"] == "published" and latest["resumed_from"] == failed["id"]
+    (item_id,) = latest["products"]
+    assert item_id == product_dir.name
+    import pystac
+
+    item = pystac.Item.from_file(workspace / "products" / "burn" / item_id / f"{item_id}.json")
+    assert set(item.assets) >= {"burn", "dnbr", "quicklook", "polygons"}
+    assert not kept.parent.exists()  # the lineage completed: its checkpoints are gone
+    # a kept raster that no longer matches its checksum is computed again, not published
+    with monkeypatch.context() as m:
+        m.setattr(flows.publish, "quicklook", no_disk)
+        with pytest.raises(OSError):
+            burn_mapping(**_burn_kwargs(sample_root), force=True)
+    (failed2,) = [r for r in _runs(capsys, "--state", "failed") if r["id"] != failed["id"]]
+    kept2 = workspace / "products" / ".yamasat" / "checkpoints" / failed2["id"] / "rasters"
+    (product_dir2,) = kept2.iterdir()
+    with open(product_dir2 / "dnbr.tif", "r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 0xFF]))
+    with monkeypatch.context() as m, pytest.raises(AssertionError, match="must not compute"):
+        m.setattr(flows.disaster_steps, "write_cogs", no_compute)
+        burn_mapping(**_burn_kwargs(sample_root), force=True, resume_of=failed2["id"])
+    assert not product_dir2.exists()  # the tampered rasters were dropped
+
+
 def test_a_lost_run_is_closed_when_it_is_resumed(
     prefect_harness: None,
     sample_root: Path,
