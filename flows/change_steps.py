@@ -237,11 +237,9 @@ def analyse_change(
         )
         stream.unlink()  # not part of the product
         report("analyse", 2, 4)
-        draft.inside_px = int(inside.sum().compute())
-        draft.rasters_done = True
+        inside_px = int(inside.sum().compute())
+        draft.rasters_written(inside_px)
         report("analyse", 3, 4)
-        outcome = finalize(
-            prep, draft, inside_px=draft.inside_px, run_id=run_id, flow_name=flow_name
-        )
+        outcome = finalize(prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name)
         report("analyse", 4, 4)
         return outcome

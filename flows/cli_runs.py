@@ -151,21 +151,31 @@ def runs_resume(
             f"run {record.id} completed ({record.outcome}); there is nothing to resume. "
             "Run the flow again (with --force to remake its product)"
         )
-    if record.state == "running" and not record.lost and not anyway:
-        raise ParameterError(
-            f"run {record.id} is still running ({record.host}:{record.pid}); if its process died "
-            "on another machine, resume it with --anyway (a live run would race with it)"
-        )
+    if record.state == "running" and not record.lost:
+        import socket
+
+        if not anyway or record.host == socket.gethostname():
+            raise ParameterError(
+                f"run {record.id} is still running ({record.host}:{record.pid})"
+                + (
+                    ": its process is alive on this machine"
+                    if record.host == socket.gethostname()
+                    else "; if its process died on that machine, resume it with --anyway "
+                    "(a live run would race with it)"
+                )
+            )
     if record.state == "running":  # its process is gone (or --anyway says so): close it
         from catalogs.registry.runs import close_lost_run
 
+        why = (
+            f"its process ({record.host}:{record.pid}) ended without recording an end; "
+            "closed when it was resumed"
+            if record.lost
+            else f"declared lost with --anyway (process {record.host}:{record.pid}) when it "
+            "was resumed"
+        )
         with _registry() as reg:
-            close_lost_run(
-                reg,
-                record.id,
-                why=f"its process ({record.host}:{record.pid}) ended without recording an end; "
-                "closed when it was resumed",
-            )
+            record = close_lost_run(reg, record.id, why=why)
     params = dict(record.parameters)
     params["resume_of"] = record.id
     prefect_defaults()

@@ -193,8 +193,7 @@ def _finish(
     """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
     taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size)."""
     if inside is not None:
-        draft.inside_px = int(inside.sum().compute())
-    draft.rasters_done = True
+        draft.rasters_written(int(inside.sum().compute()))
     report("analyse", 3, 4)
     outcome = finalize(
         prep, draft, inside_px=draft.inside_px or 0, run_id=run_id, flow_name=flow_name,

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -112,6 +113,15 @@ class Draft:
     """every raster is written and checked: what is left is :func:`finalize`"""
     inside_px: int | None = None
     """pixels of the grid inside the AOI (set with ``rasters_done``)"""
+    warnings_at_rasters: list[str] = field(default_factory=list)
+    """the warnings when the rasters were done (what a resumed :func:`finalize` starts from)"""
+
+    def rasters_written(self, inside_px: int) -> None:
+        """Every raster is written and checked; ``inside_px`` pixels of the grid are in the
+        AOI. From here on a failure keeps the rasters for a resume (:func:`staged`)."""
+        self.inside_px = inside_px
+        self.rasters_done = True
+        self.warnings_at_rasters = list(self.warnings)
 
     def add_cog(self, key: str, wf: WrittenFile, title: str, band: dict[str, Any]) -> None:
         """Record a written COG as an asset of the product."""
@@ -183,7 +193,8 @@ def staged(draft: Draft, checkpoints: Checkpoints | None = None) -> Iterator[Dra
 
     When the work fails after every raster was written (``draft.rasters_done``: polygons,
     quicklook, STAC or publishing failed), the rasters are kept in the run's ``checkpoints``
-    so that a resumed run goes straight to :func:`finalize` (:func:`resumed_draft`).
+    so that a resumed run goes straight to :func:`finalize` (:func:`resumed_draft`). When it
+    succeeds, rasters any run kept for this product are removed.
     """
     try:
         yield draft
@@ -194,30 +205,50 @@ def staged(draft: Draft, checkpoints: Checkpoints | None = None) -> Iterator[Dra
             except Exception as e:  # never mask the failure itself
                 log.warning("could not keep the rasters of %s for a resume: %s", draft.item_id, e)
         raise
+    else:
+        if checkpoints is not None:
+            for kept in checkpoints.folder.parent.glob(f"*/{_KEPT}/{draft.item_id}"):
+                shutil.rmtree(kept, ignore_errors=True)
     finally:
         shutil.rmtree(draft.staging, ignore_errors=True)
 
 
 _KEPT = "rasters"
 """checkpoint folder (per product) of the rasters of a run that failed after writing them"""
+_MANIFEST = "draft.json"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
 def _kept_folder(checkpoints: Checkpoints, item_id: str) -> Path:
     return checkpoints.folder / _KEPT / item_id
 
 
+def _grid_of(geobox: GeoBox) -> dict[str, Any]:
+    return {
+        "crs": str(geobox.crs),
+        "shape": [int(n) for n in geobox.shape],
+        "affine": [float(v) for v in tuple(geobox.affine)[:6]],
+    }
+
+
 def _keep_for_resume(draft: Draft, checkpoints: Checkpoints) -> None:
-    folder = _kept_folder(checkpoints, draft.item_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    """Move the draft's COGs and a manifest into the kept folder; built aside and renamed
+    into place, so a folder with a manifest is always complete."""
+    final = _kept_folder(checkpoints, draft.item_id)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     files = {}
     for key, wf in draft.files.items():
         spec = draft.assets[key]
         if spec.media_type != COG:  # tables and pictures: finalize makes them again
             continue
-        os.replace(wf.path, folder / wf.path.name)  # same file system: the output root
+        name = wf.path.name
+        if not _SAFE_NAME.match(name):
+            raise ValueError(f"unexpected raster file name {name!r}")
+        os.replace(wf.path, partial / name)  # same file system: the output root
         files[key] = {
-            "name": wf.path.name,
+            "name": name,
             "size": wf.size,
             "sha256": wf.sha256,
             "media_type": spec.media_type,
@@ -228,76 +259,81 @@ def _keep_for_resume(draft: Draft, checkpoints: Checkpoints) -> None:
     manifest = {
         "kind": draft.kind,
         "item_id": draft.item_id,
+        "grid": _grid_of(draft.geobox),
         "inputs": draft.inputs,
         "parameters": draft.parameters,
-        "warnings": draft.warnings,
+        "warnings": draft.warnings_at_rasters,
         "qa": draft.qa,
         "threshold": draft.threshold,
         "synthetic": draft.synthetic,
         "inside_px": draft.inside_px,
         "files": files,
     }
-    (folder / "draft.json").write_text(json.dumps(manifest, default=str), encoding="utf-8")
-    log.info("kept the rasters of %s for a resume in %s", draft.item_id, folder)
+    tmp = partial / f".{_MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, default=str), encoding="utf-8")
+    os.replace(tmp, partial / _MANIFEST)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    log.info("kept the rasters of %s for a resume in %s", draft.item_id, final)
 
 
 def resumed_draft(
     prep: Prepared, kind: str, item_id: str, staging: Path, checkpoints: Checkpoints | None
 ) -> Draft | None:
-    """The draft a failed run of this lineage left with all its rasters written, moved into
-    ``staging`` after every file's size and checksum are verified; None when there is none
-    or it does not verify (the rasters are then computed again)."""
+    """The draft a failed run of this lineage left with all its rasters written, linked into
+    ``staging`` once the grid matches and every file's size and checksum verify; None when
+    there is none or it does not verify (the rasters are then computed again). The kept
+    files are removed when the product is published (:func:`staged`)."""
     if checkpoints is None:
         return None
     folder = _kept_folder(checkpoints, item_id)
-    try:
-        manifest = json.loads((folder / "draft.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        log.warning("kept rasters of %s unreadable (%s): computing them again", item_id, e)
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    try:
-        if manifest["kind"] != kind or manifest["item_id"] != item_id:
-            raise ValueError("they belong to another product")
-        for key, f in manifest["files"].items():
-            path = folder / Path(f["name"]).name
-            if not path.is_file() or path.stat().st_size != f["size"]:
-                raise ValueError(f"{key}: {path.name} is missing or has another size")
-            if sha256_file(path) != f["sha256"]:
-                raise ValueError(f"{key}: {path.name} does not match its checksum")
-    except (KeyError, TypeError, ValueError) as e:
-        log.warning("kept rasters of %s do not verify (%s): computing them again", item_id, e)
-        shutil.rmtree(folder, ignore_errors=True)
+    if not folder.is_dir():
         return None
     grid = prep.settings.grid
     from processing.grid import project_geobox
 
+    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        if manifest["kind"] != kind or manifest["item_id"] != item_id:
+            raise ValueError("they belong to another product")
+        if manifest["grid"] != _grid_of(geobox):
+            raise ValueError("the AOI's grid changed since they were written")
+        for key, f in manifest["files"].items():
+            name = str(f["name"])
+            if not _SAFE_NAME.match(name):
+                raise ValueError(f"{key}: unexpected file name {name!r}")
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != f["size"]:
+                raise ValueError(f"{key}: {name} is missing or has another size")
+            if sha256_file(path) != f["sha256"]:
+                raise ValueError(f"{key}: {name} does not match its checksum")
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        log.warning("kept rasters of %s not used (%s): computing them again", item_id, e)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
     draft = Draft(
         kind=kind,
         item_id=item_id,
         staging=staging,
-        geobox=project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution),
+        geobox=geobox,
         inputs=list(manifest["inputs"]),
         parameters=dict(manifest["parameters"]),
         warnings=list(manifest["warnings"]),
         qa=dict(manifest["qa"]),
         threshold=manifest["threshold"],
         synthetic=bool(manifest["synthetic"]),
-        rasters_done=True,
-        inside_px=manifest["inside_px"],
     )
     for key, f in manifest["files"].items():
         path = staging / f["name"]
-        os.replace(folder / f["name"], path)
+        os.link(folder / f["name"], path)  # the kept copy stays until the product is out
         wf = WrittenFile(path, int(f["size"]), str(f["sha256"]))
         draft.files[key] = wf
         draft.assets[key] = AssetSpec(
             path, wf.size, wf.sha256, f["media_type"], tuple(f["roles"]), f["title"],
             tuple(f["raster_bands"]),
         )  # fmt: skip
-    shutil.rmtree(folder, ignore_errors=True)
+    draft.rasters_written(int(manifest["inside_px"]))
     log.info("resumed %s from the rasters a failed run of lineage %s wrote", item_id,
              checkpoints.lineage)  # fmt: skip
     return draft

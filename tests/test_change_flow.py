@@ -351,6 +351,31 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     (product,) = kept.iterdir()
     manifest = json.loads((product / "draft.json").read_text(encoding="utf-8"))
     assert set(manifest["files"]) == {"dndvi", "change"} and manifest["inside_px"] > 0
+    assert not list(kept.glob("*.partial"))
+
+    # a manifest whose grid or file names do not match is not used, and is dropped
+    import shutil
+
+    from flows.publish import resumed_draft
+
+    spare = tmp_path / "spare"
+    shutil.copytree(product, spare)
+    staging = tmp_path / "staging-probe"
+    for bad in (
+        {"grid": {**manifest["grid"], "shape": [1, 1]}},
+        {
+            "files": {
+                **manifest["files"],
+                "change": {**manifest["files"]["change"], "name": "../change.tif"},
+            }
+        },
+    ):
+        (product / "draft.json").write_text(json.dumps({**manifest, **bad}), encoding="utf-8")
+        staging.mkdir()
+        assert resumed_draft(prep, "change", product.name, staging, ckpt) is None
+        assert not product.exists() and not list(staging.iterdir())
+        shutil.copytree(spare, product)
+        staging.rmdir()  # fmt: skip
 
     def no_compute(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the rasters must not be computed again")
@@ -361,3 +386,5 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     assert outcome.outcome == "published" and outcome.item_id == product.name
     assert outcome.files["change"]["sha256"] == manifest["files"]["change"]["sha256"]
     assert outcome.threshold == manifest["threshold"] and not product.exists()
+    # the resumed finalize starts from the warnings the rasters had: none said twice
+    assert len(outcome.warnings) == len(set(outcome.warnings))
