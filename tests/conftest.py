@@ -68,6 +68,20 @@ def _default_output_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ.pop("YAMASAT_STORAGE__OUTPUT_ROOT", None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _free_dashboard_port() -> Iterator[None]:
+    """LocalClusters of the tests pick a free dashboard port: 8787 may be taken by another
+    cluster on the machine (distributed then warns, which the tests' filters make an error)."""
+    if "YAMASAT_DASK__DASHBOARD_ADDRESS" in os.environ:
+        yield
+        return
+    os.environ["YAMASAT_DASK__DASHBOARD_ADDRESS"] = "127.0.0.1:0"
+    try:
+        yield
+    finally:
+        os.environ.pop("YAMASAT_DASK__DASHBOARD_ADDRESS", None)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder for CLI and flow runs: products (and the registry) in ``products/``."""
