@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Checkpoints"]
+__all__ = ["Checkpoints", "Lineage", "lineages"]
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
@@ -74,3 +74,24 @@ class Checkpoints:
     def clear(self) -> None:
         """Forget the lineage (its run completed)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Lineage:
+    """One lineage's checkpoint folder as found on disk: when last written, how big."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.id = folder.name
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        stats = [p.stat() for p in files]
+        self.bytes = sum(st.st_size for st in stats)
+        self.last_used = max([st.st_mtime for st in stats] or [folder.stat().st_mtime])
+
+
+def lineages(output_root: Path) -> list[Lineage]:
+    """The lineages with checkpoints under ``output_root``, least recently used first."""
+    root = output_root / ".yamasat" / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [Lineage(p) for p in root.iterdir() if p.is_dir() and _SAFE.match(p.name)]
+    return sorted(found, key=lambda lin: lin.last_used)

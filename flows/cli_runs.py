@@ -13,7 +13,7 @@ from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
 
 __all__ = ["runs_app"]
 
-runs_app = typer.Typer(help="Recorded flow runs: list, show, resume.", no_args_is_help=True)
+runs_app = typer.Typer(help="Recorded flow runs: list, show, resume, prune.", no_args_is_help=True)
 
 
 def _duration(seconds: float | None) -> str:
@@ -187,3 +187,46 @@ def runs_resume(
         f"{_e(result.get('item_href') or '')}",
         soft_wrap=True,
     )
+
+
+@runs_app.command("prune")
+def runs_prune(
+    older_than_days: Annotated[
+        float, typer.Option(min=0, help="Only checkpoints not written for this many days.")
+    ] = 14,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+) -> None:
+    """Remove the checkpoints (item lists, kept rasters) of failed runs nobody resumed: those
+    not written for --older-than-days, unless their run is still running. A run whose
+    checkpoints are gone can still be resumed; it then searches and computes again."""
+    import datetime as dt
+    import shutil
+    import time
+
+    from catalogs.errors import UnknownRunError
+    from catalogs.registry.runs import run_record
+    from flows.checkpoints import lineages
+
+    settings = _settings()
+    cutoff = time.time() - older_than_days * 86400
+    tz = ZoneInfo(settings.orchestration.timezone)
+    freed, removed = 0, 0
+    with _registry() as reg:
+        for lineage in lineages(settings.storage.output_root):
+            if lineage.last_used > cutoff:
+                continue
+            try:
+                record = run_record(reg, lineage.id)
+                if record.state == "running" and not record.lost:
+                    continue  # its run may still need them
+            except UnknownRunError:
+                pass  # a run recorded elsewhere, or its record removed: only age counts
+            when = dt.datetime.fromtimestamp(lineage.last_used, tz).strftime("%Y-%m-%d %H:%M")
+            verb = "would remove" if dry_run else "removed"
+            _print(f"{verb} {lineage.id}: {lineage.bytes / 1e6:.1f} MB, last written {when}")
+            if not dry_run:
+                shutil.rmtree(lineage.folder, ignore_errors=True)
+            freed += lineage.bytes
+            removed += 1
+    verb = "would free" if dry_run else "freed"
+    _print(f"{removed} lineage(s), {verb} {freed / 1e6:.1f} MB")

@@ -126,3 +126,37 @@ def test_sample_build_refuses_existing(
 ) -> None:
     assert run(["sample", "build", "--out", str(sample_root)]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_runs_prune_removes_only_old_checkpoints_of_runs_not_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import time
+
+    from catalogs.registry import open_registry
+    from catalogs.registry.runs import start_run_record
+    from catalogs.settings import load_settings
+
+    out = tmp_path / "products"
+    monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(out))
+    root = out / ".yamasat" / "checkpoints"
+    month_ago = time.time() - 30 * 86400
+    for lineage, old in (("old-run", True), ("new-run", False), ("live-run", True)):
+        kept = root / lineage / "rasters" / f"change-{lineage}"
+        kept.mkdir(parents=True)
+        for name, size in (("change.tif", 1000), ("draft.json", 10)):
+            (kept / name).write_bytes(b"x" * size)
+            if old:
+                os.utime(kept / name, (month_ago, month_ago))
+    with open_registry(load_settings()) as reg:  # recorded by this live process: running
+        start_run_record(reg, "live-run", flow="change_detection", software_version="0",
+                         parameters={}, aoi=None)  # fmt: skip
+    assert run(["runs", "prune", "--older-than-days", "7", "--dry-run"]) == 0
+    said = capsys.readouterr().out
+    assert "would remove old-run" in said and "1 lineage(s), would free" in said
+    assert (root / "old-run").exists()
+    assert run(["runs", "prune", "--older-than-days", "7"]) == 0
+    said = capsys.readouterr().out
+    assert "removed old-run" in said and "new-run" not in said and "live-run" not in said
+    assert sorted(p.name for p in root.iterdir()) == ["live-run", "new-run"]
