@@ -8,6 +8,7 @@ data leaves nothing behind and says why.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def fetch_boundaries(
         with os.fdopen(fd, "wb") as out:
             _download(source, out, network, policy)
         try:
-            load_boundaries(tmp, prefecture_code=prefecture_code)
+            boundaries = load_boundaries(tmp, prefecture_code=prefecture_code)
         except BoundariesMissingError as e:
             raise BoundariesMissingError(
                 f"the file downloaded from {source} is not usable N03 boundaries of prefecture "
@@ -81,7 +82,9 @@ def fetch_boundaries(
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return FetchResult(target, True, load_boundaries(target, prefecture_code=prefecture_code))
+    # checked once, on the download: the same polygons, now read from where they lie
+    source = boundaries.source.replace(str(tmp), str(target), 1)
+    return FetchResult(target, True, dataclasses.replace(boundaries, source=source))
 
 
 def _download(url: str, out: BinaryIO, network: NetworkPolicy, policy: HrefPolicy) -> None:

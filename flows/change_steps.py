@@ -20,21 +20,12 @@ from odc.geo.geobox import GeoBox
 
 from catalogs.profiles import scale_offset
 from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared, product_id, season_warnings, software_version
+from flows.prepare import Prepared, season_warnings, software_version
 from flows.progress import report
-from flows.publish import (
-    Draft,
-    ProductOutcome,
-    existing_product,
-    finalize,
-    float_band,
-    resumed_draft,
-    staged,
-    staging_folder,
-)
+from flows.publish import ProductOutcome, finish_draft, float_band, staged, start_draft
 from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
 from processing.gdal_env import configure_gdal
-from processing.grid import aoi_mask, project_geobox
+from processing.grid import aoi_mask
 from processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
 from processing.threshold import Direction, change_threshold
 from processing.write import CogSpec, float_spec, write_cogs, write_raster
@@ -155,33 +146,22 @@ def analyse_change(
     grid = prep.settings.grid
     b_items = [pystac.Item.from_dict(d) for d in before_items]
     a_items = [pystac.Item.from_dict(d) for d in after_items]
-    inputs = [it.id for it in b_items + a_items]
-    p_dict = params_dict(params)
-    item_id = product_id("change", prep, inputs, p_dict)
-    if not force and (done := existing_product(prep, "change", item_id)) is not None:
-        return done
-    staging = staging_folder(prep, "change", item_id, force=force)
-    resumed = resumed_draft(prep, "change", item_id, staging, checkpoints)
-    if resumed is not None:
-        with staged(resumed, checkpoints):
-            report("analyse", 3, 4)
-            outcome = finalize(
-                prep, resumed, inside_px=resumed.inside_px or 0, run_id=run_id,
-                flow_name=flow_name,
-            )  # fmt: skip
-            report("analyse", 4, 4)
-            return outcome
-    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
-    draft = Draft(
-        kind="change",
-        item_id=item_id,
-        staging=staging,
-        geobox=geobox,
-        inputs=inputs,
-        parameters=p_dict,
-        warnings=season_warnings(prep.before, prep.after),
+    draft = start_draft(
+        prep,
+        "change",
+        [it.id for it in b_items + a_items],
+        params_dict(params),
+        force,
         synthetic=any(it.properties.get("yamasat:synthetic") for it in b_items + a_items),
+        warnings=season_warnings(prep.before, prep.after),
+        checkpoints=checkpoints,
     )
+    if isinstance(draft, ProductOutcome):
+        return draft
+    if draft.rasters_done:  # resumed: the failed run wrote every raster
+        with staged(draft, checkpoints):
+            return finish_draft(prep, draft, None, run_id, flow_name)
+    staging, geobox = draft.staging, draft.geobox
     with staged(draft, checkpoints):
         report("analyse", 0, 4)
         measure = _measure_on_grid(prep, b_items, a_items, params, geobox, staging)
@@ -237,9 +217,4 @@ def analyse_change(
         )
         stream.unlink()  # not part of the product
         report("analyse", 2, 4)
-        inside_px = int(inside.sum().compute())
-        draft.rasters_written(inside_px)
-        report("analyse", 3, 4)
-        outcome = finalize(prep, draft, inside_px=inside_px, run_id=run_id, flow_name=flow_name)
-        report("analyse", 4, 4)
-        return outcome
+        return finish_draft(prep, draft, inside, run_id, flow_name)

@@ -20,17 +20,14 @@ from catalogs.profiles import scale_offset
 from catalogs.signing import signed_for_reading
 from flows.change_steps import load_common, params_dict
 from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared, network_policy, product_id, search_family, season_warnings
+from flows.prepare import Prepared, network_policy, search_family, season_warnings
 from flows.progress import report
 from flows.publish import (
-    Draft,
     ProductOutcome,
-    existing_product,
-    finalize,
+    finish_draft,
     float_band,
-    resumed_draft,
     staged,
-    staging_folder,
+    start_draft,
 )
 from processing.burn import USGS_THRESHOLDS, burn_severity
 from processing.composite import median_composite
@@ -42,7 +39,7 @@ from processing.flood import (
     optical_flood,
     sar_flood,
 )
-from processing.grid import aoi_mask, project_geobox
+from processing.grid import aoi_mask
 from processing.indices import mndwi, nbr, ndvi
 from processing.landslide import LandslideParams, landslide_candidates
 from processing.load import load_bands, load_s2
@@ -151,58 +148,6 @@ def _sar_db(
     return {p: to_db(lee_filter(ds[p], size=params.speckle_window)) for p in ("vv", "vh")}
 
 
-def _start(
-    prep: Prepared,
-    kind: str,
-    inputs: list[str],
-    params: dict[str, Any],
-    force: bool,
-    *,
-    synthetic: bool,
-    checkpoints: Checkpoints | None = None,
-) -> Draft | ProductOutcome:
-    """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product;
-    for a resumed run whose failed run wrote every raster, that draft (``rasters_done``)."""
-    grid = prep.settings.grid
-    item_id = product_id(kind, prep, inputs, params)
-    if not force and (done := existing_product(prep, kind, item_id)) is not None:
-        return done
-    staging = staging_folder(prep, kind, item_id, force=force)
-    if (resumed := resumed_draft(prep, kind, item_id, staging, checkpoints)) is not None:
-        return resumed
-    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
-    return Draft(
-        kind=kind,
-        item_id=item_id,
-        staging=staging,
-        geobox=geobox,
-        inputs=inputs,
-        parameters=params,
-        synthetic=synthetic,
-    )
-
-
-def _finish(
-    prep: Prepared,
-    draft: Draft,
-    inside: xr.DataArray | None,
-    run_id: str | None,
-    flow_name: str,
-    enrich: Any = None,
-) -> ProductOutcome:
-    """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
-    taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size)."""
-    if inside is not None:
-        draft.rasters_written(int(inside.sum().compute()))
-    report("analyse", 3, 4)
-    outcome = finalize(
-        prep, draft, inside_px=draft.inside_px or 0, run_id=run_id, flow_name=flow_name,
-        enrich=enrich,
-    )  # fmt: skip
-    report("analyse", 4, 4)
-    return outcome
-
-
 def analyse_flood_s1(
     prep: Prepared,
     before_items: list[dict[str, Any]],
@@ -218,7 +163,7 @@ def analyse_flood_s1(
     params = params or SarFloodParams(**prep.settings.analytics.flood.model_dump())
     pre, post, orbit = pick_s1_pair(_items(before_items), _items(after_items))
     inputs = [i.id for i in pre + post]
-    draft = _start(
+    draft = start_draft(
         prep,
         "flood",
         inputs,
@@ -231,7 +176,7 @@ def analyse_flood_s1(
         return draft
     if draft.rasters_done:  # resumed: the failed run wrote every raster
         with staged(draft, checkpoints):
-            return _finish(prep, draft, None, run_id, flow_name)
+            return finish_draft(prep, draft, None, run_id, flow_name)
     with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -296,7 +241,7 @@ def analyse_flood_s1(
             {"nodata": NODATA, "data_type": "uint8", "unit": "percent"},
         )
         report("analyse", 2, 4)
-        return _finish(prep, draft, inside, run_id, flow_name)
+        return finish_draft(prep, draft, inside, run_id, flow_name)
 
 
 def _s2_composites(
@@ -327,7 +272,7 @@ def analyse_flood_s2(
         "min_mapping_unit_px": mmu,
         "max_slope_deg": cfg.max_slope_deg,
     }
-    draft = _start(
+    draft = start_draft(
         prep,
         "flood",
         [i.id for i in b_items + a_items],
@@ -340,7 +285,7 @@ def analyse_flood_s2(
         return draft
     if draft.rasters_done:  # resumed: the failed run wrote every raster
         with staged(draft, checkpoints):
-            return _finish(prep, draft, None, run_id, flow_name)
+            return finish_draft(prep, draft, None, run_id, flow_name)
     with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -387,7 +332,7 @@ def analyse_flood_s2(
             float_band(prep),
         )
         report("analyse", 2, 4)
-        return _finish(prep, draft, inside, run_id, flow_name)
+        return finish_draft(prep, draft, inside, run_id, flow_name)
 
 
 def _object_means(rasters: dict[str, Path]) -> Any:
@@ -445,7 +390,7 @@ def analyse_landslide(
     """Landslide scars: NDVI loss to bare soil on steep slopes, water excluded, MMU, objects."""
     params = params or LandslideParams(**prep.settings.analytics.landslide.model_dump())
     b_items, a_items = _items(before_items), _items(after_items)
-    draft = _start(
+    draft = start_draft(
         prep,
         "landslide",
         [i.id for i in b_items + a_items],
@@ -458,7 +403,9 @@ def analyse_landslide(
         return draft
     if draft.rasters_done:  # resumed: the failed run wrote every raster
         with staged(draft, checkpoints):
-            return _finish(prep, draft, None, run_id, flow_name, _landslide_enrich(draft.staging))
+            return finish_draft(
+                prep, draft, None, run_id, flow_name, _landslide_enrich(draft.staging)
+            )
     with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -512,7 +459,7 @@ def analyse_landslide(
             float_band(prep, unit="degree"),
         )
         report("analyse", 2, 4)
-        return _finish(prep, draft, inside, run_id, flow_name, _landslide_enrich(s))
+        return finish_draft(prep, draft, inside, run_id, flow_name, _landslide_enrich(s))
 
 
 class BurnParams:
@@ -549,7 +496,7 @@ def analyse_burn(
         cfg = prep.settings.analytics.burn
         params = BurnParams(min_dnbr=cfg.min_dnbr, min_mapping_unit_px=cfg.min_mapping_unit_px)
     b_items, a_items = _items(before_items), _items(after_items)
-    draft = _start(
+    draft = start_draft(
         prep,
         "burn",
         [i.id for i in b_items + a_items],
@@ -562,7 +509,7 @@ def analyse_burn(
         return draft
     if draft.rasters_done:  # resumed: the failed run wrote every raster
         with staged(draft, checkpoints):
-            return _finish(prep, draft, None, run_id, flow_name, _burn_enrich(draft.staging))
+            return finish_draft(prep, draft, None, run_id, flow_name, _burn_enrich(draft.staging))
     with staged(draft, checkpoints):
         report("analyse", 0, 4)
         geobox = draft.geobox
@@ -608,4 +555,4 @@ def analyse_burn(
             float_band(prep),
         )
         report("analyse", 2, 4)
-        return _finish(prep, draft, inside, run_id, flow_name, _burn_enrich(s))
+        return finish_draft(prep, draft, inside, run_id, flow_name, _burn_enrich(s))

@@ -41,10 +41,12 @@ __all__ = [
     "ProductOutcome",
     "existing_product",
     "finalize",
+    "finish_draft",
     "float_band",
     "resumed_draft",
     "staged",
     "staging_folder",
+    "start_draft",
     "summary_markdown",
 ]
 
@@ -278,7 +280,7 @@ def _keep_for_resume(draft: Draft, checkpoints: Checkpoints) -> None:
 
 
 def resumed_draft(
-    prep: Prepared, kind: str, item_id: str, staging: Path, checkpoints: Checkpoints | None
+    kind: str, item_id: str, staging: Path, geobox: GeoBox, checkpoints: Checkpoints | None
 ) -> Draft | None:
     """The draft a failed run of this lineage left with all its rasters written, linked into
     ``staging`` once the grid matches and every file's size and checksum verify; None when
@@ -289,10 +291,8 @@ def resumed_draft(
     folder = _kept_folder(checkpoints, item_id)
     if not folder.is_dir():
         return None
-    grid = prep.settings.grid
-    from processing.grid import project_geobox
+    from catalogs.registry.evidence import verify_files
 
-    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     try:
         manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
         if manifest["kind"] != kind or manifest["item_id"] != item_id:
@@ -300,14 +300,13 @@ def resumed_draft(
         if manifest["grid"] != _grid_of(geobox):
             raise ValueError("the AOI's grid changed since they were written")
         for key, f in manifest["files"].items():
-            name = str(f["name"])
-            if not _SAFE_NAME.match(name):
-                raise ValueError(f"{key}: unexpected file name {name!r}")
-            path = folder / name
-            if not path.is_file() or path.stat().st_size != f["size"]:
-                raise ValueError(f"{key}: {name} is missing or has another size")
-            if sha256_file(path) != f["sha256"]:
-                raise ValueError(f"{key}: {name} does not match its checksum")
+            if not _SAFE_NAME.match(str(f["name"])):
+                raise ValueError(f"{key}: unexpected file name {f['name']!r}")
+        problems = verify_files(
+            {k: {**f, "path": folder / f["name"]} for k, f in manifest["files"].items()}
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
     except (OSError, KeyError, TypeError, ValueError) as e:
         log.warning("kept rasters of %s not used (%s): computing them again", item_id, e)
         shutil.rmtree(folder, ignore_errors=True)
@@ -350,6 +349,66 @@ def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> P
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     return staging
+
+
+def start_draft(
+    prep: Prepared,
+    kind: str,
+    inputs: list[str],
+    params: dict[str, Any],
+    force: bool,
+    *,
+    synthetic: bool,
+    warnings: list[str] | None = None,
+    checkpoints: Checkpoints | None = None,
+) -> Draft | ProductOutcome:
+    """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product;
+    for a resumed run whose failed run wrote every raster, that draft (``rasters_done``)."""
+    from flows.prepare import product_id
+    from processing.grid import project_geobox
+
+    grid = prep.settings.grid
+    item_id = product_id(kind, prep, inputs, params)
+    if not force and (done := existing_product(prep, kind, item_id)) is not None:
+        return done
+    staging = staging_folder(prep, kind, item_id, force=force)
+    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
+    if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
+        return resumed
+    return Draft(
+        kind=kind,
+        item_id=item_id,
+        staging=staging,
+        geobox=geobox,
+        inputs=inputs,
+        parameters=params,
+        warnings=list(warnings or []),
+        synthetic=synthetic,
+    )
+
+
+def finish_draft(
+    prep: Prepared,
+    draft: Draft,
+    inside: Any,
+    run_id: str | None,
+    flow_name: str,
+    enrich: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
+) -> ProductOutcome:
+    """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
+    taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size).
+    ``inside`` is the lazy AOI mask on the draft's grid."""
+    from flows.progress import report
+
+    if inside is not None:
+        draft.rasters_written(int(inside.sum().compute()))
+    report("analyse", 3, 4)
+    outcome = finalize(
+        prep, draft, inside_px=draft.inside_px or 0, run_id=run_id, flow_name=flow_name,
+        enrich=enrich,
+    )  # fmt: skip
+    report("analyse", 4, 4)
+    return outcome
 
 
 def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:

@@ -17,8 +17,9 @@ import xarray as xr
 from catalogs.errors import YamasatError
 from processing.change import change_vector_magnitude, difference
 from processing.composite import median_composite, valid_count
-from processing.delta_index import SCALE_ATTR, delta_index_from_raw
+from processing.delta_index import delta_index_from_raw
 from processing.indices import INDEX_BANDS, index
+from processing.load import SCALE_ATTR
 from processing.objects import minimum_mapping_unit
 from processing.threshold import Direction, apply_threshold
 

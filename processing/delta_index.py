@@ -20,13 +20,10 @@ import xarray as xr
 
 from catalogs.errors import YamasatError
 from processing.composite import _nanmedian_last
-from processing.indices import INDEX_BANDS
+from processing.indices import index_bands
+from processing.load import SCALE_ATTR, _scale_block
 
 __all__ = ["SCALE_ATTR", "delta_index_from_raw"]
-
-SCALE_ATTR = "dn_scale_offset"
-"""attribute of a band loaded unscaled: ``(scale, offset)`` turning its numbers into
-reflectance (see :func:`processing.load.load_s2` with ``scaled=False``)"""
 
 _STRIP_ROWS = 64
 """rows per strip: 64 × 1536 px × 4 B = 0.4 MB per plane, within a core's L2 cache"""
@@ -37,15 +34,8 @@ def _reflectance(
 ) -> np.ndarray:
     """Median composite over the last axis of ``raw × scale + offset``, NaN where flagged,
     nodata or never observed (the reference chain's operations, in its order)."""
-    value = raw.astype(np.float32)
-    value *= np.float32(scale)
-    value += np.float32(offset)
-    bad = flagged.copy()
-    if nodata is not None and not np.isnan(nodata):
-        bad |= raw == nodata
-    elif raw.dtype.kind == "f":
-        bad |= np.isnan(raw)
-    np.copyto(value, np.float32(np.nan), where=bad)
+    value = _scale_block(raw, scale=scale, offset=offset, nodata=nodata)
+    np.copyto(value, np.float32(np.nan), where=flagged)
     if value.shape[-1] == 1:
         return value[..., 0]
     return _nanmedian_last(value)
@@ -106,11 +96,7 @@ def delta_index_from_raw(before: xr.Dataset, after: xr.Dataset, index_name: str)
     flagged or nodata, the median of the valid observations per band, the index of the
     composites; then the difference. float32, NaN where either period has no valid value.
     """
-    try:
-        first, second = INDEX_BANDS[index_name]
-    except KeyError:
-        known = ", ".join(INDEX_BANDS)
-        raise YamasatError(f"unknown index {index_name!r}; known: {known}") from None
+    first, second = index_bands(index_name)
     inputs, scales, nodata = [], [], []
     for ds, period, dim in ((before, "before", "t_before"), (after, "after", "t_after")):
         if "mask" not in ds:

@@ -11,7 +11,17 @@ import xarray as xr
 
 from catalogs.errors import YamasatError
 
-__all__ = ["INDEX_BANDS", "index", "mndwi", "nbr", "ndmi", "ndvi", "ndwi", "normalized_difference"]
+__all__ = [
+    "INDEX_BANDS",
+    "index",
+    "index_bands",
+    "mndwi",
+    "nbr",
+    "ndmi",
+    "ndvi",
+    "ndwi",
+    "normalized_difference",
+]
 
 #: index name -> (first band, second band) of (a - b) / (a + b)
 INDEX_BANDS: dict[str, tuple[str, str]] = {
@@ -62,12 +72,17 @@ def ndmi(nir: xr.DataArray, swir16: xr.DataArray, *, name: str = "ndmi") -> xr.D
     return normalized_difference(nir, swir16, name=name)
 
 
-def index(ds: xr.Dataset, name: str) -> xr.DataArray:
-    """The index ``name`` computed from the bands of ``ds``; clear error if a band is missing."""
+def index_bands(name: str) -> tuple[str, str]:
+    """The two bands (a, b) of the index ``name``: (a - b) / (a + b); clear error if unknown."""
     try:
-        first, second = INDEX_BANDS[name]
+        return INDEX_BANDS[name]
     except KeyError:
         raise YamasatError(f"unknown index {name!r}; known: {', '.join(INDEX_BANDS)}") from None
+
+
+def index(ds: xr.Dataset, name: str) -> xr.DataArray:
+    """The index ``name`` computed from the bands of ``ds``; clear error if a band is missing."""
+    first, second = index_bands(name)
     missing = [b for b in (first, second) if b not in ds]
     if missing:
         raise YamasatError(f"index {name} needs band(s) {missing}, which were not loaded")

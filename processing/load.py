@@ -18,10 +18,10 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from catalogs.errors import LoadError
-from processing.delta_index import SCALE_ATTR
 from processing.masks import DEFAULT_SCL_CLASSES, scl_mask
 
 __all__ = [
+    "SCALE_ATTR",
     "ScaleFn",
     "load_bands",
     "load_s2",
@@ -37,6 +37,11 @@ ScaleFn = Callable[[str, Mapping[str, Any], Mapping[str, Any]], tuple[float, flo
 """(band, item properties, asset dict) -> (scale, offset)"""
 
 _CATEGORICAL = frozenset({"scl"})
+
+SCALE_ATTR = "dn_scale_offset"
+"""attribute of a band loaded unscaled (``scaled=False``): ``(scale, offset)`` turning its
+numbers into reflectance, for kernels that scale as they go
+(:func:`processing.delta_index.delta_index_from_raw`)"""
 
 
 def _signature(
@@ -157,7 +162,7 @@ def load_bands(
 
     With ``scaled=False`` and one scale/offset for all items, the bands stay as stored
     (integers with their nodata) and carry ``(scale, offset)`` in the attribute
-    :data:`~processing.delta_index.SCALE_ATTR`, for kernels that scale as they go; with mixed
+    :data:`SCALE_ATTR`, for kernels that scale as they go; with mixed
     scale/offsets they are scaled as usual and carry ``(1.0, 0.0)``.
     """
     if not items:
@@ -236,8 +241,8 @@ def load_s2(
     )
     like = next(iter(ds.data_vars.values()))
     # with k, the scene classification on its own coarser grid, flags repeated onto ``geobox``
-    coarse = None if k is None else _load_coarse(items, assets["scl"], geobox, chunk, k, ds)
-    if k is not None and coarse is not None:
+    coarse = None if k is None else _load_coarse(items, assets["scl"], geobox, chunk, k, like)
+    if k is not None and coarse is not None:  # (coarse implies k; for the type checker)
         mask = scl_mask(
             coarse, classes=mask_classes, dilation_px=dilation_px, upsample=k, like=like
         )
@@ -284,7 +289,7 @@ def _whole_factor(items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk:
 
 
 def _load_coarse(
-    items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk: int, k: int, like: xr.Dataset
+    items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk: int, k: int, like: xr.DataArray
 ) -> xr.DataArray | None:
     """A categorical band read on its own grid, k times coarser than ``geobox`` (no
     resampling; chunks of ``chunk / k`` so that each covers one chunk of ``geobox``), or None
@@ -301,8 +306,7 @@ def _load_coarse(
         chunk=chunk // k,
         resampling="nearest",
     )["scl"]
-    ref = next(iter(like.data_vars.values()))
-    if not np.array_equal(raw["time"].values, ref["time"].values):
+    if not np.array_equal(raw["time"].values, like["time"].values):
         return None  # the loads group the scenes into different days: read on ``geobox``
     return raw
 

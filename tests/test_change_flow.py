@@ -358,6 +358,8 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
 
     from flows.publish import resumed_draft
 
+    grid = settings.grid
+    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
     spare = tmp_path / "spare"
     shutil.copytree(product, spare)
     staging = tmp_path / "staging-probe"
@@ -372,7 +374,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     ):
         (product / "draft.json").write_text(json.dumps({**manifest, **bad}), encoding="utf-8")
         staging.mkdir()
-        assert resumed_draft(prep, "change", product.name, staging, ckpt) is None
+        assert resumed_draft("change", product.name, staging, geobox, ckpt) is None
         assert not product.exists() and not list(staging.iterdir())
         shutil.copytree(spare, product)
         staging.rmdir()  # fmt: skip

@@ -17,9 +17,9 @@ from catalogs.profiles import scale_offset
 from catalogs.sample import SampleManifest
 from catalogs.sources import resolve_source, search_items
 from processing.change_detection import ChangeParams, change_measures
-from processing.delta_index import SCALE_ATTR, delta_index_from_raw
+from processing.delta_index import delta_index_from_raw
 from processing.grid import project_geobox
-from processing.load import _blank_block, _scale_block, load_s2
+from processing.load import SCALE_ATTR, _blank_block, _scale_block, load_s2
 
 SCALE, OFFSET, NODATA = 1e-4, -0.1, 0
 
@@ -47,15 +47,6 @@ def _raw_period(rng: np.random.Generator, n_time: int, shape: tuple[int, int]) -
     )
 
 
-def _reference(raw: xr.Dataset) -> xr.Dataset:
-    """The scaled, blanked reflectance the reference chain builds from the same numbers."""
-    out = {}
-    for band in ("red", "nir"):
-        value = _scale_block(raw[band].values, scale=SCALE, offset=OFFSET, nodata=NODATA)
-        out[band] = xr.DataArray(_blank_block(value, raw["mask"].values), dims=raw[band].dims)
-    return xr.Dataset(out)
-
-
 def _chunked(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     return ds.map(
         lambda v: v.copy(data=da.from_array(v.values, chunks=(1, chunk, chunk))), keep_attrs=True
@@ -69,7 +60,7 @@ def test_fused_equals_reference_bit_for_bit(backend: str, t_before: int, t_after
     shape = (150, 90)  # more rows than one strip, and not a multiple of it
     before, after = _raw_period(rng, t_before, shape), _raw_period(rng, t_after, shape)
     params = ChangeParams(index="ndvi")
-    expected = change_measures(_reference(before), _reference(after), params)
+    expected = change_measures(_reference_of(before), _reference_of(after), params)
     if backend == "dask":
         before, after = _chunked(before, 40), _chunked(after, 40)
     got = change_measures(before, after, params)

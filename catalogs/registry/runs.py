@@ -25,6 +25,7 @@ from catalogs.errors import UnknownRunError
 from catalogs.registry.models import AcquisitionRow, RunRow
 from catalogs.registry.records import close_matches
 from catalogs.registry.repo import Registry, now
+from catalogs.registry.rows import utc
 
 __all__ = [
     "AcquisitionRecord",
@@ -117,15 +118,8 @@ class AcquisitionRecord:
     run_id: str | None = None
 
 
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives naive datetimes back: they were stored in UTC."""
-    if t is not None and t.tzinfo is None:
-        return t.replace(tzinfo=dt.UTC)
-    return t
-
-
 def _record(row: RunRow) -> RunRecord:
-    started = _aware(row.started_at) or _aware(row.recorded_at)
+    started = utc(row.started_at) or utc(row.recorded_at)
     assert started is not None
     return RunRecord(
         id=row.id,
@@ -139,7 +133,7 @@ def _record(row: RunRow) -> RunRecord:
         outcome=row.outcome,
         reason=row.reason,
         message=row.message,
-        finished_at=_aware(row.finished_at),
+        finished_at=utc(row.finished_at),
         duration_s=row.duration_s,
         products=tuple(row.products or ()),
         resumed_from=row.resumed_from,
@@ -196,7 +190,7 @@ def finish_run_record(
         if row is None:
             raise _unknown(s, run_id)
         stamp = now()
-        started = _aware(row.started_at) or _aware(row.recorded_at) or stamp
+        started = utc(row.started_at) or utc(row.recorded_at) or stamp
         row.state, row.outcome, row.reason, row.message = state, outcome, reason, message
         row.products = list(products)
         row.finished_at = stamp
@@ -344,7 +338,7 @@ def acquisitions(reg: Registry, watch: str, *, limit: int = 50) -> list[Acquisit
                 watch=r.watch,
                 id=r.id,
                 collection=r.collection,
-                acquired_at=_aware(r.acquired_at) or r.acquired_at,
+                acquired_at=utc(r.acquired_at) or r.acquired_at,
                 outcome=r.outcome,
                 municipalities=tuple(r.municipalities),
                 run_id=r.run_id,
