@@ -9,41 +9,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from flows.change_steps import analyse_change
-from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared
-from flows.publish import ProductOutcome
-from flows.run_common import analyse_locked, finish_run, prepare_run, search_task
+from flows.run_common import analyse_task, finish_run, prepare_run, search_task
 from flows.runs import RunContext, tracked
 from processing.change_detection import ChangeParams
 
 __all__ = ["change_detection"]
-
-
-@task(name="analyse-and-write", cache_policy=NO_CACHE)
-def analyse_task(
-    prep: Prepared,
-    before_items: list[dict[str, Any]],
-    after_items: list[dict[str, Any]],
-    params: ChangeParams,
-    force: bool,
-    checkpoints: Checkpoints | None = None,
-) -> ProductOutcome:
-    """Composites, ΔNDVI, threshold, MMU and the product files; publishes the STAC item."""
-    return analyse_locked(
-        prep,
-        "change_detection",
-        params.index,
-        analyse_change,
-        before_items=before_items,
-        after_items=after_items,
-        params=params,
-        force=force,
-        checkpoints=checkpoints,
-    )
 
 
 @flow(name="change_detection", log_prints=False)
@@ -89,7 +62,18 @@ def change_detection(
         bands = (*change.bands(), "scl")
         b = search_task(prep, "before", "s2", bands, ctx.checkpoints)
         a = search_task(prep, "after", "s2", bands, ctx.checkpoints)
-        return finish_run(prep, analyse_task(prep, b, a, change, force, ctx.checkpoints), solution)
+        outcome = analyse_task.with_options(name="analyse-change")(
+            prep,
+            "change_detection",
+            change.index,
+            analyse_change,
+            b,
+            a,
+            force,
+            ctx.checkpoints,
+            params=change,
+        )
+        return finish_run(prep, outcome, solution)
 
     # a failure returns a Failed state (reason in its message); Prefect raises the original
     # exception to a direct caller, so callers only ever receive the dict

@@ -303,23 +303,16 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     from flows.prefect_env import prefect_defaults, prefect_run_settings
 
     prefect_defaults()
-    import flows.change
-    import flows.disaster
+    from flows.deployments import load_flow
     from flows.progress import set_reporter, stage_progress
 
-    flows_by_name: dict[str, Any] = {
-        "change_detection": flows.change.change_detection,
-        "flood_mapping": flows.disaster.flood_mapping,
-        "landslide_mapping": flows.disaster.landslide_mapping,
-        "burn_mapping": flows.disaster.burn_mapping,
-    }
     # absolute, so that the run record (and `runs resume` from anywhere) names the same files
     params["out"] = str(Path(params["out"]).resolve()) if params.get("out") else None
     params["config"] = str(_state.config.resolve()) if _state.config else None
     with prefect_run_settings(_settings()), stage_progress(console) as progress:
         set_reporter(progress)
         try:
-            result = flows_by_name[flow_name](**params)
+            result = load_flow(flow_name)(**params)
         finally:
             set_reporter(None)
     console.print(_outcome_table(result, title))

@@ -235,17 +235,10 @@ def run_demo(
     """Run the demo with the sample archive at ``root`` and products under ``products``."""
     import rasterio
 
-    import flows.change
-    import flows.disaster
     from catalogs.sample import SampleManifest, World, build_sample
+    from flows.deployments import load_flow
     from flows.progress import set_reporter
 
-    flows_by_name: dict[str, Any] = {
-        "change_detection": flows.change.change_detection,
-        "flood_mapping": flows.disaster.flood_mapping,
-        "landslide_mapping": flows.disaster.landslide_mapping,
-        "burn_mapping": flows.disaster.burn_mapping,
-    }
     set_reporter(progress)
     # the demo's runs are recorded beside its products, whatever storage.output_root says
     saved_root = os.environ.get("YAMASAT_STORAGE__OUTPUT_ROOT")
@@ -267,7 +260,7 @@ def run_demo(
         rows: list[QARow] = []
         for i, (name, flow_name, params, floor) in enumerate(DEMO_RUNS):
             report("products", i, len(DEMO_RUNS))
-            result = flows_by_name[flow_name](
+            result = load_flow(flow_name)(
                 aoi=bbox_text,
                 source=str(catalog),
                 out=str(products),

@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from catalogs.errors import ParameterError
 from flows.checkpoints import Checkpoints
 from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
 from flows.prepare import Prepared
 from flows.publish import ProductOutcome
-from flows.run_common import analyse_locked, finish_run, prepare_run, search_task
+from flows.run_common import analyse_task, finish_run, prepare_run, search_task
 from flows.runs import RunContext, tracked
 
 __all__ = ["burn_mapping", "flood_mapping", "landslide_mapping"]
@@ -27,56 +26,6 @@ _BANDS = {
     "landslide": ("red", "nir", "green", "swir16", "scl"),
     "burn": ("nir", "swir22", "green", "swir16", "scl"),
 }
-
-
-@task(name="analyse-flood", cache_policy=NO_CACHE)
-def flood_task(
-    prep: Prepared,
-    sensor: str,
-    before: list[dict[str, Any]],
-    after: list[dict[str, Any]],
-    force: bool,
-    checkpoints: Checkpoints | None = None,
-) -> ProductOutcome:
-    analyse = analyse_flood_s1 if sensor == "s1" else analyse_flood_s2
-    return analyse_locked(
-        prep, "flood_mapping", sensor, analyse, before_items=before, after_items=after,
-        force=force, checkpoints=checkpoints,
-    )  # fmt: skip
-
-
-@task(name="analyse-landslide", cache_policy=NO_CACHE)
-def landslide_task(
-    prep: Prepared,
-    before: list[dict[str, Any]],
-    after: list[dict[str, Any]],
-    force: bool,
-    checkpoints: Checkpoints | None = None,
-) -> ProductOutcome:
-    return analyse_locked(
-        prep, "landslide_mapping", "s2", analyse_landslide,
-        before_items=before, after_items=after, force=force, checkpoints=checkpoints,
-    )  # fmt: skip
-
-
-@task(name="analyse-burn", cache_policy=NO_CACHE)
-def burn_task(
-    prep: Prepared,
-    before: list[dict[str, Any]],
-    after: list[dict[str, Any]],
-    force: bool,
-    checkpoints: Checkpoints | None = None,
-) -> ProductOutcome:
-    return analyse_locked(
-        prep,
-        "burn_mapping",
-        "s2",
-        analyse_burn,
-        before_items=before,
-        after_items=after,
-        force=force,
-        checkpoints=checkpoints,
-    )
 
 
 def _product_run(
@@ -137,7 +86,10 @@ def flood_mapping(
     family, bands = ("s1", _BANDS["s1"]) if sensor == "s1" else ("s2", _BANDS["flood-s2"])
     return _product_run(
         "flood_mapping", params, family, bands,
-        lambda prep, b, a, ckpt: flood_task(prep, sensor, b, a, force, ckpt),
+        lambda prep, b, a, ckpt: analyse_task.with_options(name="analyse-flood")(
+            prep, "flood_mapping", sensor, analyse_flood_s1 if sensor == "s1" else analyse_flood_s2,
+            b, a, force, ckpt,
+        ),
     )  # fmt: skip
 
 
@@ -160,7 +112,9 @@ def landslide_mapping(
                   resume_of=resume_of)  # fmt: skip
     return _product_run(
         "landslide_mapping", params, "s2", _BANDS["landslide"],
-        lambda prep, b, a, ckpt: landslide_task(prep, b, a, force, ckpt),
+        lambda prep, b, a, ckpt: analyse_task.with_options(name="analyse-landslide")(
+            prep, "landslide_mapping", "s2", analyse_landslide, b, a, force, ckpt
+        ),
     )  # fmt: skip
 
 
@@ -183,7 +137,9 @@ def burn_mapping(
                   resume_of=resume_of)  # fmt: skip
     return _product_run(
         "burn_mapping", params, "s2", _BANDS["burn"],
-        lambda prep, b, a, ckpt: burn_task(prep, b, a, force, ckpt),
+        lambda prep, b, a, ckpt: analyse_task.with_options(name="analyse-burn")(
+            prep, "burn_mapping", "s2", analyse_burn, b, a, force, ckpt
+        ),
     )  # fmt: skip
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pystac
 
 from catalogs.aoi import AOI, resolve_aoi
 from catalogs.errors import NoDataError
@@ -106,6 +109,13 @@ def search_family(
         period=period,
         policy=network_policy(prep.settings),
     )
+    return vetted(prep, family, bands, items)
+
+
+def vetted(
+    prep: Prepared, family: str, bands: Sequence[str], items: list[pystac.Item]
+) -> list[dict[str, Any]]:
+    """``items`` as dicts once the hrefs of ``bands`` pass the security policy."""
     fam = prep.source.profile.family(family)
     vet_assets(items, [fam.asset_key(b) for b in bands], href_policy(prep.settings, prep.source))
     return [it.to_dict(include_self_link=False, transform_hrefs=False) for it in items]

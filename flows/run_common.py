@@ -26,6 +26,7 @@ from flows.runs import product_lock
 __all__ = [
     "SEARCH_TASK",
     "analyse_locked",
+    "analyse_task",
     "current_run_id",
     "finish_run",
     "prepare_run",
@@ -129,13 +130,9 @@ def revetted(
     the file lives in the output folder, which is not trusted more than a source."""
     import pystac
 
-    from catalogs.sources import vet_assets
-    from flows.prepare import href_policy
+    from flows.prepare import vetted
 
-    parsed = [pystac.Item.from_dict(d) for d in items]
-    fam = prep.source.profile.family(family)
-    vet_assets(parsed, [fam.asset_key(b) for b in bands], href_policy(prep.settings, prep.source))
-    return [it.to_dict(include_self_link=False, transform_hrefs=False) for it in parsed]
+    return vetted(prep, family, bands, [pystac.Item.from_dict(d) for d in items])
 
 
 def analyse_locked(
@@ -160,6 +157,26 @@ def analyse_locked(
                     policy=network_policy(prep.settings),
                 )
         return analyse(prep, run_id=current_run_id(), **kwargs)
+
+
+@task(name="analyse-and-write", cache_policy=NO_CACHE)
+def analyse_task(
+    prep: Prepared,
+    flow: str,
+    variant: str,
+    analyse: Callable[..., ProductOutcome],
+    before_items: list[dict[str, Any]],
+    after_items: list[dict[str, Any]],
+    force: bool,
+    checkpoints: Checkpoints | None = None,
+    **extra: Any,
+) -> ProductOutcome:
+    """The analysis of one product, under its lock (:func:`analyse_locked`). Each flow
+    names its run of it with ``analyse_task.with_options(name="analyse-burn")``."""
+    return analyse_locked(
+        prep, flow, variant, analyse, before_items=before_items, after_items=after_items,
+        force=force, checkpoints=checkpoints, **extra,
+    )  # fmt: skip
 
 
 def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> dict[str, Any]:

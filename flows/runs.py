@@ -51,14 +51,14 @@ class RunContext:
     #: where the run's products (and its checkpoints and locks) go
     out_root: Path
     checkpoints: Checkpoints
-    resumed_from: str | None = None
     #: the run's parameters with relative periods resolved to dates (as recorded)
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _current_id() -> str:
-    rid = flow_run.get_id()
-    return str(rid) if rid else uuid.uuid4().hex
+    from flows.run_common import current_run_id
+
+    return current_run_id() or uuid.uuid4().hex
 
 
 class _Recorder:
@@ -184,7 +184,7 @@ def tracked(
         lineage = _lineage(settings, resume_of) if resume_of else run_id
         out_root = Path(output_root or settings.storage.output_root).resolve()
         checkpoints = Checkpoints(out_root, lineage)
-        ctx = RunContext(run_id, settings, out_root, checkpoints, resume_of, resolved)
+        ctx = RunContext(run_id, settings, out_root, checkpoints, resolved)
         if resume_of:
             done = ctx.checkpoints.stages()
             log.info("run %s resumes %s; finished stages: %s", run_id, resume_of, done or "none")
