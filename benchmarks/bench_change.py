@@ -219,13 +219,13 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
 
 
 def _peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM). ``ru_maxrss`` is not used: Linux carries it over
-    fork and exec, so a child of a parent that just built a large case would report the
-    parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return float(line.split()[1]) / 1024
-    import resource  # not Linux: the best there is
+    """This process's own peak RSS in MB (VmHWM; ``ru_maxrss`` where /proc is missing)."""
+    from bench_scale import _hwm_bytes
+
+    hwm = _hwm_bytes(os.getpid())
+    if hwm is not None:
+        return hwm / 2**20
+    import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -46,8 +46,6 @@ import json
 import math
 import os
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -106,7 +104,9 @@ def build_case(work: Path, scale: float) -> tuple[Path, tuple[float, float, floa
 
 
 def _hwm_bytes(pid: int) -> int | None:
-    """The kernel's peak RSS of ``pid`` (VmHWM), None when it cannot be read."""
+    """The kernel's peak RSS of ``pid`` (VmHWM), None when it cannot be read. Not
+    ``ru_maxrss``: Linux carries it over fork and exec, so a child of a parent that had just
+    built a large case would report the parent's peak. (bench_change uses this too.)"""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -321,72 +321,31 @@ def _child_skeleton(runs: int) -> dict[str, Any]:
     }
 
 
+# the servers the tests start (tests/support), imported by the driver only: the children and
+# their dask workers, which import this module, stay free of pytest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 # --- in the driver ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _prefect_base_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    home.mkdir(parents=True, exist_ok=True)
-    env |= {
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }
-    return env
+    """A child's Prefect environment (its own home); the temporary server may take long."""
+    from tests.support.prefect_server import prefect_env
+
+    return prefect_env(home) | {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
 
 
 @contextlib.contextmanager
-def prefect_server(work: Path, timeout_s: float = 180, db_url: str | None = None) -> Iterator[str]:
-    """A real ``prefect server start`` on a free loopback port; yields its API URL. Its
+def prefect_server(work: Path, db_url: str | None = None) -> Iterator[str]:
+    """A real ``prefect server start`` on loopback (tests/support/prefect_server.py); its
     database is SQLite in its home, or ``db_url`` (``postgresql+asyncpg://...``)."""
-    import requests
+    from tests.support.prefect_server import running_prefect_server
 
-    port = _free_port()
-    env = _prefect_base_env(work / "prefect-server")
-    if db_url:
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = db_url
-    log_path = work / "prefect-server.log"
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [*cmd, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as one below
-        )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        t0 = time.perf_counter()
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited ({proc.returncode}); see {log_path}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    break
-            if time.perf_counter() - t0 > timeout_s:
-                raise RuntimeError(f"prefect server not healthy after {timeout_s:g} s")
-            time.sleep(0.5)
+    t0 = time.perf_counter()
+    extra = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": db_url} if db_url else None
+    with running_prefect_server(work / "prefect-server", extra_env=extra) as url:
         print(f"prefect server {url} healthy after {time.perf_counter() - t0:.1f} s", flush=True)
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
 
 
 @contextlib.contextmanager
@@ -395,7 +354,6 @@ def _prefect_database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support import postgres
 
     server = postgres._start()  # stopped below; the module reaps it if this process dies

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from tests.support.postgres import _free_port
+
 __all__ = ["prefect_env", "running_prefect_server"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
@@ -40,15 +35,18 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def running_prefect_server(home: Path, *, timeout_s: float = 180.0) -> Iterator[str]:
-    """Start ``prefect server start`` on a free loopback port; yields its API URL."""
+def running_prefect_server(
+    home: Path, *, timeout_s: float = 180.0, extra_env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``prefect server start`` on a free loopback port; yields its API URL.
+    ``extra_env`` adds server settings (for example its database URL)."""
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     exe = Path(sys.executable).with_name("prefect")
     log = (home / "server.log").open("wb")
     proc = subprocess.Popen(
         [str(exe), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=prefect_env(home),
+        env=prefect_env(home) | dict(extra_env or {}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
