@@ -12,6 +12,7 @@ about 3 km vertex spacing); municipality AOIs then need the file and say so.
 
 from __future__ import annotations
 
+import functools
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -108,6 +109,15 @@ def load_boundaries(path: Path | None, *, prefecture_code: str = PREFECTURE.code
             f"boundaries file {path} does not exist; set boundaries.path to the MLIT N03 file "
             "of prefecture 35 (GeoJSON, shapefile or zip)"
         )
+    st = path.stat()
+    # read and dissolved once per file version: a run (and a watch of many acquisitions)
+    # asks for them at several steps
+    return _load_file(str(path), st.st_mtime_ns, st.st_size, prefecture_code)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_file(name: str, _mtime_ns: int, _size: int, prefecture_code: str) -> Boundaries:
+    path = Path(name)
     try:
         gdf = _read_any(path)
     except BoundariesMissingError:

@@ -210,11 +210,7 @@ def s1_flood_check(
         end = parse_period(ctx.params["today"], what="today").end  # resolved once, recorded
         window = f"{end - dt.timedelta(days=lookback_days)}/{end}"
         boundaries = _boundaries(ctx.settings)  # read once: the AOI and the coverage use it
-        area = (
-            resolve_aoi(aoi, boundaries=boundaries)
-            if boundaries is not None
-            else resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path)
-        )
+        area = resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path, boundaries=boundaries)
         new = search_new(ctx, area, source, profile, window, watch)
         acqs = group_acquisitions(new, area, boundaries)
         rows, products, failures = _map_each(ctx, params, acqs, boundaries)
