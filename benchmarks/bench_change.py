@@ -183,11 +183,11 @@ def _child_floor(catalog_path: str) -> dict[str, float]:
 
 
 def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
-    from catalogs.settings import load_settings
-    from flows.change_steps import analyse_change
-    from flows.prepare import prepare, search_family
-    from flows.progress import set_reporter
-    from processing.change_detection import ChangeParams
+    from yamasat.flows.change_steps import analyse_change
+    from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.progress import set_reporter
+    from yamasat.processing.change_detection import ChangeParams
+    from yamasat.settings import load_settings
 
     t0 = time.perf_counter()
     marks: dict[str, float] = {}

@@ -87,7 +87,7 @@ def bbox_area_km2(bbox: tuple[float, ...]) -> float:
 
 def build_case(work: Path, scale: float) -> tuple[Path, tuple[float, float, float, float]]:
     """The sample archive over the scaled demo bbox, built when missing or of another bbox."""
-    from catalogs.sample import SampleManifest, build_sample
+    from yamasat.catalogs.sample import SampleManifest, build_sample
 
     bbox = scaled_bbox(DEMO_BBOX, scale)
     root = work / f"sample-{scale:g}x"
@@ -163,13 +163,13 @@ class RssSampler(threading.Thread):
 
 
 def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
-    """The body of ``flows.change.change_detection`` without Prefect (no tasks, no artifact)."""
-    from catalogs.settings import load_settings
-    from flows.change_steps import analyse_change
-    from flows.compute import compute_on
-    from flows.prepare import prepare, search_family
-    from flows.progress import report
-    from processing.change_detection import ChangeParams
+    """The body of ``change_detection`` without Prefect (no tasks, no artifact)."""
+    from yamasat.flows.change_steps import analyse_change
+    from yamasat.flows.compute import compute_on
+    from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.progress import report
+    from yamasat.processing.change_detection import ChangeParams
+    from yamasat.settings import load_settings
 
     settings = load_settings()
     prep = prepare(
@@ -200,8 +200,8 @@ def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
 def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> dict[str, Any]:
     """One change run, as the Prefect flow or without Prefect, with its memory figures."""
     t0 = time.perf_counter()
-    from flows.change import change_detection
-    from flows.progress import set_reporter
+    from yamasat.flows.change import change_detection
+    from yamasat.flows.progress import set_reporter
 
     import_s = time.perf_counter() - t0
     marks: dict[str, float] = {}
@@ -214,8 +214,8 @@ def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> 
     sampler.start()
     t0 = time.perf_counter()
     if mode == "flow":
-        from catalogs.settings import load_settings
-        from flows.prefect_env import prefect_run_settings
+        from yamasat.flows.prefect_env import prefect_run_settings
+        from yamasat.settings import load_settings
 
         with prefect_run_settings(load_settings()):  # as `yamasat run` makes its runs
             result = change_detection(
@@ -297,8 +297,8 @@ def _child_skeleton(runs: int) -> dict[str, Any]:
         inside.append(time.perf_counter())
         return outcome
 
-    from catalogs.settings import load_settings
-    from flows.prefect_env import prefect_run_settings
+    from yamasat.flows.prefect_env import prefect_run_settings
+    from yamasat.settings import load_settings
 
     times, setup, body, teardown = [], [], [], []
     run_settings = prefect_run_settings(load_settings())  # as `yamasat run` makes its runs
@@ -442,8 +442,8 @@ def main() -> None:
 
     import shapely
 
-    from catalogs.settings import load_settings
-    from processing.grid import project_geobox
+    from yamasat.processing.grid import project_geobox
+    from yamasat.settings import load_settings
 
     grid = load_settings().grid
     chunk = ns.chunk or grid.chunk_size

@@ -11,10 +11,10 @@ from typing import Any, cast
 
 from prefect import flow
 
-from flows.change_steps import analyse_change
-from flows.run_common import analyse_task, finish_run, prepare_run, search_task
-from flows.runs import RunContext, tracked
-from processing.change_detection import ChangeParams
+from ..processing.change_detection import ChangeParams
+from .change_steps import analyse_change
+from .run_common import analyse_task, finish_run, prepare_run, search_task
+from .tracking import RunContext, tracked
 
 __all__ = ["change_detection"]
 

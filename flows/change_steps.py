@@ -18,17 +18,17 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from catalogs.profiles import scale_offset
-from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared, season_warnings, software_version
-from flows.progress import report
-from flows.publish import ProductOutcome, finish_draft, float_band, staged, start_draft
-from processing.change_detection import NODATA, ChangeParams, change_measures, change_product
-from processing.gdal_env import configure_gdal
-from processing.grid import aoi_mask
-from processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
-from processing.threshold import Direction, change_threshold
-from processing.write import CogSpec, float_spec, write_cogs, write_raster
+from ..catalogs.sources.profiles import scale_offset
+from ..processing.change_detection import NODATA, ChangeParams, change_measures, change_product
+from ..processing.gdal_env import configure_gdal
+from ..processing.grid import aoi_mask
+from ..processing.load import load_s2, native_geobox, open_raster, open_warped, split_by_crs
+from ..processing.threshold import Direction, change_threshold
+from ..processing.write import CogSpec, float_spec, write_cogs, write_raster
+from .checkpoints import Checkpoints
+from .prepare import Prepared, season_warnings, software_version
+from .progress import report
+from .publish import ProductOutcome, finish_draft, float_band, staged, start_draft
 
 __all__ = ["analyse_change", "load_common", "params_dict"]
 

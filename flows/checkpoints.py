@@ -6,7 +6,7 @@ first run of a resume chain. ``yamasat runs resume RUN`` starts a new run with t
 run's parameters and lineage: stages with a checkpoint are taken from it, the others run.
 Checkpoints of a lineage are removed when one of its runs completes. A product whose rasters
 were all written when its run failed keeps them under ``<lineage>/rasters/<item id>/`` with
-a manifest (:func:`flows.publish.staged`), and the resume publishes them once they verify.
+a manifest (:func:`yamasat.flows.publish.staged`), and the resume publishes them once they verify.
 
 (Prefect can persist task results as well, but only into a storage block saved on the
 server; these files live with the products, whichever server or none ran the flow.)

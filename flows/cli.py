@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from catalogs.errors import YamasatError
+from ..errors import YamasatError
 
 __all__ = ["app", "main"]
 
@@ -34,9 +34,9 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(sample_app, name="sample")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(config_app, name="config")
-from flows.cli_runs import runs_app  # noqa: E402
-from flows.cli_serve import deployments_app, serve  # noqa: E402
-from flows.cli_solutions import catalog_app, solutions_app  # noqa: E402
+from .cli_runs import runs_app  # noqa: E402
+from .cli_serve import deployments_app, serve  # noqa: E402
+from .cli_solutions import catalog_app, solutions_app  # noqa: E402
 
 app.add_typer(solutions_app, name="solutions")
 app.add_typer(catalog_app, name="catalog")
@@ -71,7 +71,7 @@ def _main(
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from catalogs.settings import load_settings
+    from ..settings import load_settings
 
     return load_settings(_state.config)
 
@@ -93,8 +93,8 @@ def sample_build(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
 ) -> None:
     """Write the embedded sample archive: STAC catalog, COG assets and planted ground truth."""
-    from catalogs.sample import build_sample
-    from flows.progress import stage_progress
+    from ..catalogs.sample import build_sample
+    from .progress import stage_progress
 
     settings = _settings()
     root = (out or settings.sample.root).resolve()
@@ -129,9 +129,9 @@ def boundaries_fetch(
     force: Annotated[bool, typer.Option("--force", help="Download again if present.")] = False,
 ) -> None:
     """Download MLIT's N03 boundaries of prefecture 35, check them, and say how to use them."""
-    from catalogs.boundaries import MLIT_CREDIT
-    from catalogs.boundaries_fetch import fetch_boundaries
-    from catalogs.hrefs import HrefPolicy
+    from ..catalogs.extent.boundaries import MLIT_CREDIT
+    from ..catalogs.sources.boundaries_download import fetch_boundaries
+    from ..catalogs.sources.hrefs import HrefPolicy
 
     settings = _settings()
     result = fetch_boundaries(
@@ -155,9 +155,9 @@ def boundaries_fetch(
 @boundaries_app.command("show")
 def boundaries_show() -> None:
     """List the AOIs available and where their boundaries come from."""
-    from catalogs.boundaries import MLIT_CREDIT, load_boundaries, municipalities_table
-    from catalogs.errors import BoundariesMissingError
-    from catalogs.municipalities import PREFECTURE
+    from ..catalogs.extent.boundaries import MLIT_CREDIT, load_boundaries, municipalities_table
+    from ..catalogs.extent.municipalities import PREFECTURE
+    from ..errors import BoundariesMissingError
 
     settings = _settings()
     path = settings.boundaries.path
@@ -194,7 +194,7 @@ def aoi_show(
     aoi: Annotated[str, typer.Argument(help="Name, 5-digit code, GeoJSON file or W,S,E,N.")],
 ) -> None:
     """Resolve an AOI and print its extent, area and source."""
-    from catalogs.aoi import resolve_aoi
+    from ..catalogs.extent.aoi import resolve_aoi
 
     settings = _settings()
     a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
@@ -220,9 +220,9 @@ def search(
     ] = None,
 ) -> None:
     """Search a source and list the items found (deduplicated)."""
-    from catalogs.aoi import resolve_aoi
-    from catalogs.periods import parse_period
-    from catalogs.sources import resolve_source, search_items
+    from ..catalogs.extent.aoi import resolve_aoi
+    from ..catalogs.extent.periods import parse_period
+    from ..catalogs.sources.search import resolve_source, search_items
 
     settings = _settings()
     p = parse_period(period)
@@ -240,7 +240,7 @@ def search(
 
 
 def _network(settings):  # type: ignore[no-untyped-def]
-    from catalogs.sources import NetworkPolicy
+    from ..catalogs.sources.search import NetworkPolicy
 
     n = settings.network
     return NetworkPolicy(timeout_s=n.timeout_s, max_retries=n.max_retries, backoff_s=n.backoff_s)
@@ -300,11 +300,11 @@ ProfileOpt = Annotated[str | None, typer.Option(help="Asset layout profile of th
 
 def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     """Run one product flow with a progress display; print its summary; set the exit code."""
-    from flows.prefect_env import prefect_defaults, prefect_run_settings
+    from .prefect_env import prefect_defaults, prefect_run_settings
 
     prefect_defaults()
-    from flows.deployments import load_flow
-    from flows.progress import set_reporter, stage_progress
+    from .deployments import load_flow
+    from .progress import set_reporter, stage_progress
 
     # absolute, so that the run record (and `runs resume` from anywhere) names the same files
     params["out"] = str(Path(params["out"]).resolve()) if params.get("out") else None
@@ -438,11 +438,11 @@ def demo(
     ] = None,
 ) -> None:
     """Offline, one command: sample archive, load check across 132°E, change flow, accuracy."""
-    from flows.prefect_env import prefect_defaults, prefect_run_settings
+    from .prefect_env import prefect_defaults, prefect_run_settings
 
     prefect_defaults()
-    from flows.demo import run_demo
-    from flows.progress import stage_progress
+    from .demo import run_demo
+    from .progress import stage_progress
 
     settings = _settings()
     root = (out / "sample") if out else settings.sample.root

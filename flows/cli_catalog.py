@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from catalogs.registry import Registry
-from catalogs.settings import Settings
+from ..catalogs.registry import Registry
+from ..settings import Settings
 
 __all__ = ["EXIT_CHECK_FAILED", "catalog_app"]
 
@@ -33,7 +33,7 @@ class ListFormat(StrEnum):
 
 
 def _settings() -> Settings:
-    from flows import cli as _cli
+    from . import cli as _cli
 
     settings: Settings = _cli._settings()
     return settings
@@ -41,7 +41,7 @@ def _settings() -> Settings:
 
 @contextmanager
 def _registry() -> Iterator[Registry]:
-    from catalogs.registry import open_registry
+    from ..catalogs.registry import open_registry
 
     with open_registry(_settings()) as reg:
         yield reg
@@ -49,7 +49,7 @@ def _registry() -> Iterator[Registry]:
 
 def _print(*args: Any, soft_wrap: bool = False) -> None:
     """Print through the CLI's console; ``soft_wrap`` keeps long paths on one line."""
-    from flows.cli import console
+    from .cli import console
 
     console.print(*args, soft_wrap=soft_wrap)
 
@@ -101,7 +101,7 @@ def catalog_list(
 @catalog_app.command("validate")
 def catalog_validate() -> None:
     """Re-verify every product: STAC validity, files present, sizes and checksums."""
-    from catalogs.registry import validate_products
+    from ..catalogs.registry import validate_products
 
     with _registry() as reg:
         results = validate_products(reg)
@@ -121,7 +121,7 @@ _Out = Annotated[
 @catalog_app.command("rebuild")
 def catalog_rebuild(out: _Out = None) -> None:
     """Regenerate <out>/catalog.json, its collections and items from the registry."""
-    from catalogs.registry import rebuild_catalog
+    from ..catalogs.registry import rebuild_catalog
 
     settings = _settings()
     with _registry() as reg:
@@ -136,7 +136,7 @@ def catalog_rebuild(out: _Out = None) -> None:
 @catalog_app.command("repair")
 def catalog_repair(out: _Out = None) -> None:
     """Register published products found in the catalog but missing from the registry."""
-    from catalogs.registry import repair_catalog
+    from ..catalogs.registry import repair_catalog
 
     settings = _settings()
     with _registry() as reg:

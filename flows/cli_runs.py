@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
+from .cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
 
 __all__ = ["runs_app"]
 
@@ -49,7 +49,7 @@ def runs_list(
 ) -> None:
     """Recent runs, newest first: when, flow, AOI, state, outcome or failure reason, duration,
     products. Times are shown in orchestration.timezone."""
-    from catalogs.registry.runs import completed_resumes, run_records
+    from ..catalogs.registry.run_records import completed_resumes, run_records
 
     settings = _settings()
     tz = ZoneInfo(settings.orchestration.timezone)
@@ -114,7 +114,7 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id (or its first 8 characters).")],
 ) -> None:
     """Everything recorded about one run (JSON)."""
-    from catalogs.registry.runs import run_record
+    from ..catalogs.registry.run_records import run_record
 
     with _registry() as reg:
         record = run_record(reg, run_id)
@@ -131,11 +131,11 @@ def runs_resume(
 ) -> None:
     """Run a failed run again with its recorded parameters; stages it finished are not
     repeated (searches come from its checkpoints, a published product is found, not remade)."""
-    from catalogs.errors import ParameterError
-    from catalogs.registry.runs import completed_resumes, run_record
-    from catalogs.settings import FLOW_NAMES
-    from flows.deployments import load_flow
-    from flows.prefect_env import prefect_defaults, prefect_run_settings
+    from ..catalogs.registry.run_records import completed_resumes, run_record
+    from ..errors import ParameterError
+    from ..settings import FLOW_NAMES
+    from .deployments import load_flow
+    from .prefect_env import prefect_defaults, prefect_run_settings
 
     with _registry() as reg:
         record = run_record(reg, run_id)
@@ -165,7 +165,7 @@ def runs_resume(
                 )
             )
     if record.state == "running":  # its process is gone (or --anyway says so): close it
-        from catalogs.registry.runs import close_lost_run
+        from ..catalogs.registry.run_records import close_lost_run
 
         why = (
             f"its process ({record.host}:{record.pid}) ended without recording an end; "
@@ -203,9 +203,9 @@ def runs_prune(
     import shutil
     import time
 
-    from catalogs.errors import UnknownRunError
-    from catalogs.registry.runs import run_record
-    from flows.checkpoints import lineages
+    from ..catalogs.registry.run_records import run_record
+    from ..errors import UnknownRunError
+    from .checkpoints import lineages
 
     settings = _settings()
     cutoff = time.time() - older_than_days * 86400

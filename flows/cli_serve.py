@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from catalogs.errors import YamasatError
-from flows.cli_catalog import _e, _out, _print, _settings
+from ..errors import YamasatError
+from .cli_catalog import _e, _out, _print, _settings
 
 if TYPE_CHECKING:
-    from flows.deployments import DeploymentSpec
+    from .deployments import DeploymentSpec
 
 __all__ = ["PrefectServerError", "deployments_app", "serve"]
 
@@ -44,7 +44,7 @@ class PrefectServerError(YamasatError):
 
 
 def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:
-    from flows.deployments import deployment_specs, next_runs
+    from .deployments import deployment_specs, next_runs
 
     specs = deployment_specs(_settings(), only=settings_only)
     table = Table(title="deployments", box=None)
@@ -74,7 +74,7 @@ def deployments_yaml(
     ] = None,
 ) -> None:
     """The prefect.yaml of the configured deployments, for a process work pool."""
-    from flows.deployments import prefect_yaml
+    from .deployments import prefect_yaml
 
     text = prefect_yaml(_settings())
     if out is None:
@@ -110,7 +110,7 @@ def serve(
     (orchestration.deployments); every schedule is checked before anything is deployed.
     Runs execute in this process; Ctrl-C stops serving and pauses the schedules.
     """
-    from flows.prefect_env import prefect_defaults
+    from .prefect_env import prefect_defaults
 
     specs = _table(only)  # a schedule that does not parse is refused here
     url = api_url or os.environ.get("PREFECT_API_URL")
@@ -124,14 +124,14 @@ def serve(
         _print(f"Prefect server {url}: healthy; {len(specs)} deployments ready to serve")
         return
     prefect_defaults()
-    from flows import cli as _cli
+    from . import cli as _cli
 
     if _cli._state.config:  # served runs run in processes the runner starts: they read this
         os.environ["YAMASAT_CONFIG"] = str(_cli._state.config.resolve())
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.deployments import runner_deployments
+    from .deployments import runner_deployments
 
     # served runs execute in processes the runner starts: Prefect's heartbeats stay on there,
     # so the server can tell when one of them crashed

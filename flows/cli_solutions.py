@@ -1,6 +1,6 @@
 """``yamasat solutions ...``: register solutions, their status and evidence; the indicator.
 
-``catalog_app`` (``yamasat catalog ...``) lives in :mod:`flows.cli_catalog` and is re-exported
+``catalog_app`` (``yamasat catalog ...``) lives in :mod:`.cli_catalog` and is re-exported
 here, so that the main CLI adds both from this module.
 """
 
@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from catalogs.registry import SolutionRecord, Tally
-from flows.cli_catalog import ListFormat, _e, _out, _print, _registry, _settings, catalog_app
+from ..catalogs.registry import SolutionRecord, Tally
+from .cli_catalog import ListFormat, _e, _out, _print, _registry, _settings, catalog_app
 
 __all__ = ["catalog_app", "solutions_app"]
 
@@ -33,7 +33,7 @@ class TallyFormat(StrEnum):
 
 
 def _by(by: str | None) -> str:
-    from flows.indicator import current_user
+    from .registration import current_user
 
     return by or current_user()
 
@@ -59,7 +59,7 @@ def add(
     by: _By = None,
 ) -> None:
     """Register a solution (names compared per organization, ignoring case and width)."""
-    from catalogs.registry import add_solution
+    from ..catalogs.registry import add_solution
 
     with _registry() as reg:
         rec = add_solution(
@@ -100,7 +100,7 @@ def list_(
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the registered solutions."""
-    from catalogs.registry.records import check_status
+    from ..catalogs.registry.records import check_status
 
     with _registry() as reg:
         records = reg.solutions(status=check_status(status) if status else None)
@@ -130,7 +130,7 @@ def list_(
 @solutions_app.command("show")
 def show(solution_id: Annotated[str, typer.Argument(help="Solution id.")]) -> None:
     """A solution: details, status history (who, when, why), evidence, and whether it counts."""
-    from catalogs.registry.tally import fiscal_year, fy_label, qualifies
+    from ..catalogs.registry.tally import fiscal_year, fy_label, qualifies
 
     with _registry() as reg:
         r = reg.solution(solution_id)
@@ -175,7 +175,7 @@ def set_status_cmd(
     by: _By = None,
 ) -> None:
     """Move a solution along proposed → prototype → developed → deployed → retired."""
-    from catalogs.registry import set_status
+    from ..catalogs.registry import set_status
 
     with _registry() as reg:
         r = set_status(reg, solution_id, status, by=_by(by), reason=reason, on=on)
@@ -192,7 +192,7 @@ def attach(
     by: _By = None,
 ) -> None:
     """Attach a product as evidence (its files are verified against their checksums first)."""
-    from catalogs.registry import attach_evidence
+    from ..catalogs.registry import attach_evidence
 
     with _registry() as reg:
         pid, new, registration = attach_evidence(reg, solution_id, product, by=_by(by))
@@ -202,10 +202,10 @@ def attach(
 
 
 def _tally(fy: int | None, verify: bool) -> Tally:
-    from catalogs.registry import settings_tally, validate_products
+    from ..catalogs.registry import settings_tally, validate_products
 
     settings = _settings()
-    from catalogs.registry import open_registry
+    from ..catalogs.registry import open_registry
 
     with open_registry(settings) as reg:
         if verify:
@@ -215,8 +215,8 @@ def _tally(fy: int | None, verify: bool) -> Tally:
 
 
 def _tally_table(t: Tally) -> None:
-    from catalogs.registry.formats import TITLE
-    from catalogs.registry.tally import fy_label
+    from ..catalogs.registry.formats import TITLE
+    from ..catalogs.registry.tally import fy_label
 
     table = Table(title=TITLE)
     for col in ("FY", "年度", "new", "cumulative", "target", "gap"):
@@ -251,7 +251,7 @@ def tally_cmd(
     ] = False,
 ) -> None:
     """The indicator per fiscal year: new, cumulative, target, gap, and the evidence."""
-    from catalogs.registry.formats import tally_csv, tally_json, tally_markdown
+    from ..catalogs.registry.formats import tally_csv, tally_json, tally_markdown
 
     t = _tally(fy, verify)
     if fmt is TallyFormat.table:
@@ -272,7 +272,7 @@ def report(
     ] = True,
 ) -> None:
     """Write the indicator report: a self-contained HTML page and the chart as PNG."""
-    from flows.indicator import build_report
+    from .indicator import build_report
 
     result = build_report(_settings(), out, fy=fy, verify=verify)
     for w in result.tally.warnings:

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from catalogs.errors import YamasatError
-from catalogs.settings import Settings
-from processing.gdal_env import configure_gdal
+from ..errors import YamasatError
+from ..processing.gdal_env import configure_gdal
+from ..settings import Settings
 
 __all__ = ["DaskUnavailableError", "compute_on"]
 

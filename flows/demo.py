@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 import shapely
 
-from catalogs.periods import Period, parse_period
-from catalogs.profiles import scale_offset
-from catalogs.settings import Settings
-from catalogs.sources import resolve_source, search_items
-from flows.prepare import network_policy
-from flows.progress import ProgressFn, report
-from processing.accuracy import confusion
-from processing.gdal_env import configure_gdal
-from processing.grid import project_geobox
-from processing.load import load_s2
+from ..catalogs.extent.periods import Period, parse_period
+from ..catalogs.sources.profiles import scale_offset
+from ..catalogs.sources.search import resolve_source, search_items
+from ..processing.accuracy import confusion
+from ..processing.gdal_env import configure_gdal
+from ..processing.grid import project_geobox
+from ..processing.load import load_s2
+from ..settings import Settings
+from .prepare import network_policy
+from .progress import ProgressFn, report
 
 __all__ = ["CHANGE_PERIODS", "DemoSummary", "LoadCheck", "run_demo"]
 
@@ -128,7 +128,7 @@ def load_check(settings: Settings, catalog: Path, world: Any, bbox: tuple[float,
 
 
 def world_dates(catalog: Path) -> list[dt.date]:
-    from catalogs.sample import SampleManifest
+    from ..catalogs.sample import SampleManifest
 
     return list(SampleManifest.read(catalog.parent).s2_dates)
 
@@ -214,7 +214,7 @@ def demo_truth(
 
 def score(name: str, product: np.ndarray, truth: np.ndarray) -> tuple[dict[str, float], str]:
     """Pixel scores and, for landslides, object recall of scars of at least 0.5 ha."""
-    from processing.accuracy import object_recall
+    from ..processing.accuracy import object_recall
 
     scores = confusion(product, truth).as_dict()
     objects = ""
@@ -235,9 +235,9 @@ def run_demo(
     """Run the demo with the sample archive at ``root`` and products under ``products``."""
     import rasterio
 
-    from catalogs.sample import SampleManifest, World, build_sample
-    from flows.deployments import load_flow
-    from flows.progress import set_reporter
+    from ..catalogs.sample import SampleManifest, World, build_sample
+    from .deployments import load_flow
+    from .progress import set_reporter
 
     set_reporter(progress)
     # the demo's runs are recorded beside its products, whatever storage.output_root says

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from catalogs.errors import ConfigError, YamasatError
-from catalogs.periods import check_before_after, parse_period
-from catalogs.settings import FLOW_NAMES, Settings
+from ..catalogs.extent.periods import check_before_after, parse_period
+from ..errors import ConfigError, YamasatError
+from ..settings import FLOW_NAMES, Settings
 
 __all__ = [
     "ENTRYPOINTS",
@@ -35,12 +35,12 @@ __all__ = [
 
 #: flow name → module entrypoint (importable wherever yamasat is installed)
 ENTRYPOINTS: dict[str, str] = {
-    "change_detection": "flows.change:change_detection",
-    "flood_mapping": "flows.disaster:flood_mapping",
-    "landslide_mapping": "flows.disaster:landslide_mapping",
-    "burn_mapping": "flows.disaster:burn_mapping",
-    "s1_flood_check": "flows.s1_watch:s1_flood_check",
-    "indicator_report": "flows.indicator:indicator_report",
+    "change_detection": "yamasat.flows.change:change_detection",
+    "flood_mapping": "yamasat.flows.disaster:flood_mapping",
+    "landslide_mapping": "yamasat.flows.disaster:landslide_mapping",
+    "burn_mapping": "yamasat.flows.disaster:burn_mapping",
+    "s1_flood_check": "yamasat.flows.s1_watch:s1_flood_check",
+    "indicator_report": "yamasat.flows.indicator:indicator_report",
 }
 assert tuple(ENTRYPOINTS) == FLOW_NAMES, "every flow a deployment may name has an entrypoint"
 

@@ -10,13 +10,13 @@ from typing import Any, cast
 
 from prefect import flow
 
-from catalogs.errors import ParameterError
-from flows.checkpoints import Checkpoints
-from flows.disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
-from flows.prepare import Prepared
-from flows.publish import ProductOutcome
-from flows.run_common import analyse_task, finish_run, prepare_run, search_task
-from flows.runs import RunContext, tracked
+from ..errors import ParameterError
+from .checkpoints import Checkpoints
+from .disaster_steps import analyse_burn, analyse_flood_s1, analyse_flood_s2, analyse_landslide
+from .prepare import Prepared
+from .publish import ProductOutcome
+from .run_common import analyse_task, finish_run, prepare_run, search_task
+from .tracking import RunContext, tracked
 
 __all__ = ["burn_mapping", "flood_mapping", "landslide_mapping"]
 

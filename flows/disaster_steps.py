@@ -15,23 +15,12 @@ import numpy as np
 import pystac
 import xarray as xr
 
-from catalogs.errors import NoDataError, SourceError
-from catalogs.profiles import scale_offset
-from catalogs.signing import signed_for_reading
-from flows.change_steps import load_common, params_dict
-from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared, network_policy, search_family, season_warnings
-from flows.progress import report
-from flows.publish import (
-    ProductOutcome,
-    finish_draft,
-    float_band,
-    staged,
-    start_draft,
-)
-from processing.burn import USGS_THRESHOLDS, burn_severity
-from processing.composite import median_composite
-from processing.flood import (
+from ..catalogs.sources.profiles import scale_offset
+from ..catalogs.sources.signing import signed_for_reading
+from ..errors import NoDataError, SourceError
+from ..processing.burn import USGS_THRESHOLDS, burn_severity
+from ..processing.composite import median_composite
+from ..processing.flood import (
     SarFloodParams,
     SarThresholds,
     bimodal_threshold,
@@ -39,14 +28,25 @@ from processing.flood import (
     optical_flood,
     sar_flood,
 )
-from processing.grid import aoi_mask
-from processing.indices import mndwi, nbr, ndvi
-from processing.landslide import LandslideParams, landslide_candidates
-from processing.load import load_bands, load_s2
-from processing.objects import minimum_mapping_unit
-from processing.sar import lee_filter, to_db
-from processing.terrain import slope_deg
-from processing.write import CogSpec, float_spec, write_cogs
+from ..processing.grid import aoi_mask
+from ..processing.indices import mndwi, nbr, ndvi
+from ..processing.landslide import LandslideParams, landslide_candidates
+from ..processing.load import load_bands, load_s2
+from ..processing.objects import minimum_mapping_unit
+from ..processing.sar import lee_filter, to_db
+from ..processing.terrain import slope_deg
+from ..processing.write import CogSpec, float_spec, write_cogs
+from .change_steps import load_common, params_dict
+from .checkpoints import Checkpoints
+from .prepare import Prepared, network_policy, search_family, season_warnings
+from .progress import report
+from .publish import (
+    ProductOutcome,
+    finish_draft,
+    float_band,
+    staged,
+    start_draft,
+)
 
 __all__ = [
     "BurnParams",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from catalogs.settings import Settings
+    from ..settings import Settings
 
 __all__ = ["prefect_defaults", "prefect_run_settings"]
 

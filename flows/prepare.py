@@ -16,12 +16,18 @@ from typing import Any
 
 import pystac
 
-from catalogs.aoi import AOI, resolve_aoi
-from catalogs.errors import NoDataError
-from catalogs.hrefs import HrefPolicy
-from catalogs.periods import Period, check_before_after, parse_period
-from catalogs.settings import Settings
-from catalogs.sources import NetworkPolicy, Source, resolve_source, search_items, vet_assets
+from ..catalogs.extent.aoi import AOI, resolve_aoi
+from ..catalogs.extent.periods import Period, check_before_after, parse_period
+from ..catalogs.sources.hrefs import HrefPolicy
+from ..catalogs.sources.search import (
+    NetworkPolicy,
+    Source,
+    resolve_source,
+    search_items,
+    vet_assets,
+)
+from ..errors import NoDataError
+from ..settings import Settings
 
 __all__ = [
     "Prepared",

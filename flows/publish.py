@@ -28,13 +28,19 @@ import rasterio
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
-from catalogs.boundaries import Boundaries, load_boundaries
-from catalogs.errors import BoundariesMissingError, OutputExistsError
-from catalogs.municipalities import by_code
-from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item, publish_item
-from flows.checkpoints import Checkpoints
-from flows.prepare import Prepared, software_version
-from processing.write import WrittenFile, atomic_path, sha256_file
+from ..catalogs.extent.boundaries import Boundaries, load_boundaries
+from ..catalogs.extent.municipalities import by_code
+from ..catalogs.products.items import (
+    AssetSpec,
+    ProductSpec,
+    item_folder,
+    product_item,
+    publish_item,
+)
+from ..errors import BoundariesMissingError, OutputExistsError
+from ..processing.write import WrittenFile, atomic_path, sha256_file
+from .checkpoints import Checkpoints
+from .prepare import Prepared, software_version
 
 __all__ = [
     "Draft",
@@ -145,7 +151,7 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
     raises :class:`OutputExistsError` with the reasons: nothing is overwritten without
     ``--force``.
     """
-    from catalogs.registry.evidence import verify_item
+    from ..catalogs.registry.evidence import verify_item
 
     final = item_folder(prep.out_root, kind, item_id)
     if not final.exists():
@@ -291,7 +297,7 @@ def resumed_draft(
     folder = _kept_folder(checkpoints, item_id)
     if not folder.is_dir():
         return None
-    from catalogs.registry.evidence import verify_files
+    from ..catalogs.registry.evidence import verify_files
 
     try:
         manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
@@ -364,8 +370,8 @@ def start_draft(
 ) -> Draft | ProductOutcome:
     """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product;
     for a resumed run whose failed run wrote every raster, that draft (``rasters_done``)."""
-    from flows.prepare import product_id
-    from processing.grid import project_geobox
+    from ..processing.grid import project_geobox
+    from .prepare import product_id
 
     grid = prep.settings.grid
     item_id = product_id(kind, prep, inputs, params)
@@ -398,7 +404,7 @@ def finish_draft(
     """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
     taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size).
     ``inside`` is the lazy AOI mask on the draft's grid."""
-    from flows.progress import report
+    from .progress import report
 
     if inside is not None:
         draft.rasters_written(int(inside.sum().compute()))
@@ -438,7 +444,7 @@ def municipality_rows(
     product: Path, crs: str, boundaries: Boundaries | None, pixel_area: float, gdf: gpd.GeoDataFrame
 ) -> list[dict[str, Any]]:
     """Affected area, share and valid coverage per municipality (ja/en), plus object counts."""
-    from processing.zonal import zonal_counts_from_cog
+    from ..processing.zonal import zonal_counts_from_cog
 
     if boundaries is None:
         return []
@@ -473,7 +479,7 @@ def municipality_rows(
 
 def polygons(product: Path, boundaries: Boundaries | None, crs: str) -> gpd.GeoDataFrame:
     """Polygons of the detected regions with area and municipality code and names."""
-    from processing.vectors import polygons_from_cog
+    from ..processing.vectors import polygons_from_cog
 
     gdf = polygons_from_cog(product)
     gdf["municipality_code"] = None
@@ -527,7 +533,7 @@ def quicklook(product: Path, out: Path, prep: Prepared, kind: str) -> WrittenFil
     """A decimated picture of the product with the AOI outline and a bilingual title."""
     from rasterio.enums import Resampling
 
-    from processing.quicklook import render_quicklook
+    from ..processing.quicklook import render_quicklook
 
     with rasterio.open(product) as src:
         scale = max(1, int(max(src.height, src.width) / 1200))

@@ -10,35 +10,27 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
-from catalogs.errors import HrefPolicyError, SourceError, YamasatError
-from catalogs.settings import Settings
-from catalogs.signing import signed_for_reading
-from flows.checkpoints import Checkpoints
-from flows.compute import compute_on
-from flows.prepare import Prepared, network_policy, prepare, search_family
-from flows.progress import report
-from flows.publish import ProductOutcome, summary_markdown
-from flows.register import check_solution_task, register_task
-from flows.runs import product_lock
+from ..catalogs.sources.signing import signed_for_reading
+from ..errors import HrefPolicyError, SourceError, YamasatError
+from ..settings import Settings
+from .checkpoints import Checkpoints
+from .compute import compute_on
+from .prepare import Prepared, network_policy, prepare, search_family
+from .progress import report
+from .publish import ProductOutcome, summary_markdown
+from .registration import check_solution_task, register_task
+from .tracking import current_run_id, product_lock
 
 __all__ = [
     "SEARCH_TASK",
     "analyse_locked",
     "analyse_task",
-    "current_run_id",
     "finish_run",
     "prepare_run",
     "retry_worthwhile",
     "search_task",
 ]
-
-
-def current_run_id() -> str | None:
-    """The Prefect flow-run id, when running inside a flow."""
-    rid = flow_run.get_id()
-    return str(rid) if rid else None
 
 
 def prepare_run(
@@ -130,7 +122,7 @@ def revetted(
     the file lives in the output folder, which is not trusted more than a source."""
     import pystac
 
-    from flows.prepare import vetted
+    from .prepare import vetted
 
     return vetted(prep, family, bands, [pystac.Item.from_dict(d) for d in items])
 

@@ -30,19 +30,23 @@ from prefect.artifacts import create_table_artifact
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from catalogs.aoi import AOI, resolve_aoi
-from catalogs.boundaries import Boundaries, load_boundaries
-from catalogs.errors import BoundariesMissingError, YamasatError, reason_of
-from catalogs.municipalities import by_code
-from catalogs.periods import parse_period
-from catalogs.registry import open_registry
-from catalogs.registry.runs import AcquisitionRecord, handled_acquisitions, mark_acquisitions
-from catalogs.settings import Settings
-from catalogs.sources import resolve_source
-from flows.disaster import flood_mapping
-from flows.prepare import Prepared, search_family
-from flows.run_common import SEARCH_TASK
-from flows.runs import RunContext, tracked
+from ..catalogs.extent.aoi import AOI, resolve_aoi
+from ..catalogs.extent.boundaries import Boundaries, load_boundaries
+from ..catalogs.extent.municipalities import by_code
+from ..catalogs.extent.periods import parse_period
+from ..catalogs.registry import open_registry
+from ..catalogs.registry.run_records import (
+    AcquisitionRecord,
+    handled_acquisitions,
+    mark_acquisitions,
+)
+from ..catalogs.sources.search import resolve_source
+from ..errors import BoundariesMissingError, YamasatError, reason_of
+from ..settings import Settings
+from .disaster import flood_mapping
+from .prepare import Prepared, search_family
+from .run_common import SEARCH_TASK
+from .tracking import RunContext, tracked
 
 __all__ = ["Acquisition", "AcquisitionsFailedError", "acquisition_key", "s1_flood_check"]
 
@@ -201,7 +205,7 @@ def s1_flood_check(
 
     def body(ctx: RunContext) -> dict[str, Any]:
         if lookback_days < 1 or pre_event_days < 12:
-            from catalogs.errors import ParameterError
+            from ..errors import ParameterError
 
             raise ParameterError(
                 f"lookback_days must be ≥ 1 (got {lookback_days}) and pre_event_days ≥ 12, "

@@ -14,14 +14,14 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from catalogs.errors import YamasatError
-from processing.change import change_vector_magnitude, difference
-from processing.composite import median_composite, valid_count
-from processing.delta_index import delta_index_from_raw
-from processing.indices import INDEX_BANDS, index
-from processing.load import SCALE_ATTR
-from processing.objects import minimum_mapping_unit
-from processing.threshold import Direction, apply_threshold
+from ..errors import YamasatError
+from .change import change_vector_magnitude, difference
+from .composite import median_composite, valid_count
+from .delta_index import delta_index_from_raw
+from .indices import INDEX_BANDS, index
+from .load import SCALE_ATTR
+from .objects import minimum_mapping_unit
+from .threshold import Direction, apply_threshold
 
 __all__ = ["NODATA", "ChangeMeasures", "ChangeParams", "change_measures", "change_product"]
 
@@ -92,7 +92,7 @@ def change_measures(before: xr.Dataset, after: xr.Dataset, params: ChangeParams)
     ``before`` and ``after`` hold cloud-masked reflectance (NaN where flagged) with dims
     ``time, y, x`` on the same grid; or, for a normalized-difference measure, the bands as
     loaded by ``load_s2(..., scaled=False)``, which one kernel per chunk scales, masks,
-    composites and differences (:mod:`processing.delta_index`, the same values bit for bit).
+    composites and differences (:mod:`yamasat.processing.delta_index`, the same values bit for bit).
     """
     bands = params.bands()
     raw = [SCALE_ATTR in ds[b].attrs for ds in (before, after) for b in bands if b in ds]

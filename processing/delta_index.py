@@ -1,8 +1,8 @@
 """ΔINDEX straight from the stored digital numbers: the change measure in one kernel per chunk.
 
-The reference chain (:mod:`processing.load` scaling and cloud blanking, then
-:func:`processing.composite.median_composite`, :func:`processing.indices.index` and
-:func:`processing.change.difference`) materialises a float32 plane per band, date and step:
+The reference chain (:mod:`yamasat.processing.load` scaling and cloud blanking, then
+:func:`yamasat.processing.composite.median_composite`, :func:`yamasat.processing.indices.index` and
+:func:`yamasat.processing.change.difference`) materialises a float32 plane per band, date and step:
 on a Sentinel-2 tile most of the change pipeline's CPU went to those passes and to the
 first touch of their memory, and a dask worker held several of them per chunk. Here one task
 per chunk takes the raw bands and the masks of both periods and returns ΔINDEX, working in
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from catalogs.errors import YamasatError
-from processing.composite import _nanmedian_last
-from processing.indices import index_bands
-from processing.load import SCALE_ATTR, _scale_block
+from ..errors import YamasatError
+from .composite import _nanmedian_last
+from .indices import index_bands
+from .load import SCALE_ATTR, _scale_block
 
 __all__ = ["SCALE_ATTR", "delta_index_from_raw"]
 

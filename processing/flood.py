@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 from skimage.filters import threshold_otsu
 
-from processing.threshold import sample_valid
+from .threshold import sample_valid
 
 __all__ = [
     "SarFloodParams",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from catalogs.errors import YamasatError
+from ..errors import YamasatError
 
 __all__ = [
     "INDEX_BANDS",

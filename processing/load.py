@@ -17,8 +17,8 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from catalogs.errors import LoadError
-from processing.masks import DEFAULT_SCL_CLASSES, scl_mask
+from ..errors import LoadError
+from .masks import DEFAULT_SCL_CLASSES, scl_mask
 
 __all__ = [
     "SCALE_ATTR",
@@ -41,7 +41,7 @@ _CATEGORICAL = frozenset({"scl"})
 SCALE_ATTR = "dn_scale_offset"
 """attribute of a band loaded unscaled (``scaled=False``): ``(scale, offset)`` turning its
 numbers into reflectance, for kernels that scale as they go
-(:func:`processing.delta_index.delta_index_from_raw`)"""
+(:func:`yamasat.processing.delta_index.delta_index_from_raw`)"""
 
 
 def _signature(
@@ -222,7 +222,7 @@ def load_s2(
 
     With ``scaled=False`` the bands are left as :func:`load_bands` gives them unscaled and
     are not blanked here, whatever ``mask_clouds`` says: they are for kernels that scale and
-    apply ``mask`` per chunk, such as :func:`processing.delta_index.delta_index_from_raw`
+    apply ``mask`` per chunk, such as :func:`yamasat.processing.delta_index.delta_index_from_raw`
     (which always applies it).
     """
     wanted = list(dict.fromkeys([*bands, "scl"]))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
-from processing.blocks import map_planes
+from .blocks import map_planes
 
 __all__ = ["dilate_mask", "scl_mask"]
 

@@ -7,7 +7,7 @@ import xarray as xr
 from affine import Affine
 from skimage.morphology import remove_small_objects
 
-from processing.blocks import map_planes
+from .blocks import map_planes
 
 __all__ = ["minimum_mapping_unit", "polygons_from_mask"]
 

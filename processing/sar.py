@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from processing.blocks import map_planes
+from .blocks import map_planes
 
 __all__ = ["lee_filter", "to_db"]
 

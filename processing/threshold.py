@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from skimage.filters import threshold_otsu
 
-from catalogs.errors import YamasatError
+from ..errors import YamasatError
 
 __all__ = [
     "Direction",

@@ -25,7 +25,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
-from catalogs.errors import OutputExistsError, YamasatError
+from ..errors import OutputExistsError, YamasatError
 
 __all__ = [
     "CogSpec",

@@ -93,7 +93,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default sample archive (demo extent across 132°E), built once per test session."""
-    from catalogs.sample import build_sample
+    from yamasat.catalogs.sample import build_sample
 
     root = tmp_path_factory.mktemp("sample") / "archive"
     build_sample(root)
@@ -103,7 +103,7 @@ def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server for the whole session (≈15 s to start)."""
-    from flows.prefect_env import prefect_defaults
+    from yamasat.flows.prefect_env import prefect_defaults
 
     prefect_defaults(Path(os.environ.get("TMPDIR", "/tmp")) / f"yamasat-prefect-{os.getpid()}")
     from prefect.testing.utilities import prefect_test_harness

@@ -10,12 +10,12 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processing.change import change_vector_magnitude, difference
-from processing.composite import median_composite, valid_count
-from processing.indices import index, mndwi, nbr, ndvi
-from processing.objects import minimum_mapping_unit, polygons_from_mask
-from processing.threshold import apply_threshold, otsu_threshold
-from processing.zonal import zonal_class_counts
+from yamasat.processing.change import change_vector_magnitude, difference
+from yamasat.processing.composite import median_composite, valid_count
+from yamasat.processing.indices import index, mndwi, nbr, ndvi
+from yamasat.processing.objects import minimum_mapping_unit, polygons_from_mask
+from yamasat.processing.threshold import apply_threshold, otsu_threshold
+from yamasat.processing.zonal import zonal_class_counts
 
 BACKENDS = ["numpy", "dask"]
 

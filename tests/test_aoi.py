@@ -7,10 +7,10 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from catalogs.aoi import known_aoi_names, parse_bbox, resolve_aoi
-from catalogs.boundaries import fallback_prefecture_outline, load_boundaries
-from catalogs.errors import AOIError, BoundariesMissingError
-from catalogs.municipalities import MUNICIPALITIES, by_code, by_slug
+from yamasat.catalogs.extent.aoi import known_aoi_names, parse_bbox, resolve_aoi
+from yamasat.catalogs.extent.boundaries import fallback_prefecture_outline, load_boundaries
+from yamasat.catalogs.extent.municipalities import MUNICIPALITIES, by_code, by_slug
+from yamasat.errors import AOIError, BoundariesMissingError
 
 
 def test_nineteen_municipalities() -> None:

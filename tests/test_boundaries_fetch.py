@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from catalogs.boundaries_fetch import fetch_boundaries, n03_url
-from catalogs.errors import BoundariesMissingError, HrefPolicyError, SourceError
-from catalogs.hrefs import HrefPolicy
-from catalogs.sources import NetworkPolicy
-from flows.cli import run
 from tests.support.scripted_http import ScriptedServer, scripted_server
+from yamasat.catalogs.sources.boundaries_download import fetch_boundaries, n03_url
+from yamasat.catalogs.sources.hrefs import HrefPolicy
+from yamasat.catalogs.sources.search import NetworkPolicy
+from yamasat.errors import BoundariesMissingError, HrefPolicyError, SourceError
+from yamasat.flows.cli import run
 
 
 @pytest.fixture

@@ -13,15 +13,15 @@ import pytest
 import rasterio
 import shapely
 
-from catalogs.errors import InputDateError, OutputExistsError
-from catalogs.sample import PADDY, SampleManifest, World
-from catalogs.settings import load_settings
-from flows.change_steps import analyse_change
-from flows.demo import CHANGE_PERIODS, truth_between
-from flows.prepare import prepare, search_family, season_warnings
-from processing.accuracy import confusion
-from processing.change_detection import ChangeParams
-from processing.grid import project_geobox
+from yamasat.catalogs.sample import PADDY, SampleManifest, World
+from yamasat.errors import InputDateError, OutputExistsError
+from yamasat.flows.change_steps import analyse_change
+from yamasat.flows.demo import CHANGE_PERIODS, truth_between
+from yamasat.flows.prepare import prepare, search_family, season_warnings
+from yamasat.processing.accuracy import confusion
+from yamasat.processing.change_detection import ChangeParams
+from yamasat.processing.grid import project_geobox
+from yamasat.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +114,7 @@ def test_product_files_and_stac_provenance(published: tuple[Any, Any, Path]) -> 
     coll = root.get_child("change")
     assert isinstance(coll, pystac.Collection)
     assert [i.id for i in coll.get_items()] == [outcome.item_id]
-    from catalogs.sample import CoreOnlyValidator
+    from yamasat.catalogs.sample import CoreOnlyValidator
 
     pystac.validation.set_validator(CoreOnlyValidator())
     try:
@@ -185,7 +185,7 @@ def test_paddy_irrigation_is_not_change_in_comparable_seasons(
 
 
 def test_season_warnings() -> None:
-    from catalogs.periods import parse_period
+    from yamasat.catalogs.extent.periods import parse_period
 
     assert (
         season_warnings(
@@ -227,7 +227,7 @@ def test_bad_periods_fail_before_any_search(before: str, after: str, fragment: s
 def test_flow_runs_under_prefect(prefect_harness: None, sample_root: Path, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.change import change_detection
+    from yamasat.flows.change import change_detection
 
     result = change_detection(
         aoi=_bbox(sample_root),
@@ -274,8 +274,7 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
 ) -> None:
     """Items of one UTM zone (53SKT only): the measure is computed on the UTM grid and warped
     once; the product scores like the load onto the project grid and agrees with it."""
-    import flows.change_steps as steps
-
+    import yamasat.flows.change_steps as steps
     settings = load_settings(env={})
     aoi = "132.02,33.93,132.06,33.965"  # around the planted change, east of 132°E
     products = {}
@@ -328,9 +327,9 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
 ) -> None:
     """The change analysis keeps its verified rasters when publishing fails, and a run of
     the same lineage publishes them without computing them again (same checksums)."""
-    import flows.change_steps
-    import flows.publish
-    from flows.checkpoints import Checkpoints
+    import yamasat.flows.change_steps
+    import yamasat.flows.publish
+    from yamasat.flows.checkpoints import Checkpoints
 
     settings = load_settings(env={})
     prep = prepare(aoi=_bbox(sample_root), before=CHANGE_PERIODS[0], after=CHANGE_PERIODS[1],
@@ -345,7 +344,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
         raise OSError("simulated: the disk filled up")
 
     with monkeypatch.context() as m, pytest.raises(OSError):
-        m.setattr(flows.publish, "polygons", broken)
+        m.setattr(yamasat.flows.publish, "polygons", broken)
         analyse_change(prep, b, a, params=params, checkpoints=ckpt)
     kept = ckpt.folder / "rasters"
     (product,) = kept.iterdir()
@@ -356,7 +355,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     # a manifest whose grid or file names do not match is not used, and is dropped
     import shutil
 
-    from flows.publish import resumed_draft
+    from yamasat.flows.publish import resumed_draft
 
     grid = settings.grid
     geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
@@ -383,7 +382,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
         raise AssertionError("the rasters must not be computed again")
 
     with monkeypatch.context() as m:
-        m.setattr(flows.change_steps, "_measure_on_grid", no_compute)
+        m.setattr(yamasat.flows.change_steps, "_measure_on_grid", no_compute)
         outcome = analyse_change(prep, b, a, params=params, checkpoints=ckpt)
     assert outcome.outcome == "published" and outcome.item_id == product.name
     assert outcome.files["change"]["sha256"] == manifest["files"]["change"]["sha256"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run
+from yamasat.flows.cli import run
 
 
 @pytest.fixture(autouse=True)
@@ -134,9 +134,9 @@ def test_runs_prune_removes_only_old_checkpoints_of_runs_not_running(
     import os
     import time
 
-    from catalogs.registry import open_registry
-    from catalogs.registry.runs import start_run_record
-    from catalogs.settings import load_settings
+    from yamasat.catalogs.registry import open_registry
+    from yamasat.catalogs.registry.run_records import start_run_record
+    from yamasat.settings import load_settings
 
     out = tmp_path / "products"
     monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(out))

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from catalogs.sample import SampleManifest
-from catalogs.settings import load_settings
-from flows.change_steps import analyse_change
-from flows.compute import DaskUnavailableError, compute_on
-from flows.demo import CHANGE_PERIODS, DEMO_RUNS
-from flows.disaster_steps import analyse_burn
-from flows.prepare import prepare, search_family
-from processing.change_detection import ChangeParams
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.flows.change_steps import analyse_change
+from yamasat.flows.compute import DaskUnavailableError, compute_on
+from yamasat.flows.demo import CHANGE_PERIODS, DEMO_RUNS
+from yamasat.flows.disaster_steps import analyse_burn
+from yamasat.flows.prepare import prepare, search_family
+from yamasat.processing.change_detection import ChangeParams
+from yamasat.settings import load_settings
 
 pytestmark = pytest.mark.slow
 

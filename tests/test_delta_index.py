@@ -11,15 +11,15 @@ import pytest
 import shapely
 import xarray as xr
 
-from catalogs.errors import YamasatError
-from catalogs.periods import Period
-from catalogs.profiles import scale_offset
-from catalogs.sample import SampleManifest
-from catalogs.sources import resolve_source, search_items
-from processing.change_detection import ChangeParams, change_measures
-from processing.delta_index import delta_index_from_raw
-from processing.grid import project_geobox
-from processing.load import SCALE_ATTR, _blank_block, _scale_block, load_s2
+from yamasat.catalogs.extent.periods import Period
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.catalogs.sources.profiles import scale_offset
+from yamasat.catalogs.sources.search import resolve_source, search_items
+from yamasat.errors import YamasatError
+from yamasat.processing.change_detection import ChangeParams, change_measures
+from yamasat.processing.delta_index import delta_index_from_raw
+from yamasat.processing.grid import project_geobox
+from yamasat.processing.load import SCALE_ATTR, _blank_block, _scale_block, load_s2
 
 SCALE, OFFSET, NODATA = 1e-4, -0.1, 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run
+from yamasat.flows.cli import run
 
 pytestmark = pytest.mark.slow
 

@@ -19,13 +19,13 @@ import httpx
 import pytest
 import yaml
 
-from catalogs.errors import ConfigError
-from catalogs.sample import SampleManifest
-from catalogs.settings import load_settings
-from flows.cli import run
-from flows.demo import DEMO_RUNS
-from flows.deployments import deployment_specs, next_runs, prefect_yaml
 from tests.support.prefect_server import prefect_env, running_prefect_server
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.errors import ConfigError
+from yamasat.flows.cli import run
+from yamasat.flows.demo import DEMO_RUNS
+from yamasat.flows.deployments import deployment_specs, next_runs, prefect_yaml
+from yamasat.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
@@ -57,7 +57,7 @@ def test_prefect_yaml_in_the_repo_matches_the_config() -> None:
     doc = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     weekly = next(d for d in doc["deployments"] if d["name"] == "change-weekly")
     assert weekly["schedules"] == [{"cron": "0 3 * * 1", "timezone": "Asia/Tokyo", "active": True}]
-    assert weekly["entrypoint"] == "flows.change:change_detection"
+    assert weekly["entrypoint"] == "yamasat.flows.change:change_detection"
     assert weekly["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
 
 
@@ -205,8 +205,8 @@ def test_serve_runs_deployments_and_serialises_runs_of_one_deployment(
         log.close()
 
     # the registry saw both runs, from the deployment; the product was made once
-    from catalogs.registry import Registry
-    from catalogs.registry.runs import run_records
+    from yamasat.catalogs.registry import Registry
+    from yamasat.catalogs.registry.run_records import run_records
 
     with Registry.open(f"sqlite:///{out / 'registry.sqlite'}") as reg:
         recorded = {r.id: r for r in run_records(reg)}
@@ -239,7 +239,7 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(server: tuple[str, Path]) -
     }
     assert set(names) == {"change-weekly", "s1-flood-daily", "indicator-monthly"}
     weekly = names["change-weekly"]
-    assert weekly["entrypoint"] == "flows.change:change_detection"
+    assert weekly["entrypoint"] == "yamasat.flows.change:change_detection"
     assert weekly["parameters"]["before"] == "P30D/today-P1Y"
     (sched,) = _get(api, f"/deployments/{weekly['id']}/schedules")
     assert (sched["schedule"]["cron"], sched["schedule"]["timezone"]) == ("0 3 * * 1", "Asia/Tokyo")
@@ -303,8 +303,8 @@ def test_a_process_worker_runs_a_deployment_from_the_generated_prefect_yaml(
     state = _get(api, f"/flow_runs/{flow_run['id']}")["state"]
     assert state["type"] == "COMPLETED", state
 
-    from catalogs.registry import Registry
-    from catalogs.registry.runs import run_record
+    from yamasat.catalogs.registry import Registry
+    from yamasat.catalogs.registry.run_records import run_record
 
     with Registry.open(f"sqlite:///{out / 'registry.sqlite'}") as reg:
         record = run_record(reg, flow_run["id"])
@@ -318,7 +318,7 @@ def test_cli_runs_turn_prefect_heartbeats_off_unless_configured() -> None:
     send them unless orchestration.prefect_heartbeat_s asks for them."""
     from prefect.settings import get_current_settings
 
-    from flows.prefect_env import prefect_run_settings
+    from yamasat.flows.prefect_env import prefect_run_settings
 
     with prefect_run_settings(load_settings(env={})):
         assert get_current_settings().flows.heartbeat_frequency is None

@@ -14,19 +14,19 @@ import pytest
 import rasterio
 import shapely
 
-from catalogs.errors import SourceError
-from catalogs.sample import SampleManifest, World
-from catalogs.settings import load_settings
-from flows.demo import DEMO_RUNS, demo_truth, score
-from flows.disaster_steps import (
+from yamasat.catalogs.sample import SampleManifest, World
+from yamasat.errors import SourceError
+from yamasat.flows.demo import DEMO_RUNS, demo_truth, score
+from yamasat.flows.disaster_steps import (
     analyse_burn,
     analyse_flood_s1,
     analyse_flood_s2,
     analyse_landslide,
     pick_s1_pair,
 )
-from flows.prepare import prepare, search_family
-from processing.grid import project_geobox
+from yamasat.flows.prepare import prepare, search_family
+from yamasat.processing.grid import project_geobox
+from yamasat.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def _read(outcome: Any, key: str) -> np.ndarray:
 
 
 def _truth(root: Path, name: str, kind: str) -> np.ndarray:
-    from catalogs.periods import parse_period
+    from yamasat.catalogs.extent.periods import parse_period
 
     m = SampleManifest.read(root)
     world = World(m.seed, m.bbox)
@@ -245,7 +245,7 @@ def test_missing_dem(sample_root: Path, tmp_path: Path) -> None:
 
 
 def test_flood_flow_under_prefect(prefect_harness: None, sample_root: Path, tmp_path: Path) -> None:
-    from flows.disaster import flood_mapping
+    from yamasat.flows.disaster import flood_mapping
 
     m = SampleManifest.read(sample_root)
     result = flood_mapping(

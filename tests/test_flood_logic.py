@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from processing.flood import (
+from yamasat.processing.flood import (
     SarFloodParams,
     SarThresholds,
     bimodal_threshold,

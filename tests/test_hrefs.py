@@ -10,9 +10,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalogs.errors import ConfigError, HrefPolicyError, SourceError
-from catalogs.hrefs import HrefPolicy, check_href, resolve_href, safe_name
 from tests.support.rangeserver import RangeServer
+from yamasat.catalogs.sources.hrefs import HrefPolicy, check_href, resolve_href, safe_name
+from yamasat.errors import ConfigError, HrefPolicyError, SourceError
 
 PUBLIC = HrefPolicy()
 SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")

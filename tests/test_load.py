@@ -12,10 +12,10 @@ import rasterio
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from catalogs.errors import LoadError
-from catalogs.profiles import PROFILES, scale_offset
-from processing.grid import project_geobox
-from processing.load import load_bands, load_s2, native_geobox, open_warped, split_by_crs
+from yamasat.catalogs.sources.profiles import PROFILES, scale_offset
+from yamasat.errors import LoadError
+from yamasat.processing.grid import project_geobox
+from yamasat.processing.load import load_bands, load_s2, native_geobox, open_warped, split_by_crs
 
 BBOX = (131.97, 33.94, 132.03, 33.97)  # crosses 132°E
 ASSETS = PROFILES["earth-search"].family("s2").assets
@@ -225,8 +225,7 @@ def test_coarse_scl_read_equals_nearest_load(
 ) -> None:
     import shapely
 
-    import processing.load as load_mod
-
+    import yamasat.processing.load as load_mod
     geobox = project_geobox(shapely.box(131.99, 33.945, 132.03, 33.965), resolution=10)
     east = two_zone_items[1:]  # the clouded tile
     assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
@@ -249,7 +248,7 @@ def test_open_warped_reproduces_a_linear_field_and_propagates_nan(tmp_path: Path
     import shapely
     from odc.geo.xr import wrap_xr
 
-    from processing.write import write_raster
+    from yamasat.processing.write import write_raster
 
     geobox = project_geobox(shapely.box(131.97, 33.94, 131.99, 33.96), resolution=10)
     native = geobox.to_crs("EPSG:32652", resolution=10)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from processing.masks import dilate_mask, scl_mask
+from yamasat.processing.masks import dilate_mask, scl_mask
 
 
 def _scl(backend: str) -> xr.DataArray:

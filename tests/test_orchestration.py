@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from catalogs.aoi import resolve_aoi
-from catalogs.errors import LoadError, NoDataError, RunBusyError
-from catalogs.periods import parse_period
-from catalogs.sample import SampleManifest
-from flows.cli import run
-from flows.demo import DEMO_RUNS
+from yamasat.catalogs.extent.aoi import resolve_aoi
+from yamasat.catalogs.extent.periods import parse_period
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.errors import LoadError, NoDataError, RunBusyError
+from yamasat.flows.cli import run
+from yamasat.flows.demo import DEMO_RUNS
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def _runs(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]
 def test_a_failed_run_carries_one_machine_readable_reason(
     prefect_harness: None, sample_root: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.disaster import burn_mapping
+    from yamasat.flows.disaster import burn_mapping
 
     # a relative period is recorded as the days it meant, so a resume names the same days
     kwargs = _burn_kwargs(sample_root, before="P10D/2024-01-10", after="2024-02-01/2024-02-10")
@@ -71,9 +71,9 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import flows.disaster
-    import flows.run_common
-    from flows.disaster import burn_mapping
+    import yamasat.flows.disaster
+    import yamasat.flows.run_common
+    from yamasat.flows.disaster import burn_mapping
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
 
@@ -81,7 +81,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
         raise LoadError("simulated: the asset server dropped the connection")
 
     with monkeypatch.context() as m:
-        m.setattr(flows.disaster, "analyse_burn", broken)
+        m.setattr(yamasat.flows.disaster, "analyse_burn", broken)
         with pytest.raises(LoadError):
             burn_mapping(**_burn_kwargs(sample_root))
     (failed,) = _runs(capsys, "--state", "failed")
@@ -95,7 +95,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     def no_search(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a resumed run must not search again")
 
-    monkeypatch.setattr(flows.run_common, "search_family", no_search)
+    monkeypatch.setattr(yamasat.flows.run_common, "search_family", no_search)
     capsys.readouterr()
     assert run(["runs", "resume", failed["id"][:8]]) == 0
     assert "published" in capsys.readouterr().out
@@ -113,7 +113,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     assert run(["runs", "resume", failed["id"]]) == 2
     assert f"already resumed by run {latest['id']}" in capsys.readouterr().err
     capsys.readouterr()
-    from flows.cli import console
+    from yamasat.flows.cli import console
 
     width = console.width
     console.width = 250  # one line per run
@@ -134,9 +134,9 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
 ) -> None:
     """A failure after every raster was written (here the quicklook) keeps the verified
     rasters with the run's checkpoints; the resume publishes them without computing again."""
-    import flows.disaster_steps
-    import flows.publish
-    from flows.disaster import burn_mapping
+    import yamasat.flows.disaster_steps
+    import yamasat.flows.publish
+    from yamasat.flows.disaster import burn_mapping
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
 
@@ -144,7 +144,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         raise OSError("simulated: no space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(flows.publish, "quicklook", no_disk)
+        m.setattr(yamasat.flows.publish, "quicklook", no_disk)
         with pytest.raises(OSError):
             burn_mapping(**_burn_kwargs(sample_root))
     (failed,) = _runs(capsys, "--state", "failed")
@@ -158,7 +158,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         raise AssertionError("a resumed run must not compute its rasters again")
 
     with monkeypatch.context() as m:
-        m.setattr(flows.disaster_steps, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.disaster_steps, "write_cogs", no_compute)
         assert run(["runs", "resume", failed["id"]]) == 0
     latest = _runs(capsys, "--limit", "1")[0]
     assert latest["outcome"] == "published" and latest["resumed_from"] == failed["id"]
@@ -171,7 +171,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
     assert not kept.parent.exists()  # the lineage completed: its checkpoints are gone
     # a kept raster that no longer matches its checksum is computed again, not published
     with monkeypatch.context() as m:
-        m.setattr(flows.publish, "quicklook", no_disk)
+        m.setattr(yamasat.flows.publish, "quicklook", no_disk)
         with pytest.raises(OSError):
             burn_mapping(**_burn_kwargs(sample_root), force=True)
     (failed2,) = [r for r in _runs(capsys, "--state", "failed") if r["id"] != failed["id"]]
@@ -183,7 +183,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         f.seek(-1, 2)
         f.write(bytes([last[0] ^ 0xFF]))
     with monkeypatch.context() as m, pytest.raises(AssertionError, match="must not compute"):
-        m.setattr(flows.disaster_steps, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.disaster_steps, "write_cogs", no_compute)
         burn_mapping(**_burn_kwargs(sample_root), force=True, resume_of=failed2["id"])
     assert not product_dir2.exists()  # the tampered rasters were dropped
 
@@ -201,10 +201,10 @@ def test_a_lost_run_is_closed_when_it_is_resumed(
     import subprocess
     import sys
 
-    from catalogs.registry import open_registry
-    from catalogs.registry import runs as run_records
-    from catalogs.registry.runs import start_run_record
-    from catalogs.settings import load_settings
+    from yamasat.catalogs.registry import open_registry
+    from yamasat.catalogs.registry import runs as run_records
+    from yamasat.catalogs.registry.run_records import start_run_record
+    from yamasat.settings import load_settings
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -259,9 +259,9 @@ def test_a_run_of_a_product_being_made_waits_then_finds_it_or_is_refused(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from catalogs.settings import load_settings
-    from flows.disaster import burn_mapping
-    from flows.runs import product_lock
+    from yamasat.flows.disaster import burn_mapping
+    from yamasat.flows.tracking import product_lock
+    from yamasat.settings import load_settings
 
     out = workspace / "products"
     key = _burn_lock_key(sample_root)
@@ -310,7 +310,7 @@ def test_daily_s1_check_maps_new_acquisitions_once(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flows.s1_watch import s1_flood_check
+    from yamasat.flows.s1_watch import s1_flood_check
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
     kwargs = {
@@ -340,10 +340,10 @@ def test_items_read_back_from_a_checkpoint_are_vetted_again(
     sample_root: Path, tmp_path: Path
 ) -> None:
     """A checkpoint lives in the output folder: an href planted there is refused on resume."""
-    from catalogs.errors import HrefPolicyError
-    from catalogs.settings import load_settings
-    from flows.prepare import prepare, search_family
-    from flows.run_common import revetted
+    from yamasat.errors import HrefPolicyError
+    from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.run_common import revetted
+    from yamasat.settings import load_settings
 
     kw = _burn_kwargs(sample_root)
     prep = prepare(

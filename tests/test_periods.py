@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalogs.errors import InputDateError
-from catalogs.periods import Period, check_before_after, is_relative, parse_period, today_in
+from yamasat.catalogs.extent.periods import (
+    Period,
+    check_before_after,
+    is_relative,
+    parse_period,
+    today_in,
+)
+from yamasat.errors import InputDateError
 
 
 def test_parse_interval_and_single_day() -> None:

@@ -12,9 +12,9 @@ import yaml
 from odc.geo.geobox import GeoBox
 from odc.stac import parse_item
 
-from catalogs.errors import SourceError
-from catalogs.profiles import PROFILES, get_profile, scale_offset
-from catalogs.sources import dedupe_items
+from yamasat.catalogs.sources.profiles import PROFILES, get_profile, scale_offset
+from yamasat.catalogs.sources.search import dedupe_items
+from yamasat.errors import SourceError
 
 ES_S2 = (
     "earth-search-v1__search__sentinel-1-grd_sentinel-2-c1-l2a_sentinel-2-l2a_sentinel-2-l1c"

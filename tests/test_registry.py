@@ -20,7 +20,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from catalogs.errors import (
+from tests.support.fake_products import fake_entry, publish_fake_product
+from tests.support.postgres import postgres_server
+from yamasat.catalogs.registry import (
+    Registry,
+    add_solution,
+    attach_evidence,
+    rebuild_catalog,
+    repair_catalog,
+    set_status,
+    validate_products,
+)
+from yamasat.catalogs.registry.engine import check_sqlite_file, filesystem_type, head_revision
+from yamasat.catalogs.registry.models import Base, ProductRow
+from yamasat.errors import (
     EvidenceError,
     InputDateError,
     RegistryBusyError,
@@ -30,19 +43,6 @@ from catalogs.errors import (
     UnknownProductError,
     UnknownSolutionError,
 )
-from catalogs.registry import (
-    Registry,
-    add_solution,
-    attach_evidence,
-    rebuild_catalog,
-    repair_catalog,
-    set_status,
-    validate_products,
-)
-from catalogs.registry.engine import check_sqlite_file, filesystem_type, head_revision
-from catalogs.registry.models import Base, ProductRow
-from tests.support.fake_products import fake_entry, publish_fake_product
-from tests.support.postgres import postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date.today()
@@ -210,7 +210,7 @@ def test_repair_refuses_a_damaged_product(reg: Registry, tmp_path: Path) -> None
 
 
 def test_register_outcome_verifies_registers_and_attaches(reg: Registry, tmp_path: Path) -> None:
-    from flows.indicator import register_outcome
+    from yamasat.flows.registration import register_outcome
 
     _add(reg, "ube-flood")
     outcome = publish_fake_product(tmp_path / "out", "x")
@@ -230,7 +230,7 @@ def test_register_outcome_verifies_registers_and_attaches(reg: Registry, tmp_pat
 
 
 def _settings_for(registry: Registry) -> object:
-    from catalogs.settings import load_settings
+    from yamasat.settings import load_settings
 
     url = registry.engine.url.render_as_string(hide_password=False)
     return load_settings(env={"YAMASAT_STORAGE__REGISTRY_URL": url})
@@ -417,7 +417,9 @@ def test_a_folder_or_network_filesystem_path_is_refused(
     assert filesystem_type(Path("/usr/lib"), mounts) == "ext4"
     with pytest.raises(RegistryUnavailableError, match=r"network filesystem .*PostgreSQL"):
         check_sqlite_file(tmp_path / "r.sqlite", mounts=mounts)
-    monkeypatch.setattr("catalogs.registry.engine.filesystem_type", lambda p, m=None: "cifs")
+    monkeypatch.setattr(
+        "yamasat.catalogs.registry.engine.filesystem_type", lambda p, m=None: "cifs"
+    )
     with pytest.raises(RegistryUnavailableError, match="network filesystem"):
         Registry.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
     assert not (tmp_path / "r.sqlite").exists()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from catalogs.errors import RegistryUnavailableError
-from catalogs.registry import Registry, add_solution
-from flows.cli import run
 from tests.support.fake_products import publish_fake_product
 from tests.support.postgres import PostgresServer, _free_port, postgres_server
+from yamasat.catalogs.registry import Registry, add_solution
+from yamasat.errors import RegistryUnavailableError
+from yamasat.flows.cli import run
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from catalogs.errors import UnknownRunError
-from catalogs.registry import Registry
-from catalogs.registry.engine import head_revision
-from catalogs.registry.runs import (
+from tests.support.fake_products import fake_entry
+from tests.support.postgres import postgres_server
+from yamasat.catalogs.registry import Registry
+from yamasat.catalogs.registry.engine import head_revision
+from yamasat.catalogs.registry.run_records import (
     AcquisitionRecord,
     acquisitions,
     close_lost_run,
@@ -24,8 +25,7 @@ from catalogs.registry.runs import (
     run_records,
     start_run_record,
 )
-from tests.support.fake_products import fake_entry
-from tests.support.postgres import postgres_server
+from yamasat.errors import UnknownRunError
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -115,7 +115,7 @@ def test_a_first_revision_registry_is_upgraded_and_keeps_its_runs(tmp_path: Path
     kept and become 'completed'."""
     from alembic import command
 
-    from catalogs.registry.engine import _alembic_config
+    from yamasat.catalogs.registry.engine import _alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
@@ -143,7 +143,7 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     import subprocess
     import sys
 
-    from catalogs.registry import runs
+    from yamasat.catalogs.registry import runs
 
     _start(reg, "live-run")
     live = run_record(reg, "live-run")
@@ -173,7 +173,7 @@ def test_a_reused_process_id_does_not_pass_for_the_run(reg: Registry) -> None:
 
     import psutil
 
-    from catalogs.registry.runs import REUSED_PID_SLACK_S
+    from yamasat.catalogs.registry.run_records import REUSED_PID_SLACK_S
 
     _start(reg, "old-run")
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -194,7 +194,7 @@ def test_a_reused_process_id_does_not_pass_for_the_run(reg: Registry) -> None:
 
 
 def test_relative_periods_are_resolved_once_for_the_record() -> None:
-    from flows.runs import resolve_params
+    from yamasat.flows.tracking import resolve_params
 
     day = dt.date(2026, 11, 30)
     got = resolve_params(
@@ -212,7 +212,7 @@ def test_relative_periods_are_resolved_once_for_the_record() -> None:
 
 
 def test_checkpoint_names_cannot_leave_their_folder(tmp_path: Path) -> None:
-    from flows.checkpoints import Checkpoints
+    from yamasat.flows.checkpoints import Checkpoints
 
     for bad in ("..", ".", "a/b", ""):
         with pytest.raises(ValueError):

@@ -1,4 +1,4 @@
-"""Tests of the embedded sample archive (catalogs.sample): the world, the files, the truth.
+"""Tests of the embedded sample archive (yamasat.catalogs.sample): the world, the files, the truth.
 
 Everything is synthesised here; no network (conftest blocks it). The archive tests build a
 small archive (0.04° x 0.03° across 132°E, about 2 s); the event tests evaluate the default
@@ -29,8 +29,7 @@ from rio_cogeo import cog_validate
 from scipy import ndimage
 from skimage.measure import label, regionprops
 
-from catalogs.errors import SampleArchiveError
-from catalogs.sample import (
+from yamasat.catalogs.sample import (
     BANDS,
     DEFAULT_BBOX,
     DEFAULT_SEED,
@@ -43,11 +42,12 @@ from catalogs.sample import (
     World,
     build_sample,
 )
-from catalogs.sample import build as build_module
-from catalogs.sample.coast import is_land
-from catalogs.sample.cog import write_cog
-from catalogs.sample.noise import rng_for
-from catalogs.sample.scenes import S2_NOISE, dem_tiles, s2_tiles
+from yamasat.catalogs.sample import build as build_module
+from yamasat.catalogs.sample.coast import is_land
+from yamasat.catalogs.sample.cog import write_cog
+from yamasat.catalogs.sample.noise import rng_for
+from yamasat.catalogs.sample.scenes import S2_NOISE, dem_tiles, s2_tiles
+from yamasat.errors import SampleArchiveError
 
 SMALL_BBOX = (131.98, 33.93, 132.02, 33.96)
 """Small enough to build in ~2 s, crosses 132°E, holds all four events."""

@@ -10,15 +10,15 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from catalogs.errors import HrefPolicyError, NoDataError
-from catalogs.hrefs import HrefPolicy
-from catalogs.periods import Period
-from catalogs.profiles import scale_offset
-from catalogs.sample import SampleManifest, World
-from catalogs.sources import resolve_source, search_items, vet_assets
-from processing.grid import project_geobox
-from processing.load import load_s2
 from tests.support.rangeserver import RangeServer
+from yamasat.catalogs.extent.periods import Period
+from yamasat.catalogs.sample import SampleManifest, World
+from yamasat.catalogs.sources.hrefs import HrefPolicy
+from yamasat.catalogs.sources.profiles import scale_offset
+from yamasat.catalogs.sources.search import resolve_source, search_items, vet_assets
+from yamasat.errors import HrefPolicyError, NoDataError
+from yamasat.processing.grid import project_geobox
+from yamasat.processing.load import load_s2
 
 pytestmark = pytest.mark.slow
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import shapely
 
-from catalogs.errors import SourceError
-from catalogs.periods import Period
-from catalogs.sample import SampleManifest
-from catalogs.sources import NetworkPolicy, resolve_source, search_items
 from tests.support.rangeserver import RangeServer
+from yamasat.catalogs.extent.periods import Period
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.catalogs.sources.search import NetworkPolicy, resolve_source, search_items
+from yamasat.errors import SourceError
 
 pytestmark = pytest.mark.slow
 

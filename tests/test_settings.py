@@ -17,8 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from catalogs.errors import ConfigError
-from catalogs.settings import (
+from yamasat.errors import ConfigError
+from yamasat.settings import (
     ConfigDate,
     DateRange,
     SampleConfig,
@@ -67,14 +67,14 @@ def test_default_config_path_is_the_repository_file() -> None:
 
 
 def test_default_config_path_in_an_installed_wheel(tmp_path: Path) -> None:
-    # the wheel layout: no config/ beside the package, the file force-included as catalogs/_config
+    # the wheel layout: no config/ beside the package, the file force-included as yamasat/_config
     site = tmp_path / "site-packages"
-    package = Path(__file__).resolve().parents[1] / "catalogs"
-    for name in ("__init__.py", "errors.py", "config_yaml.py", "settings.py"):
-        _write(site / "catalogs" / name, (package / name).read_text(encoding="utf-8"))
-    _write(site / "catalogs" / "_config" / "yamasat.yaml", REPO_CONFIG.read_text(encoding="utf-8"))
+    package = Path(__file__).resolve().parents[1] / "yamasat"
+    for name in ("__init__.py", "errors.py", "settings/__init__.py", "settings/yaml_files.py"):
+        _write(site / "yamasat" / name, (package / name).read_text(encoding="utf-8"))
+    _write(site / "yamasat" / "_config" / "yamasat.yaml", REPO_CONFIG.read_text(encoding="utf-8"))
     code = (
-        "from catalogs.settings import default_config_path, load_settings; "
+        "from yamasat.settings import default_config_path, load_settings; "
         "print(default_config_path()); print(load_settings(env={}).grid.crs)"
     )
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site)}
@@ -88,7 +88,7 @@ def test_default_config_path_in_an_installed_wheel(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(site / "catalogs" / "_config" / "yamasat.yaml"), "EPSG:6671"]
+    assert out.stdout.split() == [str(site / "yamasat" / "_config" / "yamasat.yaml"), "EPSG:6671"]
 
 
 def test_default_file_loads_with_its_values(_in_tmp_cwd: Path) -> None:
@@ -630,7 +630,7 @@ def test_describe_is_json_safe_and_masks_secrets() -> None:
 
 
 def test_describe_masks_values_of_secret_looking_keys() -> None:
-    from catalogs.settings import _masked  # the masking rule behind describe()
+    from yamasat.settings import _masked  # the masking rule behind describe()
 
     secret = {"api_token": "t", "subscription_key": "k", "password": "p", "n": {"sig": 1}}
     plain = {"monkey": "ok", "keys": None, "mask": "ok"}
@@ -680,7 +680,7 @@ def test_dates_reject_malformed_and_reversed_values(data: dict[str, object], exp
 
 
 def test_dates_accept_iso_days_and_yaml_text() -> None:
-    from catalogs.settings import _parse_yaml  # the loader the config files are read with
+    from yamasat.settings import _parse_yaml  # the loader the config files are read with
 
     data = _parse_yaml("day: 2024-04-01\nperiod: {start: 2024-04-01, end: 2024-04-01}\n", "t")
     assert data["day"] == "2024-04-01"  # kept as text so that ConfigDate can explain errors

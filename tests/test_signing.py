@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from catalogs.errors import SourceError
-from catalogs.signing import blob_containers, signed_for_reading
-from catalogs.sources import NetworkPolicy
 from tests.support.scripted_http import ScriptedServer, scripted_server
+from yamasat.catalogs.sources.search import NetworkPolicy
+from yamasat.catalogs.sources.signing import blob_containers, signed_for_reading
+from yamasat.errors import SourceError
 
 NET = NetworkPolicy(timeout_s=1.0, max_retries=1, backoff_s=0.01)
 TOKEN_PATH = "/api/sas/v1/token/sentinel2l2a01/sentinel2-l2"

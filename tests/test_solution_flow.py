@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from catalogs.errors import UnknownSolutionError
-from catalogs.sample import SampleManifest
-from flows.cli import run
-from flows.demo import DEMO_RUNS
+from yamasat.catalogs.sample import SampleManifest
+from yamasat.errors import UnknownSolutionError
+from yamasat.flows.cli import run
+from yamasat.flows.demo import DEMO_RUNS
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
 def test_flow_registers_and_rerun_does_not_duplicate(
     prefect_harness: None, sample_root: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.disaster import burn_mapping
+    from yamasat.flows.disaster import burn_mapping
 
     assert (
         run(
@@ -65,7 +65,7 @@ def test_flow_registers_and_rerun_does_not_duplicate(
 def test_unknown_solution_fails_before_analysis(
     prefect_harness: None, sample_root: Path, workspace: Path
 ) -> None:
-    from flows.disaster import burn_mapping
+    from yamasat.flows.disaster import burn_mapping
 
     bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
     with pytest.raises(UnknownSolutionError):
@@ -83,7 +83,7 @@ def test_rerun_registers_a_product_left_unregistered(
     prefect_harness: None, sample_root: Path, workspace: Path
 ) -> None:
     """A run that published but never registered (a crash in between) is repaired by re-running."""
-    from flows.disaster import burn_mapping
+    from yamasat.flows.disaster import burn_mapping
 
     assert (
         run(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run
 from tests.support.fake_products import publish_fake_product
+from yamasat.flows.cli import run
 
 TODAY = dt.date.today()
 
@@ -176,9 +176,9 @@ def test_indicator_report_flow(prefect_harness: None, out: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from catalogs.registry import add_solution, attach_evidence, open_registry
-    from catalogs.settings import load_settings
-    from flows.indicator import indicator_report
+    from yamasat.catalogs.registry import add_solution, attach_evidence, open_registry
+    from yamasat.flows.indicator import indicator_report
+    from yamasat.settings import load_settings
 
     settings = load_settings()
     with open_registry(settings) as reg:

@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalogs.errors import InputDateError
-from catalogs.registry.formats import tally_csv, tally_json, tally_markdown
-from catalogs.registry.records import EvidenceRecord, SolutionRecord, Status, StatusEvent
-from catalogs.registry.report import write_report
-from catalogs.registry.tally import (
+from yamasat.catalogs.registry.formats import tally_csv, tally_json, tally_markdown
+from yamasat.catalogs.registry.records import EvidenceRecord, SolutionRecord, Status, StatusEvent
+from yamasat.catalogs.registry.report import write_report
+from yamasat.catalogs.registry.tally import (
     Point,
     Tally,
     era_label,
@@ -27,6 +26,7 @@ from catalogs.registry.tally import (
     tally,
     target_path,
 )
+from yamasat.errors import InputDateError
 
 D = dt.date
 BASE, GOAL = Point(2022, 25), Point(2026, 33)

@@ -12,8 +12,8 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.xr import wrap_xr
 
-from catalogs.errors import OutputExistsError
-from processing.write import CogSpec, float_spec, sha256_file, write_cogs
+from yamasat.errors import OutputExistsError
+from yamasat.processing.write import CogSpec, float_spec, sha256_file, write_cogs
 
 GEOBOX = GeoBox.from_bbox((400000, 3750000, 412000, 3760000), crs="EPSG:6671", resolution=10)
 SHAPE = tuple(GEOBOX.shape)

@@ -3,7 +3,7 @@
 SQLAlchemy on a SQLite file by default (WAL, busy timeout, one transaction per
 registration) or PostgreSQL by URL; schema migrations with Alembic, run on open.
 
->>> from catalogs.registry import open_registry
+>>> from yamasat.catalogs.registry import open_registry
 >>> with open_registry(settings) as reg:          # doctest: +SKIP
 ...     reg.solutions()
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from catalogs.registry.catalog import (
+from .catalog import (
     RebuildReport,
     RepairReport,
     attach_evidence,
@@ -22,20 +22,20 @@ from catalogs.registry.catalog import (
     repair_catalog,
     validate_products,
 )
-from catalogs.registry.evidence import ProductCheck, ProductEntry, verify_files, verify_item
-from catalogs.registry.records import (
+from .evidence import ProductCheck, ProductEntry, verify_files, verify_item
+from .records import (
     STATUSES,
     EvidenceRecord,
     SolutionRecord,
     StatusEvent,
     allowed_transitions,
 )
-from catalogs.registry.repo import Registration, Registry
-from catalogs.registry.solutions import add_solution, set_status
-from catalogs.registry.tally import Point, Tally, era_label, fiscal_year, fy_label, tally
+from .repo import Registration, Registry
+from .solutions import add_solution, set_status
+from .tally import Point, Tally, era_label, fiscal_year, fy_label, tally
 
 if TYPE_CHECKING:
-    from catalogs.settings import Settings
+    from ...settings import Settings
 
 __all__ = [
     "STATUSES",

@@ -16,15 +16,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalogs.errors import EvidenceError, RegistryError
-from catalogs.registry.evidence import (
+from ...errors import EvidenceError, RegistryError
+from .evidence import (
     ProductCheck,
     ProductEntry,
     asset_problems,
     catalog_items,
     verify_item,
 )
-from catalogs.registry.repo import Registration, Registry
+from .repo import Registration, Registry
 
 __all__ = [
     "RebuildReport",
@@ -139,7 +139,7 @@ def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
     """
     import pystac
 
-    from catalogs.products import _KIND_TITLES, _AtomicStacIO, catalog_lock
+    from ..products.items import _KIND_TITLES, _AtomicStacIO, catalog_lock
 
     out_root = Path(out_root).resolve()
     report = RebuildReport(out_root / "catalog.json")

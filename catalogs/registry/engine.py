@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from catalogs.errors import RegistryUnavailableError
+from ...errors import RegistryUnavailableError
 
 __all__ = [
     "NETWORK_FILESYSTEMS",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processing.write import sha256_file
+from ...processing.write import sha256_file
 
 __all__ = [
     "ProductCheck",
@@ -206,7 +206,7 @@ def catalog_items(out_root: Path) -> list[Path]:
     Walks the links as written (relative hrefs), without pystac, so that one bad item does
     not hide the others. Raises :class:`RegistryError` when the root catalog is unreadable.
     """
-    from catalogs.errors import RegistryError
+    from ...errors import RegistryError
 
     root = Path(out_root).resolve() / "catalog.json"
     try:

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from catalogs.registry.tally import Counted, Tally, fy_label
+from .tally import Counted, Tally, fy_label
 
 __all__ = ["TITLE", "TITLE_EN", "tally_csv", "tally_dict", "tally_json", "tally_markdown"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from catalogs.errors import InputDateError, StatusTransitionError
+from ...errors import InputDateError, StatusTransitionError
 
 __all__ = [
     "STATUSES",

@@ -24,24 +24,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from catalogs.errors import (
+from ...errors import (
     EvidenceError,
     RegistryBusyError,
     RegistryUnavailableError,
     UnknownProductError,
     UnknownSolutionError,
 )
-from catalogs.registry.engine import (
+from .engine import (
     create_registry_engine,
     masked,
     open_failure,
     upgrade,
     writer,
 )
-from catalogs.registry.evidence import ProductEntry
-from catalogs.registry.models import ProductRow, RunRow, SolutionProductRow, SolutionRow
-from catalogs.registry.records import SolutionRecord, close_matches
-from catalogs.registry.rows import entry_from_row, solution_record
+from .evidence import ProductEntry
+from .models import ProductRow, RunRow, SolutionProductRow, SolutionRow
+from .records import SolutionRecord, close_matches
+from .rows import entry_from_row, solution_record
 
 __all__ = ["Registration", "Registry"]
 

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalogs.registry.formats import TITLE, TITLE_EN
-from catalogs.registry.tally import Tally, fy_label
+from .formats import TITLE, TITLE_EN
+from .tally import Tally, fy_label
 
 __all__ = ["ReportFiles", "render_chart", "render_html", "write_report"]
 
@@ -38,7 +38,7 @@ def render_chart(t: Tally) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from processing.quicklook import cjk_font
+    from ...processing.quicklook import cjk_font
 
     font = cjk_font()
     ja = font is not None

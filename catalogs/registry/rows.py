@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import cast
 
-from catalogs.registry.evidence import ProductEntry
-from catalogs.registry.models import ProductRow, SolutionRow, StatusChangeRow
-from catalogs.registry.records import EvidenceRecord, SolutionRecord, Status, StatusEvent
+from .evidence import ProductEntry
+from .models import ProductRow, SolutionRow, StatusChangeRow
+from .records import EvidenceRecord, SolutionRecord, Status, StatusEvent
 
 __all__ = ["entry_from_row", "evidence_record", "quicklook_href", "solution_record", "utc"]
 

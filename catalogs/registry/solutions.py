@@ -3,7 +3,7 @@
 ``developed_on`` is the first date the solution reached ``developed`` (or ``deployed``).
 It is set by the change that first reaches that status and kept when the status later moves
 back and forward again: the indicator counts a solution once, in the fiscal year it first
-qualified (see :mod:`catalogs.registry.tally`).
+qualified (see :mod:`yamasat.catalogs.registry.tally`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalogs.errors import InputDateError, RegistryError, SolutionExistsError
-from catalogs.registry.models import SolutionRow, StatusChangeRow
-from catalogs.registry.records import (
+from ...errors import InputDateError, RegistryError, SolutionExistsError
+from .models import SolutionRow, StatusChangeRow
+from .records import (
     SolutionRecord,
     check_date,
     check_status,
@@ -27,8 +27,8 @@ from catalogs.registry.records import (
     normalise_org,
     rank,
 )
-from catalogs.registry.repo import Registry, now
-from catalogs.registry.rows import solution_record
+from .repo import Registry, now
+from .rows import solution_record
 
 __all__ = ["add_solution", "check_solution_id", "set_status"]
 

@@ -31,8 +31,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catalogs.errors import InputDateError
-from catalogs.registry.records import EvidenceRecord, SolutionRecord, first_developed, rank
+from ...errors import InputDateError
+from .records import EvidenceRecord, SolutionRecord, first_developed, rank
 
 __all__ = [
     "Counted",

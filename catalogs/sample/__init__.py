@@ -8,7 +8,7 @@ the same scene on any grid, for tests and evaluation. Everything is labelled syn
 
 Example::
 
-    from catalogs.sample import build_sample, World
+    from . import build_sample, World
     manifest = build_sample(Path("sample"))
     world = World(manifest.seed, manifest.bbox)
     truth = world.truth(world.project_geobox(), "flood")
@@ -16,14 +16,14 @@ Example::
 
 from __future__ import annotations
 
-from catalogs.sample.build import Progress, build_sample
-from catalogs.sample.catalog import CoreOnlyValidator
-from catalogs.sample.events import Event
-from catalogs.sample.manifest import EventRecord, SampleManifest
-from catalogs.sample.schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
-from catalogs.sample.spectra import BANDS
-from catalogs.sample.terrain import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
-from catalogs.sample.world import DEFAULT_BBOX, DEFAULT_SEED, World
+from .build import Progress, build_sample
+from .catalog import CoreOnlyValidator
+from .events import Event
+from .manifest import EventRecord, SampleManifest
+from .schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
+from .spectra import BANDS
+from .terrain import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
+from .world import DEFAULT_BBOX, DEFAULT_SEED, World
 
 __all__ = [
     "BANDS",

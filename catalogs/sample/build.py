@@ -33,12 +33,12 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping
 
-from catalogs.errors import SampleArchiveError
-from catalogs.sample.catalog import collection, root_catalog
-from catalogs.sample.cog import WrittenFile, write_cog
-from catalogs.sample.events import Event
-from catalogs.sample.manifest import MANIFEST_NAME, EventRecord, SampleManifest
-from catalogs.sample.scenes import (
+from ...errors import SampleArchiveError
+from .catalog import collection, root_catalog
+from .cog import WrittenFile, write_cog
+from .events import Event
+from .manifest import MANIFEST_NAME, EventRecord, SampleManifest
+from .scenes import (
     TEN_M_BANDS,
     dem_tiles,
     s1_geobox,
@@ -46,8 +46,8 @@ from catalogs.sample.scenes import (
     s2_rasters,
     s2_tiles,
 )
-from catalogs.sample.schedule import S1_SCHEDULE, S2_SCHEDULE
-from catalogs.sample.stac import (
+from .schedule import S1_SCHEDULE, S2_SCHEDULE
+from .stac import (
     ASSET_FILES,
     SYNTHETIC,
     dem_item,
@@ -56,7 +56,7 @@ from catalogs.sample.stac import (
     s2_item,
     s2_item_id,
 )
-from catalogs.sample.world import DEFAULT_BBOX, DEFAULT_SEED, World
+from .world import DEFAULT_BBOX, DEFAULT_SEED, World
 
 __all__ = ["Progress", "build_sample"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pystac
 from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
-from catalogs.sample.stac import SYNTHETIC
+from .stac import SYNTHETIC
 
 __all__ = ["CoreOnlyValidator", "collection", "root_catalog"]
 

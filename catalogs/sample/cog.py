@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 from rasterio.crs import CRS
 
-from catalogs.errors import SampleArchiveError
+from ...errors import SampleArchiveError
 
 __all__ = ["COG_MEDIA_TYPE", "WrittenFile", "write_cog"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalogs.errors import SampleArchiveError
+from ...errors import SampleArchiveError
 
 __all__ = ["MANIFEST_NAME", "EventRecord", "SampleManifest"]
 

@@ -23,9 +23,9 @@ from odc.geo.geobox import GeoBox
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from catalogs.errors import SampleArchiveError
-from catalogs.sample.noise import Float32Array
-from catalogs.sample.terrain import Terrain, classify, slope_degrees
+from ...errors import SampleArchiveError
+from .noise import Float32Array
+from .terrain import Terrain, classify, slope_degrees
 
 __all__ = ["LruCache", "Pixels", "rasterize", "sample_pixels", "transformer"]
 

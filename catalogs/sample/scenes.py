@@ -23,10 +23,10 @@ from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 from pyproj import Transformer
 
-from catalogs.sample.noise import rng_for
-from catalogs.sample.schedule import S1Acquisition, S2Acquisition
-from catalogs.sample.spectra import BANDS
-from catalogs.sample.world import World
+from .noise import rng_for
+from .schedule import S1Acquisition, S2Acquisition
+from .spectra import BANDS
+from .world import World
 
 __all__ = [
     "DN_OFFSET",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from catalogs.sample.noise import Float32Array, Lattice, fbm, rng_for
+from .noise import Float32Array, Lattice, fbm, rng_for
 
 __all__ = ["CloudDeck", "SkyState", "cloud_deck", "sun_position"]
 

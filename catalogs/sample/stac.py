@@ -23,10 +23,10 @@ from odc.geo.geobox import GeoBox
 from pyproj import Transformer
 from shapely.geometry import mapping
 
-from catalogs.sample.cog import COG_MEDIA_TYPE, WrittenFile
-from catalogs.sample.scenes import DN_OFFSET, DN_SCALE, S1_ENL, TEN_M_BANDS, DemTile, S2Tile
-from catalogs.sample.schedule import S1Acquisition, S2Acquisition
-from catalogs.sample.sky import sun_position
+from .cog import COG_MEDIA_TYPE, WrittenFile
+from .scenes import DN_OFFSET, DN_SCALE, S1_ENL, TEN_M_BANDS, DemTile, S2Tile
+from .schedule import S1Acquisition, S2Acquisition
+from .sky import sun_position
 
 __all__ = [
     "ASSET_FILES",

@@ -1,6 +1,6 @@
 """What covers each pixel on a given day, and how that looks to Sentinel-2 and Sentinel-1.
 
-Every pixel is a mixture of the end-members of :mod:`catalogs.sample.spectra`. Land cover
+Every pixel is a mixture of the end-members of :mod:`yamasat.catalogs.sample.spectra`. Land cover
 and the day of year set the mixture (phenology), the planted events in effect override it,
 then the mixture is turned into reflectance (times a terrain-illumination gain) or into
 C-band γ⁰.
@@ -14,12 +14,12 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from catalogs.sample import spectra
-from catalogs.sample.events import Event
-from catalogs.sample.noise import Float32Array
-from catalogs.sample.render import Pixels
-from catalogs.sample.sky import SkyState, sun_position
-from catalogs.sample.terrain import BARE, FOREST, PADDY, URBAN, WATER
+from . import spectra
+from .events import Event
+from .noise import Float32Array
+from .render import Pixels
+from .sky import SkyState, sun_position
+from .terrain import BARE, FOREST, PADDY, URBAN, WATER
 
 __all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_classification"]
 

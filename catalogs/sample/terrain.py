@@ -1,7 +1,7 @@
 """The static landscape of the sample world on a 20 m lattice in EPSG:6671.
 
 Land and sea come from the real coastline: ``global_land_mask`` (a 30″ grid from the
-GLOBE dataset, read by :mod:`catalogs.sample.coast`), smoothed with a Gaussian (σ 300 m)
+GLOBE dataset, read by :mod:`yamasat.catalogs.sample.coast`), smoothed with a Gaussian (σ 300 m)
 and perturbed by a fractal field so the shore is neither blocky nor straight, but stays
 where the real one is. Everything else
 is synthetic: a river from the coast inland, a coastal plain rising 3 m/km, a flat valley
@@ -22,8 +22,8 @@ from pyproj import Transformer
 from scipy import ndimage
 from shapely.geometry import LineString, Polygon
 
-from catalogs.sample.coast import is_land
-from catalogs.sample.noise import Float32Array, Lattice, fbm, rng_for
+from .coast import is_land
+from .noise import Float32Array, Lattice, fbm, rng_for
 
 __all__ = [
     "BARE",

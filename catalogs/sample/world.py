@@ -19,14 +19,14 @@ import shapely
 from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 
-from catalogs.errors import SampleArchiveError
-from catalogs.sample import spectra, surface
-from catalogs.sample.events import Event, place_events, place_ponds
-from catalogs.sample.noise import Float32Array, rng_for
-from catalogs.sample.render import LruCache, Pixels, sample_pixels, transformer
-from catalogs.sample.schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
-from catalogs.sample.sky import CloudDeck, SkyState, cloud_deck
-from catalogs.sample.terrain import (
+from ...errors import SampleArchiveError
+from . import spectra, surface
+from .events import Event, place_events, place_ponds
+from .noise import Float32Array, rng_for
+from .render import LruCache, Pixels, sample_pixels, transformer
+from .schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
+from .sky import CloudDeck, SkyState, cloud_deck
+from .terrain import (
     BARE,
     FOREST,
     PADDY,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from catalogs.registry.evidence import ProductEntry
+from yamasat.catalogs.registry.evidence import ProductEntry
 
 __all__ = ["fake_entry", "main", "publish_fake_product"]
 
@@ -40,7 +40,13 @@ def publish_fake_product(
     from odc.geo.geobox import GeoBox
     from rasterio.transform import from_origin
 
-    from catalogs.products import AssetSpec, ProductSpec, item_folder, product_item, publish_item
+    from yamasat.catalogs.products.items import (
+        AssetSpec,
+        ProductSpec,
+        item_folder,
+        product_item,
+        publish_item,
+    )
 
     item_id = f"{kind}-test-{tag}"
     folder = item_folder(out_root, kind, item_id)
@@ -123,7 +129,7 @@ def main() -> None:
     Opens the registry, signals readiness (``GATE.ready-<pid>``), waits for ``GATE`` to
     exist, registers every product id given, and prints ``{"created": n, "seen": m}``.
     """
-    from catalogs.registry import Registry
+    from yamasat.catalogs.registry import Registry
 
     url, gate, *ids = sys.argv[1:]
     gate_path = Path(gate)

@@ -1,1 +1,1 @@
-"""Alembic migrations of the registry (run programmatically by :mod:`catalogs.registry.engine`)."""
+"""Alembic migrations of the registry, run by :mod:`yamasat.catalogs.registry.engine`."""

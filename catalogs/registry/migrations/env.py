@@ -1,6 +1,6 @@
 """Alembic environment: runs on the connection (and transaction) the registry hands over.
 
-There is no ``alembic.ini``: :func:`catalogs.registry.engine.upgrade` builds the Config in
+There is no ``alembic.ini``: :func:`yamasat.catalogs.registry.engine.upgrade` builds the Config in
 code and passes an open connection in ``config.attributes["connection"]`` so that the
 upgrade runs inside the caller's transaction, under its write lock.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from alembic import context
 
-from catalogs.registry.models import Base
+from yamasat.catalogs.registry.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
-        "the registry migrations run only through catalogs.registry.engine.upgrade "
+        "the registry migrations run only through yamasat.catalogs.registry.engine.upgrade "
         "(it passes an open connection); there is no alembic.ini"
     )
 context.configure(

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin
 
-from catalogs.boundaries import Boundaries, load_boundaries
-from catalogs.errors import BoundariesMissingError, SourceError
-from catalogs.hrefs import HrefPolicy, check_href
-from catalogs.municipalities import PREFECTURE
-from catalogs.sources import NetworkPolicy, retrying_session
+from ...errors import BoundariesMissingError, SourceError
+from ..extent.boundaries import Boundaries, load_boundaries
+from ..extent.municipalities import PREFECTURE
+from .hrefs import HrefPolicy, check_href
+from .search import NetworkPolicy, retrying_session
 
 __all__ = ["N03_URL", "FetchResult", "fetch_boundaries", "n03_url"]
 

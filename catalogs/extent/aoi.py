@@ -12,9 +12,9 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from catalogs.boundaries import Boundaries, fallback_prefecture_outline, load_boundaries
-from catalogs.errors import AOIError, BoundariesMissingError
-from catalogs.municipalities import MUNICIPALITIES, PREFECTURE, by_code, by_slug
+from ...errors import AOIError, BoundariesMissingError
+from .boundaries import Boundaries, fallback_prefecture_outline, load_boundaries
+from .municipalities import MUNICIPALITIES, PREFECTURE, by_code, by_slug
 
 __all__ = ["AOI", "known_aoi_names", "parse_bbox", "resolve_aoi"]
 

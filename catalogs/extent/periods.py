@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from catalogs.errors import InputDateError
+from ...errors import InputDateError
 
 __all__ = [
     "DEFAULT_TIMEZONE",

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
-from catalogs.errors import ConfigError
+from ..errors import ConfigError
 
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SECRET_WORD_RE = re.compile(r"token|password|passwd|secret|credential|apikey|api_key", re.I)

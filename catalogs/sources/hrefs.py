@@ -33,7 +33,7 @@ from urllib.request import url2pathname
 
 import pystac.utils
 
-from catalogs.errors import ConfigError, HrefPolicyError
+from ...errors import ConfigError, HrefPolicyError
 
 __all__ = ["HrefPolicy", "check_href", "resolve_href", "safe_name"]
 

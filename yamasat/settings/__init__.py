@@ -60,8 +60,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from catalogs.config_yaml import _looks_secret, _mask_url, _masked, _parse_yaml
-from catalogs.errors import ConfigError
+from ..errors import ConfigError
+from .yaml_files import _looks_secret, _mask_url, _masked, _parse_yaml
 
 __all__ = [
     "FLOW_NAMES",
@@ -897,11 +897,11 @@ def _problem(error: Mapping[str, Any], prov: _Provenance) -> str:
 
 
 def default_config_path() -> Path:
-    """The repository's ``config/yamasat.yaml``, else the wheel's ``catalogs/_config`` copy."""
-    repo = Path(__file__).resolve().parents[1] / "config" / "yamasat.yaml"
+    """The repository's ``config/yamasat.yaml``, else the wheel's ``yamasat/_config`` copy."""
+    repo = Path(__file__).resolve().parents[2] / "config" / "yamasat.yaml"
     if repo.is_file():
         return repo
-    packaged = resources.files("catalogs") / "_config" / "yamasat.yaml"
+    packaged = resources.files("yamasat") / "_config" / "yamasat.yaml"
     if isinstance(packaged, Path) and packaged.is_file():
         return packaged
     return repo

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalogs.errors import SourceError
+from ...errors import SourceError
 
 __all__ = [
     "PROFILES",

@@ -3,7 +3,7 @@
 :func:`tracked` wraps the body of each flow: it records the run's start in the registry
 (parameters, AOI, deployment), runs the body, and records how it ended. A failure ends the
 flow run in a ``Failed`` state whose message begins with the reason (``no_data: ...``,
-``source_failed: ...``; see ``catalogs.errors``), the same reason and message are stored in the
+``source_failed: ...``; see ``yamasat.errors``), the same reason and message are stored in the
 run record, and the original exception still reaches a direct caller (the CLI maps it to an
 exit status). A resumed run (``resume_of``) shares its checkpoints with the run it resumes.
 
@@ -30,13 +30,13 @@ from filelock import FileLock, Timeout
 from prefect.runtime import deployment, flow_run
 from prefect.states import Failed, State
 
-from catalogs.errors import ParameterError, RunBusyError, YamasatError, reason_of
-from catalogs.periods import is_relative, parse_period
-from catalogs.settings import Settings, load_settings
-from flows.checkpoints import Checkpoints
-from flows.prepare import software_version
+from ..catalogs.extent.periods import is_relative, parse_period
+from ..errors import ParameterError, RunBusyError, YamasatError, reason_of
+from ..settings import Settings, load_settings
+from .checkpoints import Checkpoints
+from .prepare import software_version
 
-__all__ = ["RunContext", "product_lock", "products_of", "tracked"]
+__all__ = ["RunContext", "current_run_id", "product_lock", "products_of", "tracked"]
 
 log = logging.getLogger(__name__)
 _MAX_CHAIN = 50
@@ -55,9 +55,13 @@ class RunContext:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _current_id() -> str:
-    from flows.run_common import current_run_id
+def current_run_id() -> str | None:
+    """The Prefect flow-run id, when running inside a flow."""
+    rid = flow_run.get_id()
+    return str(rid) if rid else None
 
+
+def _current_id() -> str:
     return current_run_id() or uuid.uuid4().hex
 
 
@@ -69,7 +73,7 @@ class _Recorder:
         self.ok = True
 
     def _do(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        from catalogs.registry import open_registry
+        from ..catalogs.registry import open_registry
 
         try:
             with open_registry(self.settings) as reg:
@@ -80,7 +84,7 @@ class _Recorder:
             return None
 
     def start(self, flow: str, params: Mapping[str, Any], resumed_from: str | None) -> None:
-        from catalogs.registry.runs import start_run_record
+        from ..catalogs.registry.run_records import start_run_record
 
         self._do(
             "its start",
@@ -94,7 +98,7 @@ class _Recorder:
         )
 
     def finish(self, **kwargs: Any) -> None:
-        from catalogs.registry.runs import finish_run_record
+        from ..catalogs.registry.run_records import finish_run_record
 
         self._do("its end", finish_run_record, **kwargs)
 
@@ -105,8 +109,8 @@ def _json_safe(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _lineage(settings: Settings, resume_of: str) -> str:
     """The first run of the resume chain that ``resume_of`` belongs to."""
-    from catalogs.registry import open_registry
-    from catalogs.registry.runs import run_record
+    from ..catalogs.registry import open_registry
+    from ..catalogs.registry.run_records import run_record
 
     with open_registry(settings) as reg:
         current = run_record(reg, resume_of)

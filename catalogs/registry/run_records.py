@@ -21,11 +21,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalogs.errors import UnknownRunError
-from catalogs.registry.models import AcquisitionRow, RunRow
-from catalogs.registry.records import close_matches
-from catalogs.registry.repo import Registry, now
-from catalogs.registry.rows import utc
+from ...errors import UnknownRunError
+from .models import AcquisitionRow, RunRow
+from .records import close_matches
+from .repo import Registry, now
+from .rows import utc
 
 __all__ = [
     "AcquisitionRecord",

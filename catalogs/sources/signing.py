@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pystac
 
-from catalogs.errors import SourceError
-from catalogs.sources import NetworkPolicy
+from ...errors import SourceError
+from .search import NetworkPolicy
 
 __all__ = ["blob_containers", "signed_for_reading"]
 

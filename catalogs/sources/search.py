@@ -20,10 +20,10 @@ import pystac
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from catalogs.errors import NoDataError, SourceError
-from catalogs.hrefs import HrefPolicy, check_href
-from catalogs.periods import Period
-from catalogs.profiles import Profile, get_profile
+from ...errors import NoDataError, SourceError
+from ..extent.periods import Period
+from .hrefs import HrefPolicy, check_href
+from .profiles import Profile, get_profile
 
 if TYPE_CHECKING:
     from pystac_client.stac_api_io import StacApiIO

@@ -22,8 +22,8 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from catalogs.errors import BoundariesMissingError
-from catalogs.municipalities import MUNICIPALITIES, PREFECTURE, Municipality, by_code
+from ...errors import BoundariesMissingError
+from .municipalities import MUNICIPALITIES, PREFECTURE, Municipality, by_code
 
 __all__ = [
     "MLIT_CREDIT",

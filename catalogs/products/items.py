@@ -20,7 +20,7 @@ from typing import Any
 import pystac
 from odc.geo.geobox import GeoBox
 
-from catalogs.hrefs import safe_name
+from ..sources.hrefs import safe_name
 
 log = logging.getLogger(__name__)
 
