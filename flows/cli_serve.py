@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ..errors import YamasatError
+from ..errors import PrefectServerError
 from .cli_catalog import _e, _out, _print, _settings
 
 if TYPE_CHECKING:
     from .deployments import DeploymentSpec
 
-__all__ = ["PrefectServerError", "deployments_app", "serve"]
+__all__ = ["deployments_app", "serve"]
 
 deployments_app = typer.Typer(
     help="Scheduled deployments (orchestration.deployments in config).", no_args_is_help=True
@@ -36,11 +36,6 @@ _START_SERVER = (
     "PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
 
-
-class PrefectServerError(YamasatError):
-    """No Prefect server to serve deployments against, or it does not answer."""
-
-    reason = "prefect_server_unavailable"
 
 
 def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:

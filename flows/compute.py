@@ -14,19 +14,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import YamasatError
+from ..errors import DaskUnavailableError
 from ..processing.gdal_env import configure_gdal
 from ..settings import Settings
 
-__all__ = ["DaskUnavailableError", "compute_on"]
+__all__ = ["compute_on"]
 
 log = logging.getLogger(__name__)
 
-
-class DaskUnavailableError(YamasatError):
-    """The configured dask scheduler could not be reached or started."""
-
-    reason = "dask_unavailable"
 
 
 def _gdal_settings(settings: Settings) -> dict[str, str]:

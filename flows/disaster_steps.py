@@ -33,6 +33,7 @@ from ..processing.indices import mndwi, nbr, ndvi
 from ..processing.landslide import LandslideParams, landslide_candidates
 from ..processing.load import load_bands, load_s2
 from ..processing.objects import minimum_mapping_unit
+from ..processing.product_codes import NODATA
 from ..processing.sar import lee_filter, to_db
 from ..processing.terrain import slope_deg
 from ..processing.write import CogSpec, float_spec, write_cogs
@@ -60,7 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NODATA = 255
 _U8 = CogSpec(nodata=NODATA, dtype="uint8")
 
 

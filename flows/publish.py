@@ -38,6 +38,7 @@ from ..catalogs.products.items import (
     publish_item,
 )
 from ..errors import BoundariesMissingError, OutputExistsError
+from ..processing.product_codes import NODATA
 from ..processing.write import WrittenFile, atomic_path, sha256_file
 from .checkpoints import Checkpoints
 from .prepare import Prepared, software_version
@@ -58,7 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NODATA = 255
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 

@@ -41,14 +41,14 @@ from ..catalogs.registry.run_records import (
     mark_acquisitions,
 )
 from ..catalogs.sources.search import resolve_source
-from ..errors import BoundariesMissingError, YamasatError, reason_of
+from ..errors import AcquisitionsFailedError, BoundariesMissingError, reason_of
 from ..settings import Settings
 from .disaster import flood_mapping
 from .prepare import Prepared, search_family
 from .run_common import SEARCH_TASK
 from .tracking import RunContext, tracked
 
-__all__ = ["Acquisition", "AcquisitionsFailedError", "acquisition_key", "s1_flood_check"]
+__all__ = ["Acquisition", "acquisition_key", "s1_flood_check"]
 
 log = logging.getLogger(__name__)
 #: share of a municipality's area an acquisition must cover for it to count as covered
@@ -78,13 +78,6 @@ def acquisition_key(item: dict[str, Any]) -> str:
     """How the registry names an acquisition's item: ``collection/item-id``."""
     return f"{item.get('collection') or 'sentinel-1'}/{item['id']}"
 
-
-class AcquisitionsFailedError(YamasatError):
-    """Some new acquisitions could not be mapped (the reason is that of the first)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def _when(item: dict[str, Any]) -> dt.datetime:

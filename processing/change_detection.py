@@ -21,11 +21,11 @@ from .delta_index import delta_index_from_raw
 from .indices import INDEX_BANDS, index
 from .load import SCALE_ATTR
 from .objects import minimum_mapping_unit
+from .product_codes import NODATA
 from .threshold import Direction, apply_threshold
 
 __all__ = ["NODATA", "ChangeMeasures", "ChangeParams", "change_measures", "change_product"]
 
-NODATA = 255
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 from skimage.filters import threshold_otsu
 
+from .product_codes import NODATA
 from .threshold import sample_valid
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "sar_flood",
 ]
 
-NODATA = 255
 
 
 @dataclass(frozen=True)

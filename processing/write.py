@@ -25,7 +25,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
-from ..errors import OutputExistsError, YamasatError
+from ..errors import OutputExistsError, WriteError
 
 __all__ = [
     "CogSpec",
@@ -37,11 +37,6 @@ __all__ = [
     "write_raster",
 ]
 
-
-class WriteError(YamasatError):
-    """An output could not be written or failed its read-back check."""
-
-    reason = "write_failed"
 
 
 @dataclass(frozen=True)

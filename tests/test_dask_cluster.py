@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from yamasat.catalogs.sample import SampleManifest
+from yamasat.errors import DaskUnavailableError
 from yamasat.flows.change_steps import analyse_change
-from yamasat.flows.compute import DaskUnavailableError, compute_on
+from yamasat.flows.compute import compute_on
 from yamasat.flows.demo import CHANGE_PERIODS, DEMO_RUNS
 from yamasat.flows.disaster_steps import analyse_burn
 from yamasat.flows.prepare import prepare, search_family

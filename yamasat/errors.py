@@ -10,15 +10,19 @@ from __future__ import annotations
 __all__ = [
     "INTERNAL_REASON",
     "AOIError",
+    "AcquisitionsFailedError",
     "BoundariesMissingError",
     "ConfigError",
+    "DaskUnavailableError",
     "EvidenceError",
     "HrefPolicyError",
     "InputDateError",
+    "InvariantError",
     "LoadError",
     "NoDataError",
     "OutputExistsError",
     "ParameterError",
+    "PrefectServerError",
     "RegistryBusyError",
     "RegistryError",
     "RegistryUnavailableError",
@@ -30,6 +34,7 @@ __all__ = [
     "UnknownProductError",
     "UnknownRunError",
     "UnknownSolutionError",
+    "WriteError",
     "YamasatError",
     "reason_of",
 ]
@@ -182,3 +187,35 @@ class EvidenceError(RegistryError):
     """A product was refused as evidence: not published, file missing, checksum differs."""
 
     reason = "evidence_refused"
+
+
+class WriteError(YamasatError):
+    """An output could not be written or failed its read-back check."""
+
+    reason = "write_failed"
+
+
+class DaskUnavailableError(YamasatError):
+    """The configured dask scheduler could not be reached or started."""
+
+    reason = "dask_unavailable"
+
+
+class PrefectServerError(YamasatError):
+    """No Prefect server to serve deployments against, or it does not answer."""
+
+    reason = "prefect_server_unavailable"
+
+
+class AcquisitionsFailedError(YamasatError):
+    """Some new acquisitions could not be mapped (the reason is that of the first)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvariantError(YamasatError):
+    """A condition the code guarantees did not hold: a bug in yamasat, please report it."""
+
+    reason = INTERNAL_REASON
