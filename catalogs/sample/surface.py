@@ -14,30 +14,30 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from . import spectra
 from .events import Event
 from .noise import Float32Array
 from .render import Pixels
 from .sky import SkyState, sun_position
+from .spectra import ENDMEMBERS, SAR_DB, SPECTRA, forest_vigour, paddy_fractions
 from .terrain import BARE, FOREST, PADDY, URBAN, WATER
 
 __all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_classification"]
 
-_END = {name: i for i, name in enumerate(spectra.ENDMEMBERS)}
+_END = {name: i for i, name in enumerate(ENDMEMBERS)}
 
 
 def fractions(p: Pixels, day: dt.date, events: tuple[Event, ...]) -> NDArray[np.float32]:
     """End-member fractions, shape (end-member, y, x), on ``day``: phenology, then events."""
     lc, tex = p.land_cover, p.texture
     doy = day.timetuple().tm_yday
-    frac = np.zeros((len(spectra.ENDMEMBERS), *lc.shape), dtype=np.float32)
+    frac = np.zeros((len(ENDMEMBERS), *lc.shape), dtype=np.float32)
     veg, soil, water = frac[_END["veg"]], frac[_END["soil"]], frac[_END["water"]]
 
     m = lc == FOREST
-    v = np.clip(spectra.forest_vigour(doy) + 0.04 * tex[m], 0.6, 0.98)
+    v = np.clip(forest_vigour(doy) + 0.04 * tex[m], 0.6, 0.98)
     veg[m], soil[m] = v, 1.0 - v
     m = lc == PADDY
-    pv, pw = spectra.paddy_fractions(doy + p.parcel[m])
+    pv, pw = paddy_fractions(doy + p.parcel[m])
     pv = np.clip(pv * (1.0 + 0.05 * tex[m]), 0.0, 1.0 - pw)
     veg[m], water[m], soil[m] = pv, pw, 1.0 - pv - pw
     m = lc == URBAN
@@ -85,7 +85,7 @@ def reflectance(
 ) -> Float32Array:
     """Surface reflectance in band index ``band``; land (not water) is scaled by ``gain``
     and by a ±5 % texture."""
-    refl = np.tensordot(spectra.SPECTRA[:, band], frac, axes=1)
+    refl = np.tensordot(SPECTRA[:, band], frac, axes=1)
     wet = frac[_END["water"]] + frac[_END["turbid"]]
     land_gain = gain * (1.0 + 0.05 * p.texture)
     return (refl * (wet + (1.0 - wet) * land_gain)).astype(np.float32)
@@ -93,7 +93,7 @@ def reflectance(
 
 def backscatter(frac: NDArray[np.float32], p: Pixels, pol: str) -> Float32Array:
     """γ⁰ (linear) for ``pol``: open water gets wind roughness (±2.5 dB), land ±0.5 dB."""
-    lin = (10.0 ** (spectra.SAR_DB[pol] / 10.0)).astype(np.float32)
+    lin = (10.0 ** (SAR_DB[pol] / 10.0)).astype(np.float32)
     wind = np.float32(10.0) ** (0.25 * p.sea_texture)
     total = np.tensordot(lin, frac, axes=1)
     total += frac[_END["water"]] * lin[_END["water"]] * (wind - 1.0)

@@ -20,12 +20,13 @@ from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 
 from ...errors import SampleArchiveError
-from . import spectra, surface
 from .events import Event, place_events, place_ponds
 from .noise import Float32Array, rng_for
 from .render import LruCache, Pixels, sample_pixels, transformer
 from .schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
 from .sky import CloudDeck, SkyState, cloud_deck
+from .spectra import BANDS, CIRRUS, CLOUD, SAR_DB, SHADOW_FACTOR
+from .surface import backscatter, fractions, illumination, reflectance, scene_classification
 from .terrain import (
     BARE,
     FOREST,
@@ -46,7 +47,7 @@ DEFAULT_SEED = 20260401
 """Seed of the default sample archive."""
 
 _ALLOWED = (130.0, 32.5, 133.5, 35.5)  # where EPSG:6671 (Japan Plane Rect. CS III) makes sense
-_BAND = {name: i for i, name in enumerate(spectra.BANDS)}
+_BAND = {name: i for i, name in enumerate(BANDS)}
 
 
 def _as_date(day: dt.date | str) -> dt.date:
@@ -185,14 +186,12 @@ class World:
         terrain illumination at the overpass time, and the planted events in effect.
         """
         if band not in _BAND:
-            raise SampleArchiveError(
-                f"unknown band {band!r}; choose one of {', '.join(spectra.BANDS)}"
-            )
+            raise SampleArchiveError(f"unknown band {band!r}; choose one of {', '.join(BANDS)}")
         day = _as_date(date)
         p = self._at(geobox)
         when = dt.datetime.combine(day, S2_SENSING_TIME, tzinfo=dt.UTC)
-        gain = surface.illumination(p, when, self._centre)
-        return surface.reflectance(self._mixture(geobox, day), p, _BAND[band], gain)
+        gain = illumination(p, when, self._centre)
+        return reflectance(self._mixture(geobox, day), p, _BAND[band], gain)
 
     def observed_reflectance(self, geobox: GeoBox, band: str, date: dt.date | str) -> Float32Array:
         """What the sensor sees: :meth:`surface_reflectance` under clouds, cirrus and shadows."""
@@ -200,9 +199,9 @@ class World:
         refl = self.surface_reflectance(geobox, band, day)
         sky = self._sky(geobox, day)
         b = _BAND[band]
-        refl = np.where(sky.shadow, refl * spectra.SHADOW_FACTOR, refl)
-        refl = np.where(sky.cirrus, refl + spectra.CIRRUS[b], refl)
-        return (refl * (1.0 - sky.opacity) + sky.opacity * spectra.CLOUD[b]).astype(np.float32)
+        refl = np.where(sky.shadow, refl * SHADOW_FACTOR, refl)
+        refl = np.where(sky.cirrus, refl + CIRRUS[b], refl)
+        return (refl * (1.0 - sky.opacity) + sky.opacity * CLOUD[b]).astype(np.float32)
 
     def cloud_fraction(self, date: dt.date | str) -> float:
         """Cloudy fraction of the bbox on ``date`` (scheduled value, else a seeded 5–30 %)."""
@@ -220,7 +219,7 @@ class World:
         green, red, nir, swir16 = (
             self.surface_reflectance(geobox, b, day) for b in ("green", "red", "nir", "swir16")
         )
-        return surface.scene_classification(green, red, nir, swir16, self._sky(geobox, day))
+        return scene_classification(green, red, nir, swir16, self._sky(geobox, day))
 
     # ------------------------------------------------------------------ radar
     def sar_backscatter(self, geobox: GeoBox, date: dt.date | str, pol: str) -> Float32Array:
@@ -229,10 +228,10 @@ class World:
         Water ≈ −22 dB VV, forest ≈ −8 dB, built-up ≈ 0 dB, VH 6–8 dB lower; flooded
         paddies in May–June are darker, and the flood is water on its dates.
         """
-        if pol not in spectra.SAR_DB:
+        if pol not in SAR_DB:
             raise SampleArchiveError(f"unknown polarisation {pol!r}; choose 'vv' or 'vh'")
         day = _as_date(date)
-        return surface.backscatter(self._mixture(geobox, day), self._at(geobox), pol)
+        return backscatter(self._mixture(geobox, day), self._at(geobox), pol)
 
     # ------------------------------------------------------------------ truth
     def truth(self, geobox: GeoBox, event: str) -> NDArray[np.uint8]:
@@ -254,7 +253,7 @@ class World:
 
     def _mixture(self, geobox: GeoBox, day: dt.date) -> NDArray[np.float32]:
         return self._fractions.get_or(
-            (geobox, day), lambda: surface.fractions(self._at(geobox), day, self._events)
+            (geobox, day), lambda: fractions(self._at(geobox), day, self._events)
         )
 
     def _deck(self, day: dt.date) -> CloudDeck:
