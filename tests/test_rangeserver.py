@@ -19,7 +19,7 @@ import requests
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from tests.support.rangeserver import RangeServer, _NotSatisfiableError, byte_range
+from tests.support.rangeserver import NotSatisfiableError, RangeServer, byte_range
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def test_byte_range_spans(header: str | None, expected: tuple[int, int] | None) 
     ("header", "size"), [("bytes=100-", 100), ("bytes=-0", 100), ("bytes=-5", 0)]
 )
 def test_byte_range_unsatisfiable(header: str, size: int) -> None:
-    with pytest.raises(_NotSatisfiableError):
+    with pytest.raises(NotSatisfiableError):
         byte_range(header, size)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_products import publish_fake_product
-from tests.support.postgres import PostgresServer, _free_port, postgres_server
+from tests.support.postgres import PostgresServer, free_port, postgres_server
 from yamasat.catalogs.registry import Registry, add_solution
 from yamasat.errors import RegistryUnavailableError
 from yamasat.flows.cli import run
@@ -39,7 +39,7 @@ def test_plain_postgresql_urls_use_psycopg(server: PostgresServer) -> None:
 
 
 def test_an_unreachable_server_is_reported_without_the_password() -> None:
-    url = f"postgresql://staff:s3cret-pw@127.0.0.1:{_free_port()}/registry"
+    url = f"postgresql://staff:s3cret-pw@127.0.0.1:{free_port()}/registry"
     with pytest.raises(RegistryUnavailableError) as info:
         Registry.open(url, busy_timeout_s=2)
     message = str(info.value)

@@ -115,12 +115,12 @@ def test_a_first_revision_registry_is_upgraded_and_keeps_its_runs(tmp_path: Path
     kept and become 'completed'."""
     from alembic import command
 
-    from yamasat.catalogs.registry.engine import _alembic_config
+    from yamasat.catalogs.registry.engine import alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0001")
+        command.upgrade(alembic_config(conn), "0001")
         conn.execute(
             text(
                 "INSERT INTO runs (id, flow, software_version, recorded_at) "
@@ -143,14 +143,14 @@ def test_a_run_whose_process_died_is_told_from_a_live_one(
     import subprocess
     import sys
 
-    from yamasat.catalogs.registry import runs
+    from yamasat.catalogs.registry import run_records
 
     _start(reg, "live-run")
     live = run_record(reg, "live-run")
     assert live.pid is not None and live.state == "running" and not live.lost
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           check=True, capture_output=True, text=True)  # fmt: skip
-    monkeypatch.setattr(runs.os, "getpid", lambda: int(gone.stdout))
+    monkeypatch.setattr(run_records.os, "getpid", lambda: int(gone.stdout))
     _start(reg, "dead-run")
     dead = run_record(reg, "dead-run")
     assert dead.lost and dead.as_dict()["lost"] is True

@@ -34,6 +34,7 @@ from ...errors import RegistryUnavailableError
 
 __all__ = [
     "NETWORK_FILESYSTEMS",
+    "alembic_config",
     "check_sqlite_file",
     "create_registry_engine",
     "filesystem_type",
@@ -257,7 +258,8 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(yamasat_write=True)
 
 
-def _alembic_config(conn: Connection) -> Any:
+def alembic_config(conn: Connection) -> Any:
+    """Alembic's configuration for the registry's migrations, run on ``conn``."""
     from alembic.config import Config
 
     cfg = Config()
@@ -318,6 +320,6 @@ def upgrade(engine: Engine) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             if _current_revision(conn) != head:
                 log.info("registry %s: upgrading schema to %s", masked(engine.url), head)
-                command.upgrade(_alembic_config(conn), "head")
+                command.upgrade(alembic_config(conn), "head")
     except (DBAPIError, sqlite3.Error) as e:
         raise open_failure(engine.url, e) from e

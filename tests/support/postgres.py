@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresServer", "postgres_server"]
+__all__ = ["PostgresServer", "free_port", "postgres_server"]
 
 _USER = "yamasat"
 
@@ -45,7 +45,8 @@ def _bin_dir() -> Path | None:
     return Path(which).resolve().parent if which else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -173,7 +174,7 @@ def _start() -> PostgresServer:
             raise _CannotStartError("running as root and 'runuser' is missing")
         os.chown(root, account.pw_uid, account.pw_gid)
         run_as = "postgres"
-    server = PostgresServer(bin_dir, root, _free_port(), run_as)
+    server = PostgresServer(bin_dir, root, free_port(), run_as)
     try:
         server.start()
     except BaseException:

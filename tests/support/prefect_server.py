@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.postgres import _free_port
+from tests.support.postgres import free_port
 
 __all__ = ["prefect_env", "running_prefect_server"]
 
@@ -41,7 +41,7 @@ def running_prefect_server(
     """Start ``prefect server start`` on a free loopback port; yields its API URL.
     ``extra_env`` adds server settings (for example its database URL)."""
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("prefect")
     log = (home / "server.log").open("wb")
     proc = subprocess.Popen(

@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from .http_responses import JSON_TYPE, BadRequestError, Response, error_response, json_response
 from .stacapi import StacIndex, api_route
 
-__all__ = ["RangeServer", "RequestRecord"]
+__all__ = ["NotSatisfiableError", "RangeServer", "RequestRecord", "byte_range"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RequestRecord:
     """Request headers as received."""
 
 
-class _NotSatisfiableError(Exception):
+class NotSatisfiableError(Exception):
     """A ``Range`` no byte of the file satisfies (416)."""
 
 
@@ -497,7 +497,7 @@ def _static(root: Path, path: str, range_header: str | None) -> Response:
     }
     try:
         span = byte_range(range_header, size)
-    except _NotSatisfiableError:
+    except NotSatisfiableError:
         headers["Content-Range"] = f"bytes */{size}"
         return Response(416, headers)
     if span is None:
@@ -511,7 +511,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive byte span a ``Range`` header asks of a ``size``-byte file.
 
     None means "send the whole file" (no header, a malformed one, a unit other than bytes,
-    or several ranges); raises :class:`_NotSatisfiableError` when no byte can be sent (RFC 9110
+    or several ranges); raises :class:`NotSatisfiableError` when no byte can be sent (RFC 9110
     section 14).
     """
     if not header:
@@ -525,13 +525,13 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
             return None
         suffix = int(last_text)
         if suffix == 0 or size == 0:
-            raise _NotSatisfiableError
+            raise NotSatisfiableError
         return max(size - suffix, 0), size - 1
     first = int(first_text)
     if last_text and int(last_text) < first:
         return None
     if first >= size:
-        raise _NotSatisfiableError
+        raise NotSatisfiableError
     return first, min(int(last_text), size - 1) if last_text else size - 1
 
 
