@@ -183,10 +183,11 @@ def _child_floor(catalog_path: str) -> dict[str, float]:
 
 
 def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
-    from yamasat.flows.change_steps import analyse_change
     from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.product_run import analyse_product
     from yamasat.flows.progress import set_reporter
-    from yamasat.processing.change_detection import ChangeParams
+    from yamasat.flows.recipes import CHANGE
+    from yamasat.processing.change import ChangeParams
     from yamasat.settings import load_settings
 
     t0 = time.perf_counter()
@@ -209,7 +210,7 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     params = ChangeParams(threshold="otsu")
     b = search_family(prep, "s2", prep.before, ("red", "nir", "scl"))
     a = search_family(prep, "s2", prep.after, ("red", "nir", "scl"))
-    outcome = analyse_change(prep, b, a, params=params, force=True)
+    outcome = analyse_product(CHANGE, prep, b, a, params=params, force=True)
     return {
         "seconds": time.perf_counter() - t0,
         "outcome": outcome.outcome,

@@ -164,11 +164,12 @@ class RssSampler(threading.Thread):
 
 def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
     """The body of ``change_detection`` without Prefect (no tasks, no artifact)."""
-    from yamasat.flows.change_steps import analyse_change
     from yamasat.flows.compute import compute_on
     from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.product_run import analyse_product
     from yamasat.flows.progress import report
-    from yamasat.processing.change_detection import ChangeParams
+    from yamasat.flows.recipes import CHANGE
+    from yamasat.processing.change import ChangeParams
     from yamasat.settings import load_settings
 
     settings = load_settings()
@@ -193,7 +194,9 @@ def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
     after_items = search_family(prep, "s2", prep.after, bands)
     report("search after", 1, 1)  # the stage mark the flow's search task makes
     with compute_on(settings):
-        outcome = analyse_change(prep, before_items, after_items, params=params, force=True)
+        outcome = analyse_product(
+            CHANGE, prep, before_items, after_items, params=params, force=True
+        )
     return outcome.as_dict()
 
 

@@ -11,6 +11,8 @@ from uuid import UUID
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from ..errors import InvariantError
+
 __all__ = ["ProgressFn", "report", "set_reporter", "stage_progress"]
 
 ProgressFn = Callable[[str, int, int], None]
@@ -81,7 +83,8 @@ class _PrefectProgress:
                 made = create_progress_artifact(
                     progress=percent, description="searches, then the analysis"
                 )
-                assert isinstance(made, UUID)  # sync context: the id, not a coroutine
+                if not isinstance(made, UUID):  # sync context: the id, not a coroutine
+                    raise InvariantError(f"create_progress_artifact gave {made!r}, not an id")
                 self.artifacts[rid] = made
             else:
                 update_progress_artifact(self.artifacts[rid], progress=percent)

@@ -45,7 +45,7 @@ from ..errors import AcquisitionsFailedError, BoundariesMissingError, reason_of
 from ..settings import Settings
 from .disaster import flood_mapping
 from .prepare import Prepared, search_family
-from .run_common import SEARCH_TASK
+from .product_run import SEARCH_TASK
 from .tracking import RunContext, tracked
 
 __all__ = ["Acquisition", "acquisition_key", "s1_flood_check"]

@@ -1,4 +1,10 @@
-"""Apply a 2-D neighbourhood operation plane by plane, on numpy or dask, chunk-independent."""
+"""Apply a 2-D neighbourhood operation plane by plane, on numpy or dask.
+
+The result does not depend on the chunking when the operation looks no further than its halo
+(minimum mapping unit, AOI edges). An operation that also takes a statistic of the whole
+plane it is given sees one block on dask: the Lee filter's noise estimate
+(:func:`yamasat.processing.sar.lee_filter`) is per block, so it depends on the chunk size.
+"""
 
 from __future__ import annotations
 

@@ -7,12 +7,24 @@ the USGS severity thresholds 0.10, 0.27, 0.44 and 0.66: 0 unburned, 1 low, 2 mod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
-__all__ = ["USGS_THRESHOLDS", "burn_severity"]
+__all__ = ["USGS_THRESHOLDS", "BurnParams", "burn_severity"]
 
 USGS_THRESHOLDS: tuple[float, float, float, float] = (0.10, 0.27, 0.44, 0.66)
+
+
+@dataclass(frozen=True)
+class BurnParams:
+    """Parameters of burn mapping (recorded in the product with :data:`USGS_THRESHOLDS`)."""
+
+    min_dnbr: float = USGS_THRESHOLDS[1]
+    """dNBR at or above this is burned (default 0.27, USGS moderate-low severity)"""
+    min_mapping_unit_px: int = 10
+    """smallest burned region kept (pixels)"""
 
 
 def burn_severity(dnbr: xr.DataArray) -> xr.DataArray:

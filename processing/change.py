@@ -1,13 +1,20 @@
-"""Change detection between two periods: lazy measures, then a thresholded, sieved product.
+"""Change detection between two periods: the lazy change measure, then a thresholded, sieved
+product.
 
 Recipe (generic change, DESIGN §4): per-period median composites of cloud-masked
-observations; ΔNDVI (or another normalized-difference index, or the change-vector magnitude
-over several bands); a fixed or Otsu threshold in a chosen direction; a minimum mapping unit.
-The product is uint8: 1 detected, 0 not detected, 255 no valid observation in either period.
+observations; ΔNDVI (or another normalized-difference index); a fixed or Otsu threshold in a
+chosen direction; a minimum mapping unit. The product is uint8: 1 detected, 0 not detected,
+255 no valid observation in either period.
+
+Bands loaded unscaled go through one fused kernel per chunk
+(:mod:`yamasat.processing.delta_index`); bands loaded as reflectance go through the
+reference chain it is proven against (:func:`median_composite`, :func:`index`,
+:func:`difference`), which gives the same values bit for bit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,8 +22,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import YamasatError
-from .change import change_vector_magnitude, difference
-from .composite import median_composite, valid_count
+from .composite import median_composite
 from .delta_index import delta_index_from_raw
 from .indices import INDEX_BANDS, index
 from .load import SCALE_ATTR
@@ -24,8 +30,14 @@ from .objects import minimum_mapping_unit
 from .product_codes import NODATA
 from .threshold import Direction, apply_threshold
 
-__all__ = ["NODATA", "ChangeMeasures", "ChangeParams", "change_measures", "change_product"]
-
+__all__ = [
+    "NODATA",
+    "ChangeParams",
+    "change_measure",
+    "change_product",
+    "change_vector_magnitude",
+    "difference",
+]
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,8 @@ class ChangeParams:
     min_mapping_unit_px: int = 10
     """smallest region kept, in pixels (10 px = 0.1 ha at 10 m)"""
     cva_bands: tuple[str, ...] = field(default_factory=tuple)
-    """when set, the measure is the change-vector magnitude over these bands instead"""
+    """when set, the measure is the change-vector magnitude over these bands instead. Kept for
+    issue 9 (accuracy), which benchmarks it; not reachable from config/CLI."""
 
     def bands(self) -> tuple[str, ...]:
         """The reflectance bands the measure needs."""
@@ -50,44 +63,40 @@ class ChangeParams:
         return INDEX_BANDS[self.index]
 
 
-@dataclass(frozen=True)
-class ChangeMeasures:
-    """Lazy per-pixel results of stage 1."""
+def difference(before: xr.DataArray, after: xr.DataArray, *, name: str = "delta") -> xr.DataArray:
+    """``after − before`` in float32 (for NDVI this is ΔNDVI; a loss of vegetation is < 0)."""
+    out = (after.astype("float32") - before.astype("float32")).astype("float32")
+    out.name = name
+    out.attrs = {"units": "1", "nodata": np.nan}
+    return out
 
-    measure: xr.DataArray
-    """float32 ΔINDEX (after − before) or CVA magnitude; NaN where not observed in both"""
-    count_before: xr.DataArray
-    """valid observations per pixel in the before period (uint16)"""
-    count_after: xr.DataArray
-    """valid observations per pixel in the after period (uint16)"""
 
-    @property
-    def valid(self) -> xr.DataArray:
-        """True where both periods have at least one valid observation (the measure is then
-        defined; cheaper than summing the counts)."""
-        return self.measure.notnull()
+def change_vector_magnitude(
+    before: xr.Dataset, after: xr.Dataset, bands: Sequence[str]
+) -> xr.DataArray:
+    """Change-vector magnitude ``sqrt(Σ_b (after_b − before_b)²)`` over ``bands``.
+
+    Change vector analysis (Malila 1980). NaN where any band is NaN. Kept for issue 9
+    (accuracy), which benchmarks it; not reachable from config/CLI (``ChangeParams.cva_bands``).
+    """
+    total: xr.DataArray | None = None
+    for b in bands:
+        d = after[b].astype("float32") - before[b].astype("float32")
+        total = d * d if total is None else total + d * d
+    if total is None:
+        raise ValueError("change_vector_magnitude needs at least one band")
+    out: xr.DataArray = np.sqrt(total).astype("float32")  # type: ignore[assignment]
+    out.name = "cva"
+    return out
 
 
 def _composite(ds: xr.Dataset, bands: tuple[str, ...]) -> xr.Dataset:
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 
-def _raw_count(ds: xr.Dataset, band: str) -> xr.DataArray:
-    """Valid observations per pixel of a band loaded unscaled (not flagged, not nodata)."""
-    raw = ds[band]
-    nodata = raw.attrs.get("nodata")
-    valid = ~ds["mask"]
-    if nodata is not None and not np.isnan(nodata):
-        valid = valid & (raw != nodata)
-    if raw.dtype.kind == "f":  # NaN is never valid, whatever the declared nodata
-        valid = valid & raw.notnull()
-    out = valid.sum(dim="time").astype("uint16")
-    out.name = "count"
-    return out
-
-
-def change_measures(before: xr.Dataset, after: xr.Dataset, params: ChangeParams) -> ChangeMeasures:
-    """Stage 1: composites of each period and the change measure (lazy).
+def change_measure(before: xr.Dataset, after: xr.Dataset, params: ChangeParams) -> xr.DataArray:
+    """Stage 1: composites of each period and the change measure (lazy float32 ΔINDEX, after −
+    before, or the CVA magnitude; NaN where not observed in both periods).
 
     ``before`` and ``after`` hold cloud-masked reflectance (NaN where flagged) with dims
     ``time, y, x`` on the same grid; or, for a normalized-difference measure, the bands as
@@ -99,20 +108,12 @@ def change_measures(before: xr.Dataset, after: xr.Dataset, params: ChangeParams)
     if any(raw):
         if params.cva_bands:
             raise YamasatError("the change-vector magnitude needs scaled bands (scaled=True)")
-        return ChangeMeasures(
-            measure=delta_index_from_raw(before, after, params.index),
-            count_before=_raw_count(before, bands[0]),
-            count_after=_raw_count(after, bands[0]),
-        )
+        return delta_index_from_raw(before, after, params.index)
     b = _composite(before, bands)
     a = _composite(after, bands)
     if params.cva_bands:
-        measure = change_vector_magnitude(b, a, bands)
-    else:
-        measure = difference(index(b, params.index), index(a, params.index), name="delta")
-    count_b = valid_count(before[bands[0]])
-    count_a = valid_count(after[bands[0]])
-    return ChangeMeasures(measure=measure, count_before=count_b, count_after=count_a)
+        return change_vector_magnitude(b, a, bands)
+    return difference(index(b, params.index), index(a, params.index), name="delta")
 
 
 def change_product(

@@ -5,17 +5,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["median_composite", "valid_count"]
+__all__ = ["median_composite", "nanmedian_last"]
 
 
-def valid_count(da: xr.DataArray, dim: str = "time") -> xr.DataArray:
-    """Number of valid (non-NaN) observations per pixel along ``dim`` (uint16)."""
-    out = da.notnull().sum(dim=dim).astype("uint16")
-    out.name = "count"
-    return out
+def nanmedian_last(a: np.ndarray) -> np.ndarray:
+    """float32 median over the last axis ignoring NaN (NaN where every value is NaN).
 
-
-def _nanmedian_last(a: np.ndarray) -> np.ndarray:
+    Shared by :func:`median_composite` and the fused kernel of
+    :mod:`yamasat.processing.delta_index`, which must make the same operations."""
     # never observed pixels: fill before the median and put NaN back afterwards, so numpy has
     # no all-NaN slice to warn about (warning filters are not thread-safe under dask)
     never = np.isnan(a).all(axis=-1)
@@ -39,7 +36,7 @@ def median_composite(da: xr.DataArray, dim: str = "time") -> xr.DataArray:
     if da.chunks is not None:
         da = da.chunk({dim: -1})
     out = xr.apply_ufunc(
-        _nanmedian_last,
+        nanmedian_last,
         da,
         input_core_dims=[[dim]],
         dask="parallelized",

@@ -19,9 +19,9 @@ import numpy as np
 import xarray as xr
 
 from ..errors import YamasatError
-from .composite import _nanmedian_last
+from .composite import nanmedian_last
 from .indices import index_bands
-from .load import SCALE_ATTR, _scale_block
+from .load import SCALE_ATTR, scale_block
 
 __all__ = ["SCALE_ATTR", "delta_index_from_raw"]
 
@@ -34,11 +34,11 @@ def _reflectance(
 ) -> np.ndarray:
     """Median composite over the last axis of ``raw × scale + offset``, NaN where flagged,
     nodata or never observed (the reference chain's operations, in its order)."""
-    value = _scale_block(raw, scale=scale, offset=offset, nodata=nodata)
+    value = scale_block(raw, scale=scale, offset=offset, nodata=nodata)
     np.copyto(value, np.float32(np.nan), where=flagged)
     if value.shape[-1] == 1:
         return value[..., 0]
-    return _nanmedian_last(value)
+    return nanmedian_last(value)
 
 
 def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,13 +31,14 @@ from .product_codes import NODATA
 from .threshold import sample_valid
 
 __all__ = [
+    "OpticalFloodParams",
     "SarFloodParams",
     "SarThresholds",
     "bimodal_threshold",
+    "encode",
     "optical_flood",
     "sar_flood",
 ]
-
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ class SarFloodParams:
     """Lee filter window (pixels)"""
     min_mapping_unit_px: int = 10
     """smallest flood region kept (pixels)"""
+
+
+@dataclass(frozen=True)
+class OpticalFloodParams:
+    """Parameters of the Sentinel-2 (MNDWI) flood algorithm (recorded in the product)."""
+
+    min_mapping_unit_px: int = 10
+    """smallest flood region kept (pixels)"""
+    max_slope_deg: float = 5.0
+    """steeper terrain cannot hold standing flood water: excluded"""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 from shapely.geometry.base import BaseGeometry
 
+from ..errors import InvariantError
+
 __all__ = ["aoi_mask", "project_geobox"]
 
 
@@ -38,7 +40,8 @@ def aoi_mask(geobox: GeoBox, aoi: BaseGeometry, *, chunk: int = 2048) -> xr.Data
     tr = geobox.affine
 
     def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
-        assert block_info is not None
+        if block_info is None:
+            raise InvariantError("dask gave aoi_mask's block no block_info")
         (y0, y1), (x0, x1) = block_info[None]["array-location"]
         sub = tr * tr.translation(x0, y0)
         return features.geometry_mask(

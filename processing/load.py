@@ -1,5 +1,8 @@
 """Loading: STAC items -> an xarray Dataset on the project grid (the input edge of processing).
 
+The items' own grids are worked out in :mod:`yamasat.processing.native_grid`; rasters a run
+wrote are read back with :mod:`yamasat.processing.read_back`.
+
 odc-stac reads and reprojects (UTM 52N and 53N tiles mosaicked onto one grid, one time step
 per solar day); this module renames assets to our band names, applies each scene's
 scale/offset once, masks nodata and, for Sentinel-2, flags clouds from SCL.
@@ -19,16 +22,15 @@ from odc.geo.geobox import GeoBox
 
 from ..errors import LoadError
 from .masks import DEFAULT_SCL_CLASSES, scl_mask
+from .native_grid import asset_grid
 
 __all__ = [
     "SCALE_ATTR",
     "ScaleFn",
+    "blank_block",
     "load_bands",
     "load_s2",
-    "native_geobox",
-    "open_raster",
-    "open_warped",
-    "split_by_crs",
+    "scale_block",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ def _load_group(
     return ds.rename({key: band for band, key in assets.items() if key != band})
 
 
-def _scale_block(raw: np.ndarray, *, scale: float, offset: float, nodata: Any) -> np.ndarray:
+def scale_block(raw: np.ndarray, *, scale: float, offset: float, nodata: Any) -> np.ndarray:
     """``raw × scale + offset`` in float32, NaN where ``raw`` is ``nodata`` (or NaN): one
     kernel per chunk instead of a chain of array-wide temporaries."""
     out = raw.astype(np.float32)
@@ -101,14 +103,15 @@ def _scale_block(raw: np.ndarray, *, scale: float, offset: float, nodata: Any) -
     return out
 
 
-def _blank_block(value: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+def blank_block(value: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """``value`` with NaN where ``flagged`` (one block)."""
     return np.where(flagged, np.float32(np.nan), value)
 
 
 def _blank(value: xr.DataArray, flagged: xr.DataArray) -> xr.DataArray:
     """``value`` with NaN where ``flagged`` (one kernel per chunk; attributes kept)."""
     out: xr.DataArray = xr.apply_ufunc(
-        _blank_block,
+        blank_block,
         value,
         flagged,
         dask="parallelized",
@@ -127,7 +130,7 @@ def _apply_scaling(ds: xr.Dataset, sig: tuple[tuple[str, float, float], ...]) ->
             out[band] = raw
             continue
         value = xr.apply_ufunc(
-            _scale_block,
+            scale_block,
             raw,
             kwargs={"scale": scale, "offset": offset, "nodata": nodata},
             dask="parallelized",
@@ -270,7 +273,7 @@ def _whole_factor(items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk:
         return None
     factors = set()
     for item in items:
-        grid = _asset_grid(item, key)
+        grid = asset_grid(item, key)
         if grid is None or CRS(grid[0]) != geobox.crs:
             return None
         tr = grid[1]
@@ -321,232 +324,3 @@ def _load_fine(items: Sequence[pystac.Item], key: str, geobox: GeoBox, chunk: in
         chunk=chunk,
         resampling="nearest",
     )["scl"]
-
-
-def _asset_grid(item: pystac.Item, key: str) -> tuple[str, Any] | None:
-    """(CRS, affine) of an asset from its ``proj:*`` fields (asset level, else item level)."""
-    from affine import Affine
-
-    asset = item.assets.get(key)
-    if asset is None:
-        return None
-    fields = {**item.properties, **asset.extra_fields}
-    if fields.get("proj:code"):
-        crs = str(fields["proj:code"])
-    elif fields.get("proj:epsg"):
-        crs = f"EPSG:{int(fields['proj:epsg'])}"
-    elif fields.get("proj:wkt2"):
-        crs = str(fields["proj:wkt2"])
-    else:
-        return None
-    tr = fields.get("proj:transform")
-    if not tr or len(tr) < 6:
-        return None
-    return crs, Affine(*(float(v) for v in tr[:6]))
-
-
-def split_by_crs(
-    items: Sequence[pystac.Item], *, assets: Mapping[str, str]
-) -> list[list[pystac.Item]] | None:
-    """``items`` grouped by the CRS their ``assets`` declare (``proj:*``), in order of first
-    appearance; None when an item declares none or its assets disagree."""
-    from odc.geo import CRS
-
-    groups: dict[Any, list[pystac.Item]] = {}
-    for item in items:
-        grids = [_asset_grid(item, key) for key in assets.values()]
-        crss = {CRS(g[0]) for g in grids if g is not None}
-        if any(g is None for g in grids) or len(crss) != 1:
-            return None
-        groups.setdefault(crss.pop(), []).append(item)
-    return list(groups.values())
-
-
-def native_geobox(
-    items: Sequence[pystac.Item],
-    *,
-    assets: Mapping[str, str],
-    like: GeoBox,
-    pad_px: int = 2,
-    block_px: int = 512,
-) -> GeoBox | None:
-    """The items' own pixel grid (CRS and lattice) covering ``like``, or None if they have none.
-
-    When every asset in ``assets`` of every item declares (``proj:*``) the same CRS and the
-    finest of them has the resolution of ``like`` on one pixel lattice shared by all items (as
-    Sentinel-2 tiles of one UTM zone do), returns the grid of that lattice that covers
-    ``like``'s footprint plus ``pad_px`` pixels: loading onto it reads the finest bands without
-    resampling. Otherwise (items in two UTM zones, another resolution, no ``proj`` metadata)
-    returns None and the caller loads onto ``like`` directly.
-
-    The grid's corner is moved out to a multiple of ``block_px`` pixels from the first item's
-    corner, so that chunks of a multiple of ``block_px`` read whole internal tiles of that
-    item's COGs (a chunk across tile edges decodes up to 1.6 times the tiles it needs).
-    """
-    from affine import Affine
-    from odc.geo import CRS
-
-    if not items or like.crs is None:
-        return None
-    res = abs(float(like.resolution.x))
-    crss: set[Any] = set()
-    phases: set[tuple[float, float]] = set()
-    steps: set[float] = set()
-    corner: tuple[float, float] | None = None
-    for item in items:
-        grids = [_asset_grid(item, key) for key in assets.values()]
-        if any(g is None for g in grids):
-            return None
-        known = [g for g in grids if g is not None]
-        crss.update(CRS(crs) for crs, _ in known)
-        finest = min((t for _, t in known), key=lambda t: abs(t.a))
-        if finest.b != 0 or finest.d != 0 or not (abs(finest.a) == res == -finest.e):
-            return None
-        corner = corner or (finest.c, finest.f)
-        # the lattice of the coarsest asset (a whole multiple of the finest) anchors the grid,
-        # so that coarser bands can be read on their own grid too
-        tr = max((t for _, t in known), key=lambda t: abs(t.a))
-        step = abs(tr.a) if float(abs(tr.a) / res).is_integer() else res
-        steps.add(step)
-        phases.add((round((tr.c / step) % 1.0, 6) % 1.0, round((tr.f / step) % 1.0, 6) % 1.0))
-    if len(crss) != 1 or len(phases) != 1 or len(steps) != 1 or corner is None:
-        return None
-    crs = crss.pop()
-    (px, py) = phases.pop()
-    step = steps.pop()
-    minx, miny, maxx, maxy = like.footprint(crs).boundingbox
-    pad = pad_px * res
-    block = block_px * res
-    if block % step == 0 and abs((corner[0] / step - px) % 1.0) < 1e-6:
-        (cx, cy) = corner
-        x0 = cx + np.floor((minx - pad - cx) / block) * block
-        y1 = cy - np.floor((cy - maxy - pad) / block) * block
-    else:
-        x0 = (np.floor((minx - pad) / step - px) + px) * step
-        y1 = (np.ceil((maxy + pad) / step - py) + py) * step
-    nx = int(np.ceil((maxx + pad - x0) / step)) * int(step / res)
-    ny = int(np.ceil((y1 - (miny - pad)) / step)) * int(step / res)
-    return GeoBox((ny, nx), Affine(res, 0.0, float(x0), 0.0, -res, float(y1)), crs)
-
-
-class _CogWindows:
-    """Array-like view of band 1 of a raster, read window by window (thread-safe: one open per
-    read), for ``dask.array.from_array``."""
-
-    def __init__(self, path: str) -> None:
-        import rasterio
-
-        self.path = path
-        with rasterio.open(path) as src:
-            self.shape = (src.height, src.width)
-            self.dtype = np.dtype(src.dtypes[0])
-        self.ndim = 2
-
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        import rasterio
-        from rasterio.windows import Window
-
-        ys, xs = key
-        y0, y1, _ = ys.indices(self.shape[0])
-        x0, x1, _ = xs.indices(self.shape[1])
-        try:
-            with rasterio.open(self.path) as src:
-                return src.read(1, window=Window(x0, y0, x1 - x0, y1 - y0))
-        except rasterio.errors.RasterioIOError as e:
-            raise LoadError(f"could not read {self.path} window {key}: {e}") from e
-
-
-def open_raster(path: str, *, geobox: GeoBox, chunk: int = 2048) -> xr.DataArray:
-    """A written single-band raster on ``geobox`` as a lazy DataArray (nodata kept as stored)."""
-    import dask.array as dsa
-    from odc.geo.xr import wrap_xr
-
-    arr = dsa.from_array(_CogWindows(path), chunks=(chunk, chunk), lock=False, asarray=True)
-    if tuple(arr.shape) != tuple(geobox.shape):
-        raise LoadError(f"{path} has shape {arr.shape}, expected the grid {tuple(geobox.shape)}")
-    return wrap_xr(arr, geobox)
-
-
-_WARP_MARGIN_PX = {"nearest": 1, "bilinear": 2, "cubic": 3, "average": 2}
-
-
-def _warp_block(
-    path: str, geobox: GeoBox, resampling: str, block_info: dict[Any, Any] | None = None
-) -> np.ndarray:
-    import rasterio
-    from rasterio.warp import Resampling
-    from rasterio.warp import reproject as rio_reproject
-    from rasterio.windows import Window
-
-    assert block_info is not None
-    (y0, y1), (x0, x1) = block_info[None]["array-location"]
-    dst_box = geobox[y0:y1, x0:x1]
-    out = np.full((y1 - y0, x1 - x0), np.nan, dtype="float32")
-    try:
-        with rasterio.open(path) as src:
-            # the source pixels under this block, with a margin for the resampling kernel
-            fx0, fy0, fx1, fy1 = dst_box.footprint(src.crs).boundingbox
-            inv = ~src.transform
-            cols, rows = zip(
-                *(inv * xy for xy in ((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1))), strict=True
-            )
-            m = _WARP_MARGIN_PX.get(resampling, 4)
-            c0, c1 = (
-                max(0, int(np.floor(min(cols))) - m),
-                min(src.width, int(np.ceil(max(cols))) + m),
-            )
-            r0, r1 = (
-                max(0, int(np.floor(min(rows))) - m),
-                min(src.height, int(np.ceil(max(rows))) + m),
-            )
-            if c0 >= c1 or r0 >= r1:
-                return out
-            window = Window(c0, r0, c1 - c0, r1 - r0)
-            data = src.read(1, window=window, out_dtype="float32")
-            src_transform = src.window_transform(window)
-            src_crs = src.crs
-    except rasterio.errors.RasterioIOError as e:
-        raise LoadError(f"could not read {path} for warping: {e}") from e
-    rio_reproject(
-        data,
-        out,
-        src_transform=src_transform,
-        src_crs=src_crs,
-        dst_transform=dst_box.affine,
-        dst_crs=geobox.crs.to_wkt() if geobox.crs is not None else None,
-        src_nodata=None,
-        dst_nodata=None,
-        init_dest_nodata=False,
-        resampling=Resampling[resampling],
-    )
-    return out
-
-
-def open_warped(
-    path: str, *, geobox: GeoBox, resampling: str = "bilinear", chunk: int = 2048
-) -> xr.DataArray:
-    """A written single-band float raster warped onto ``geobox``, lazily, chunk by chunk.
-
-    Each chunk reads only the source window under it (plus the kernel's margin) and warps it
-    with GDAL (``rasterio.warp.reproject``). NaN in the source is not declared as nodata: it
-    propagates through the kernel, so an output pixel is NaN when any source pixel it draws on
-    is NaN (for bilinear, its 2 × 2 neighbours). No output value mixes valid and invalid
-    inputs, invalid areas grow by at most a pixel, and GDAL keeps its fast path for rasters
-    without masks (about 2.5 times faster here than with a NaN nodata). Pixels the source does
-    not cover are NaN.
-    """
-    import dask.array as dsa
-    from odc.geo.xr import wrap_xr
-
-    if resampling not in _WARP_MARGIN_PX:
-        raise LoadError(f"unknown resampling {resampling!r}; use one of {sorted(_WARP_MARGIN_PX)}")
-    arr = dsa.map_blocks(
-        _warp_block,
-        path,
-        geobox,
-        resampling,
-        chunks=dsa.core.normalize_chunks(chunk, tuple(geobox.shape)),
-        dtype="float32",
-        meta=np.empty((0, 0), dtype="float32"),
-    )
-    return wrap_xr(arr, geobox)

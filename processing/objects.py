@@ -1,15 +1,14 @@
-"""Objects from masks: minimum mapping unit and vectorisation to polygons."""
+"""Objects in masks: the minimum mapping unit (polygons: :mod:`yamasat.processing.vectors`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from affine import Affine
 from skimage.morphology import remove_small_objects
 
 from .blocks import map_planes
 
-__all__ = ["minimum_mapping_unit", "polygons_from_mask"]
+__all__ = ["minimum_mapping_unit"]
 
 
 def _remove_small(plane: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -30,24 +29,3 @@ def minimum_mapping_unit(mask: xr.DataArray, min_pixels: int) -> xr.DataArray:
         mask.data, _remove_small, halo=min_pixels, dtype=bool, boundary=False, min_pixels=min_pixels
     )
     return mask.copy(data=kept)
-
-
-def polygons_from_mask(
-    mask: np.ndarray, transform: Affine, *, connectivity: int = 8
-) -> list[tuple[dict[str, object], float]]:
-    """GeoJSON-like polygons of the True regions of a 2-D ``mask`` with their area (CRS units²).
-
-    Uses ``rasterio.features.shapes``; one polygon per connected region.
-    """
-    import shapely
-    from rasterio import features
-
-    arr = np.asarray(mask, dtype="uint8")
-    out = []
-    for geom, value in features.shapes(
-        arr, mask=arr.astype(bool), transform=transform, connectivity=connectivity
-    ):
-        if value != 1:
-            continue
-        out.append((geom, float(shapely.geometry.shape(geom).area)))
-    return out

@@ -38,7 +38,8 @@ def lee_filter(linear: xr.DataArray, *, size: int = 5) -> xr.DataArray:
     """Lee speckle filter (Lee 1980) on linear power, ``size``×``size`` window.
 
     out = mean + k·(x − mean), k = var/(var + σ²ₙ), with the noise variance σ²ₙ estimated per
-    block as the mean local variance. Per dask block with a halo of ``size`` pixels.
+    block as the mean local variance. Per dask block with a halo of ``size`` pixels: the
+    noise estimate, and so the result, depend on the chunk size (``grid.chunk_size``).
     """
     out = map_planes(linear.data, _lee_block, halo=size, dtype="float32", size=size)
     return linear.copy(data=out)

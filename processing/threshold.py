@@ -25,8 +25,9 @@ Direction = Literal["decrease", "increase", "both"]
 def sample_valid(da: xr.DataArray, *, max_samples: int = 1_000_000) -> np.ndarray:
     """A regular (strided) sample of at most about ``max_samples`` finite values of ``da``.
 
-    Striding keeps the sample deterministic and reads only a fraction of a lazy array's pixels
-    once computed, so global statistics do not need the whole array in memory.
+    Every ``step``-th row and column is kept: the sample is deterministic and small in memory.
+    A lazy array is still computed in full (each chunk, then strided); to read less, stride a
+    decimated read such as :func:`yamasat.processing.read_back.read_decimated`.
     """
     n = int(np.prod(da.shape))
     step = max(1, math.ceil(math.sqrt(n / max_samples))) if n > max_samples else 1

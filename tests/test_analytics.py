@@ -6,14 +6,13 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from yamasat.processing.change import change_vector_magnitude, difference
-from yamasat.processing.composite import median_composite, valid_count
+from yamasat.processing.composite import median_composite
 from yamasat.processing.indices import index, mndwi, nbr, ndvi
-from yamasat.processing.objects import minimum_mapping_unit, polygons_from_mask
+from yamasat.processing.objects import minimum_mapping_unit
 from yamasat.processing.threshold import apply_threshold, otsu_threshold
 from yamasat.processing.zonal import zonal_class_counts
 
@@ -73,10 +72,8 @@ def test_median_composite_ignores_clouds(backend: str) -> None:
     stack[:, 25:, 25:] = np.nan  # never observed
     arr = _da(stack, backend, ("time", "y", "x"))
     comp = median_composite(arr).values
-    cnt = valid_count(arr).values
     assert np.nanmax(np.abs(comp[:25, :25] - 0.5)) < 0.01
-    assert np.isnan(comp[25:, 25:]).all() and (cnt[25:, 25:] == 0).all()
-    assert (cnt[10:20, :25] == 3).all() and (cnt[:10, :25] == 5).all()
+    assert np.isnan(comp[25:, 25:]).all()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -133,15 +130,6 @@ def test_mmu_dask_equals_numpy(seed: int, min_pixels: int) -> None:
     a = minimum_mapping_unit(_da(m, "numpy"), min_pixels).values
     b = minimum_mapping_unit(_da(m, "dask"), min_pixels).values
     np.testing.assert_array_equal(a, b)
-
-
-def test_polygons_area() -> None:
-    m = np.zeros((20, 20), bool)
-    m[2:5, 2:6] = True  # 12 px
-    m[10:20, 10:20] = True  # 100 px
-    polys = polygons_from_mask(m, Affine(10, 0, 1000, 0, -10, 5000))
-    areas = sorted(a for _, a in polys)
-    assert areas == [1200.0, 10000.0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

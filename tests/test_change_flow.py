@@ -15,11 +15,12 @@ import shapely
 
 from yamasat.catalogs.sample import PADDY, SampleManifest, World
 from yamasat.errors import InputDateError, OutputExistsError
-from yamasat.flows.change_steps import analyse_change
 from yamasat.flows.demo import CHANGE_PERIODS, truth_between
 from yamasat.flows.prepare import prepare, search_family, season_warnings
+from yamasat.flows.product_run import analyse_product
+from yamasat.flows.recipes import CHANGE
 from yamasat.processing.accuracy import confusion
-from yamasat.processing.change_detection import ChangeParams
+from yamasat.processing.change import ChangeParams
 from yamasat.processing.grid import project_geobox
 from yamasat.settings import load_settings
 
@@ -55,8 +56,8 @@ def _run(
     bands = (params or ChangeParams()).bands()
     b = search_family(prep, "s2", prep.before, (*bands, "scl"))
     a = search_family(prep, "s2", prep.after, (*bands, "scl"))
-    return prep, analyse_change(
-        prep, b, a, params=params or ChangeParams(threshold="otsu"), force=force
+    return prep, analyse_product(
+        CHANGE, prep, b, a, params=params or ChangeParams(threshold="otsu"), force=force
     )
 
 
@@ -274,7 +275,7 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
 ) -> None:
     """Items of one UTM zone (53SKT only): the measure is computed on the UTM grid and warped
     once; the product scores like the load onto the project grid and agrees with it."""
-    import yamasat.flows.change_steps as steps
+    import yamasat.flows.recipes.change as steps
     settings = load_settings(env={})
     aoi = "132.02,33.93,132.06,33.965"  # around the planted change, east of 132°E
     products = {}
@@ -303,7 +304,7 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
             for p in (prep.before, prep.after)
         )
         assert b and a
-        outcome = analyse_change(prep, b, a, params=ChangeParams(threshold="otsu"))
+        outcome = analyse_product(CHANGE, prep, b, a, params=ChangeParams(threshold="otsu"))
         assert outcome.outcome == "published"
         path = Path(outcome.files["change"]["path"])
         assert sorted(p.name for p in path.parent.glob(".*")) == []  # no staging leftovers
@@ -327,8 +328,8 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
 ) -> None:
     """The change analysis keeps its verified rasters when publishing fails, and a run of
     the same lineage publishes them without computing them again (same checksums)."""
-    import yamasat.flows.change_steps
     import yamasat.flows.publish
+    import yamasat.flows.recipes.change
     from yamasat.flows.checkpoints import Checkpoints
 
     settings = load_settings(env={})
@@ -345,7 +346,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
 
     with monkeypatch.context() as m, pytest.raises(OSError):
         m.setattr(yamasat.flows.publish, "polygons", broken)
-        analyse_change(prep, b, a, params=params, checkpoints=ckpt)
+        analyse_product(CHANGE, prep, b, a, params=params, checkpoints=ckpt)
     kept = ckpt.folder / "rasters"
     (product,) = kept.iterdir()
     manifest = json.loads((product / "draft.json").read_text(encoding="utf-8"))
@@ -382,8 +383,8 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
         raise AssertionError("the rasters must not be computed again")
 
     with monkeypatch.context() as m:
-        m.setattr(yamasat.flows.change_steps, "_measure_on_grid", no_compute)
-        outcome = analyse_change(prep, b, a, params=params, checkpoints=ckpt)
+        m.setattr(yamasat.flows.recipes.change, "measure_on_grid", no_compute)
+        outcome = analyse_product(CHANGE, prep, b, a, params=params, checkpoints=ckpt)
     assert outcome.outcome == "published" and outcome.item_id == product.name
     assert outcome.files["change"]["sha256"] == manifest["files"]["change"]["sha256"]
     assert outcome.threshold == manifest["threshold"] and not product.exists()

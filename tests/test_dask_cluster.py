@@ -10,12 +10,12 @@ import pytest
 
 from yamasat.catalogs.sample import SampleManifest
 from yamasat.errors import DaskUnavailableError
-from yamasat.flows.change_steps import analyse_change
+from yamasat.flows import recipes
 from yamasat.flows.compute import compute_on
 from yamasat.flows.demo import CHANGE_PERIODS, DEMO_RUNS
-from yamasat.flows.disaster_steps import analyse_burn
 from yamasat.flows.prepare import prepare, search_family
-from yamasat.processing.change_detection import ChangeParams
+from yamasat.flows.product_run import analyse_product
+from yamasat.processing.change import ChangeParams
 from yamasat.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -32,13 +32,13 @@ def _burn(prep: Any) -> Any:
     bands = ("nir", "swir22", "green", "swir16", "scl")
     b = search_family(prep, "s2", prep.before, bands)
     a = search_family(prep, "s2", prep.after, bands)
-    return analyse_burn(prep, b, a)
+    return analyse_product(recipes.BURN, prep, b, a)
 
 
 def _change(prep: Any) -> Any:
     b = search_family(prep, "s2", prep.before, ("red", "nir", "scl"))
     a = search_family(prep, "s2", prep.after, ("red", "nir", "scl"))
-    return analyse_change(prep, b, a, params=ChangeParams(threshold="otsu"))
+    return analyse_product(recipes.CHANGE, prep, b, a, params=ChangeParams(threshold="otsu"))
 
 
 #: product, its periods, how to make it, the files whose bytes are compared

@@ -17,14 +17,10 @@ import shapely
 from yamasat.catalogs.sample import SampleManifest, World
 from yamasat.errors import SourceError
 from yamasat.flows.demo import DEMO_RUNS, demo_truth, score
-from yamasat.flows.disaster_steps import (
-    analyse_burn,
-    analyse_flood_s1,
-    analyse_flood_s2,
-    analyse_landslide,
-    pick_s1_pair,
-)
 from yamasat.flows.prepare import prepare, search_family
+from yamasat.flows.product_run import analyse_product
+from yamasat.flows.recipes import BURN, FLOOD_S1, FLOOD_S2, LANDSLIDE
+from yamasat.flows.recipes.flood_s1 import pick_s1_pair
 from yamasat.processing.grid import project_geobox
 from yamasat.settings import load_settings
 
@@ -97,13 +93,13 @@ def products(
     settings = load_settings(env={"YAMASAT_BOUNDARIES__PATH": str(boundaries_path)})
     res: dict[str, Any] = {}
     p = _prep(sample_root, out, RUNS["flood (S1)"]["before"], RUNS["flood (S1)"]["after"], settings)
-    res["flood (S1)"] = analyse_flood_s1(p, *_search(p, "s1", BANDS["s1"]))
+    res["flood (S1)"] = analyse_product(FLOOD_S1, p, *_search(p, "s1", BANDS["s1"]))
     p = _prep(sample_root, out, RUNS["flood (S2)"]["before"], RUNS["flood (S2)"]["after"], settings)
-    res["flood (S2)"] = analyse_flood_s2(p, *_search(p, "s2", BANDS["flood (S2)"]))
+    res["flood (S2)"] = analyse_product(FLOOD_S2, p, *_search(p, "s2", BANDS["flood (S2)"]))
     p = _prep(sample_root, out, RUNS["landslide"]["before"], RUNS["landslide"]["after"], settings)
-    res["landslide"] = analyse_landslide(p, *_search(p, "s2", BANDS["landslide"]))
+    res["landslide"] = analyse_product(LANDSLIDE, p, *_search(p, "s2", BANDS["landslide"]))
     p = _prep(sample_root, out, RUNS["burn"]["before"], RUNS["burn"]["after"], settings)
-    res["burn"] = analyse_burn(p, *_search(p, "s2", BANDS["burn"]))
+    res["burn"] = analyse_product(BURN, p, *_search(p, "s2", BANDS["burn"]))
     return res
 
 
@@ -170,7 +166,7 @@ def test_burn_severity_classes(products: dict[str, Any], sample_root: Path) -> N
 def test_post_event_clouds_are_insufficient_data(sample_root: Path, tmp_path: Path) -> None:
     cloudy = SampleManifest.read(sample_root).cloudy_date.isoformat()
     p = _prep(sample_root, tmp_path, "2025-05-15/2025-05-25", f"{cloudy}/{cloudy}")
-    outcome = analyse_flood_s2(p, *_search(p, "s2", BANDS["flood (S2)"]))
+    outcome = analyse_product(FLOOD_S2, p, *_search(p, "s2", BANDS["flood (S2)"]))
     assert outcome.outcome == "insufficient_data" and "no product published" in outcome.message
     assert not (tmp_path / "catalog.json").exists()
 
@@ -228,7 +224,7 @@ def test_missing_dem(sample_root: Path, tmp_path: Path) -> None:
         settings,
         catalog,
     )
-    outcome = analyse_flood_s1(p, *_search(p, "s1", BANDS["s1"]))
+    outcome = analyse_product(FLOOD_S1, p, *_search(p, "s1", BANDS["s1"]))
     assert outcome.outcome == "published"
     assert outcome.qa["terrain_exclusion"] is False
     assert any("without terrain" in w for w in outcome.warnings)
@@ -241,7 +237,7 @@ def test_missing_dem(sample_root: Path, tmp_path: Path) -> None:
         catalog,
     )
     with pytest.raises(SourceError, match="needs a DEM"):
-        analyse_landslide(p, *_search(p, "s2", BANDS["landslide"]))
+        analyse_product(LANDSLIDE, p, *_search(p, "s2", BANDS["landslide"]))
 
 
 def test_flood_flow_under_prefect(prefect_harness: None, sample_root: Path, tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ from rasterio.transform import from_origin
 from yamasat.catalogs.sources.profiles import PROFILES, scale_offset
 from yamasat.errors import LoadError
 from yamasat.processing.grid import project_geobox
-from yamasat.processing.load import load_bands, load_s2, native_geobox, open_warped, split_by_crs
+from yamasat.processing.load import load_bands, load_s2
+from yamasat.processing.native_grid import native_geobox, split_by_crs
+from yamasat.processing.read_back import open_warped
 
 BBOX = (131.97, 33.94, 132.03, 33.97)  # crosses 132°E
 ASSETS = PROFILES["earth-search"].family("s2").assets

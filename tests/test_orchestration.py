@@ -71,8 +71,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import yamasat.flows.disaster
-    import yamasat.flows.run_common
+    import yamasat.flows.product_run
     from yamasat.flows.disaster import burn_mapping
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
@@ -81,7 +80,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
         raise LoadError("simulated: the asset server dropped the connection")
 
     with monkeypatch.context() as m:
-        m.setattr(yamasat.flows.disaster, "analyse_burn", broken)
+        m.setattr(yamasat.flows.product_run, "analyse_product", broken)
         with pytest.raises(LoadError):
             burn_mapping(**_burn_kwargs(sample_root))
     (failed,) = _runs(capsys, "--state", "failed")
@@ -95,7 +94,7 @@ def test_a_failed_run_resumes_without_repeating_its_searches(
     def no_search(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a resumed run must not search again")
 
-    monkeypatch.setattr(yamasat.flows.run_common, "search_family", no_search)
+    monkeypatch.setattr(yamasat.flows.product_run, "search_family", no_search)
     capsys.readouterr()
     assert run(["runs", "resume", failed["id"][:8]]) == 0
     assert "published" in capsys.readouterr().out
@@ -134,8 +133,8 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
 ) -> None:
     """A failure after every raster was written (here the quicklook) keeps the verified
     rasters with the run's checkpoints; the resume publishes them without computing again."""
-    import yamasat.flows.disaster_steps
     import yamasat.flows.publish
+    import yamasat.flows.recipes.burn
     from yamasat.flows.disaster import burn_mapping
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
@@ -158,7 +157,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         raise AssertionError("a resumed run must not compute its rasters again")
 
     with monkeypatch.context() as m:
-        m.setattr(yamasat.flows.disaster_steps, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.recipes.burn, "write_cogs", no_compute)
         assert run(["runs", "resume", failed["id"]]) == 0
     latest = _runs(capsys, "--limit", "1")[0]
     assert latest["outcome"] == "published" and latest["resumed_from"] == failed["id"]
@@ -183,7 +182,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         f.seek(-1, 2)
         f.write(bytes([last[0] ^ 0xFF]))
     with monkeypatch.context() as m, pytest.raises(AssertionError, match="must not compute"):
-        m.setattr(yamasat.flows.disaster_steps, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.recipes.burn, "write_cogs", no_compute)
         burn_mapping(**_burn_kwargs(sample_root), force=True, resume_of=failed2["id"])
     assert not product_dir2.exists()  # the tampered rasters were dropped
 
@@ -342,7 +341,7 @@ def test_items_read_back_from_a_checkpoint_are_vetted_again(
     """A checkpoint lives in the output folder: an href planted there is refused on resume."""
     from yamasat.errors import HrefPolicyError
     from yamasat.flows.prepare import prepare, search_family
-    from yamasat.flows.run_common import revetted
+    from yamasat.flows.product_run import revetted
     from yamasat.settings import load_settings
 
     kw = _burn_kwargs(sample_root)

@@ -1,0 +1,346 @@
+"""The one skeleton every product goes through, and the run around it.
+
+A product is a :class:`Recipe` (``flows/recipes/``): what it searches, its parameters, its
+analysis (which writes its COGs) and the extra columns of its polygons. :func:`analyse_product`
+does the rest the same way for all: draft (or the ``exists`` outcome) → resumed rasters, or
+the recipe's analysis → polygons, table, quicklook, STAC, publishing.
+
+:func:`run_product` is the body of a product flow: prepare → search both periods
+(checkpointed, so a resumed run does not search again) → analyse under the product's lock →
+finish (artifact, registry).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+import pystac
+import xarray as xr
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from ..catalogs.sources.signing import signed_for_reading
+from ..errors import HrefPolicyError, SourceError, YamasatError
+from ..settings import Settings
+from .checkpoints import Checkpoints
+from .compute import compute_on
+from .prepare import Prepared, network_policy, prepare, search_family, season_warnings, vetted
+from .progress import report
+from .publish import Draft, ProductOutcome, finish_draft, staged, start_draft, summary_markdown
+from .registration import check_solution_task, register_task
+from .tracking import RunContext, current_run_id, product_lock, tracked
+
+__all__ = [
+    "SEARCH_TASK",
+    "Enricher",
+    "Recipe",
+    "analyse_product",
+    "analyse_task",
+    "finish_run",
+    "params_dict",
+    "prepare_run",
+    "retry_worthwhile",
+    "revetted",
+    "run_product",
+    "search_task",
+]
+
+P = TypeVar("P")
+
+Enricher = Callable[[Any], Any]
+"""adds per-object columns to the product's polygons (a GeoDataFrame) before they are written"""
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """A frozen parameter dataclass as a JSON-safe dict."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
+
+
+class Recipe(ABC, Generic[P]):
+    """One product: what it reads, its parameters, how it is computed, what it publishes.
+
+    A recipe sets the class attributes and writes :meth:`analyse`; the other methods have
+    defaults. Recipes are listed once, in :data:`yamasat.flows.recipes.RECIPES`.
+    """
+
+    name: ClassVar[str]
+    """the recipe's name in :data:`yamasat.flows.recipes.RECIPES` (``flood-s1``)"""
+    kind: ClassVar[str]
+    """the product kind: its catalog folder and item-id prefix (``flood``)"""
+    flow: ClassVar[str]
+    """the Prefect flow that makes it (recorded in the product)"""
+    family: ClassVar[str] = "s2"
+    """the source family searched"""
+    bands: ClassVar[tuple[str, ...]] = ()
+    """the bands searched and vetted"""
+    variant: ClassVar[str] = "s2"
+    """what tells this product from another of the same flow, AOI and periods (its lock)"""
+    season_warnings: ClassVar[bool] = True
+    """warn when the two periods are in different seasons (optical indices drift with them)"""
+
+    @abstractmethod
+    def params(self, settings: Settings) -> P:
+        """The parameters from the settings (``analytics.<product>``)."""
+
+    @abstractmethod
+    def analyse(
+        self,
+        prep: Prepared,
+        draft: Draft,
+        before: list[pystac.Item],
+        after: list[pystac.Item],
+        params: P,
+    ) -> xr.DataArray:
+        """Compute the product and write its COGs into ``draft.staging``, recording them with
+        ``draft.add_cog`` (and its threshold, QA and warnings); return the lazy AOI mask."""
+
+    def record(self, params: P) -> dict[str, Any]:
+        """The parameters as recorded in the product (and its identity)."""
+        return params_dict(params)
+
+    def search_bands(self, params: P) -> tuple[str, ...]:
+        """The bands searched for with ``params``."""
+        return self.bands
+
+    def lock_variant(self, params: P) -> str:
+        """The variant part of the product's lock."""
+        return self.variant
+
+    def select(
+        self, before: list[pystac.Item], after: list[pystac.Item]
+    ) -> tuple[list[pystac.Item], list[pystac.Item]]:
+        """The items of each period the product is made from (all, unless overridden)."""
+        return before, after
+
+    def enrich(self, staging: Path) -> Enricher | None:
+        """Extra per-polygon columns, from the rasters in ``staging``; None for none."""
+        return None
+
+
+def analyse_product(
+    recipe: Recipe[Any],
+    prep: Prepared,
+    before_items: list[dict[str, Any]],
+    after_items: list[dict[str, Any]],
+    *,
+    params: Any = None,
+    force: bool = False,
+    run_id: str | None = None,
+    checkpoints: Checkpoints | None = None,
+) -> ProductOutcome:
+    """Make ``recipe``'s product from the item dicts of both periods, and publish it.
+
+    ``params`` default to the recipe's from ``prep.settings``. A product already published
+    and verified is not made again (``exists``) unless ``force``. Never publishes when the
+    valid coverage of the AOI is below ``analytics.min_valid_fraction`` (the outcome is then
+    ``insufficient_data``). With the ``checkpoints`` of a resumed run whose failed run wrote
+    every raster, those are verified and published without computing them again.
+    """
+    params = recipe.params(prep.settings) if params is None else params
+    before, after = recipe.select(
+        [pystac.Item.from_dict(d) for d in before_items],
+        [pystac.Item.from_dict(d) for d in after_items],
+    )
+    draft = start_draft(
+        prep,
+        recipe.kind,
+        [it.id for it in before + after],
+        recipe.record(params),
+        force,
+        synthetic=any(it.properties.get("yamasat:synthetic") for it in before + after),
+        warnings=season_warnings(prep.before, prep.after) if recipe.season_warnings else None,
+        checkpoints=checkpoints,
+    )
+    if isinstance(draft, ProductOutcome):
+        return draft
+    enrich = recipe.enrich(draft.staging)
+    with staged(draft, checkpoints):
+        if draft.rasters_done:  # resumed: the failed run wrote every raster
+            return finish_draft(prep, draft, None, run_id, recipe.flow, enrich)
+        report("analyse", 0, 4)
+        inside = recipe.analyse(prep, draft, before, after, params)
+        report("analyse", 2, 4)
+        return finish_draft(prep, draft, inside, run_id, recipe.flow, enrich)
+
+
+def prepare_run(
+    *,
+    aoi: str,
+    before: str,
+    after: str,
+    source: str,
+    settings: Settings,
+    out_root: Path,
+    profile: str | None,
+    solution: str | None,
+) -> Prepared:
+    """Every input checked (periods, AOI, source, solution) before any search."""
+    prep = prepare(
+        aoi=aoi,
+        before=before,
+        after=after,
+        source=source,
+        out=out_root,
+        settings=settings,
+        profile=profile,
+    )
+    if solution:
+        check_solution_task(settings, solution)
+    return prep
+
+
+def retry_worthwhile(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a search only when it failed in a way that may pass: the network or the service
+    (SourceError), or something unexpected; not for no data, a refused href or bad input."""
+    try:
+        state.result()
+    except HrefPolicyError:
+        return False
+    except SourceError:
+        return True
+    except YamasatError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+#: options of every task that searches a source: network failures are retried with backoff
+SEARCH_TASK: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [2, 8],
+    "retry_condition_fn": retry_worthwhile,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="search", **SEARCH_TASK)
+def search_task(
+    prep: Prepared,
+    which: str,
+    family: str,
+    bands: tuple[str, ...],
+    checkpoints: Checkpoints | None = None,
+) -> list[dict[str, Any]]:
+    """Items of the before or after period (network: retried); a resumed run takes them from
+    the checkpoint of the run it resumes."""
+    period = prep.before if which == "before" else prep.after
+    stage = f"search-{which}-{family}"
+    saved = checkpoints.load(stage) if checkpoints else None
+    if saved is not None:
+        get_run_logger().info(
+            "%s: %d items from the checkpoint of run %s",
+            stage,
+            len(saved),
+            checkpoints.lineage if checkpoints else "?",
+        )
+        report(f"search {which}", 1, 1)
+        return revetted(prep, family, bands, list(saved))
+    report(f"search {which}", 0, 1)
+    items = search_family(prep, family, period, bands)
+    report(f"search {which}", 1, 1)
+    get_run_logger().info("%s: %d %s items in %s", which, len(items), family, period)
+    if checkpoints:
+        checkpoints.save(stage, items)
+    return items
+
+
+def revetted(
+    prep: Prepared, family: str, bands: tuple[str, ...], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Items read back from a checkpoint, their hrefs checked by the security policy again:
+    the file lives in the output folder, which is not trusted more than a source."""
+    return vetted(prep, family, bands, [pystac.Item.from_dict(d) for d in items])
+
+
+@task(name="analyse-and-write", cache_policy=NO_CACHE)
+def analyse_task(
+    prep: Prepared,
+    recipe: Recipe[Any],
+    params: Any,
+    before_items: list[dict[str, Any]],
+    after_items: list[dict[str, Any]],
+    force: bool,
+    checkpoints: Checkpoints | None = None,
+) -> ProductOutcome:
+    """:func:`analyse_product` on the configured dask scheduler, holding the lock of the
+    product (flow, AOI, periods, variant): a second run of the same product waits, then finds
+    it published and does nothing. The items are signed just before reading."""
+    key = {
+        "flow": recipe.flow,
+        "variant": recipe.lock_variant(params),
+        "aoi": prep.aoi.key,
+        "before": str(prep.before),
+        "after": str(prep.after),
+    }
+    with product_lock(prep.settings, prep.out_root, key), compute_on(prep.settings):
+        signed = [
+            signed_for_reading(
+                items,
+                needs_signing=prep.source.profile.needs_signing,
+                policy=network_policy(prep.settings),
+            )
+            for items in (before_items, after_items)
+        ]
+        return analyse_product(
+            recipe, prep, *signed, params=params, force=force, run_id=current_run_id(),
+            checkpoints=checkpoints,
+        )  # fmt: skip
+
+
+def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> dict[str, Any]:
+    """Markdown artifact, JSON-safe result, and registration with the solution if given."""
+    create_markdown_artifact(
+        key=f"{outcome.kind}-summary",
+        markdown=summary_markdown(prep, outcome),
+        description=f"{outcome.kind} run",
+    )
+    if outcome.municipalities:
+        create_table_artifact(
+            key=f"{outcome.kind}-municipalities",
+            table=[
+                {k: v for k, v in row.items() if isinstance(v, str | int | float)}
+                for row in outcome.municipalities
+            ],
+            description=f"{outcome.kind}: detected area per municipality",
+        )
+    result = outcome.as_dict()
+    result["solution"] = solution
+    if solution and outcome.outcome in ("published", "exists"):
+        result["registration"] = register_task(prep.settings, result, solution, current_run_id())
+    return result
+
+
+def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The body of a product flow, recorded as a run: prepare, search both periods
+    (checkpointed), analyse and write (task ``analyse-<kind>``), finish. ``params`` are the
+    flow's parameters as called."""
+
+    def body(ctx: RunContext) -> dict[str, Any]:
+        prep = prepare_run(
+            aoi=params["aoi"],
+            before=ctx.params["before"],  # relative periods resolved once, as recorded
+            after=ctx.params["after"],
+            source=params["source"],
+            settings=ctx.settings,
+            out_root=ctx.out_root,
+            profile=params["profile"],
+            solution=params["solution"],
+        )
+        product = recipe.params(ctx.settings)
+        bands = recipe.search_bands(product)
+        b = search_task(prep, "before", recipe.family, bands, ctx.checkpoints)
+        a = search_task(prep, "after", recipe.family, bands, ctx.checkpoints)
+        outcome = analyse_task.with_options(name=f"analyse-{recipe.kind}")(
+            prep, recipe, product, b, a, params["force"], ctx.checkpoints
+        )
+        return finish_run(prep, outcome, params["solution"])
+
+    # a failure returns a Failed state (reason in its message); Prefect raises the original
+    # exception to a direct caller, so callers only ever receive the dict
+    return cast(dict[str, Any], tracked(recipe.flow, params, body, output_root=params["out"]))

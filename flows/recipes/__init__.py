@@ -1,0 +1,27 @@
+"""The products, one recipe module each: what a product reads, its parameters, its analysis
+and its assets. A new product is one module here and one line in :data:`RECIPES`; the
+skeleton they all go through is :mod:`yamasat.flows.product_run`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..product_run import Recipe
+from .burn import Burn
+from .change import Change
+from .flood_s1 import FloodS1
+from .flood_s2 import FloodS2
+from .landslide import Landslide
+
+__all__ = ["BURN", "CHANGE", "FLOOD_S1", "FLOOD_S2", "LANDSLIDE", "RECIPES"]
+
+RECIPES: dict[str, Recipe[Any]] = {
+    r.name: r for r in (Change(), FloodS1(), FloodS2(), Landslide(), Burn())
+}
+"""every product, by recipe name"""
+
+CHANGE = RECIPES["change"]
+FLOOD_S1 = RECIPES["flood-s1"]
+FLOOD_S2 = RECIPES["flood-s2"]
+LANDSLIDE = RECIPES["landslide"]
+BURN = RECIPES["burn"]

@@ -1,0 +1,171 @@
+"""Change detection (ΔNDVI by default): the recipe.
+
+1. The change measure on the project grid (:func:`measure_on_grid`): per UTM zone, the bands
+   loaded as stored on the zone's own grid and turned into ΔINDEX by one fused kernel per
+   chunk (:func:`yamasat.processing.change.change_measure`, proven bit for bit against the
+   reference chain in :mod:`yamasat.processing.delta_index`), warped once onto the grid.
+2. Pass 1 streams the measure to a float32 COG, keeping its uncompressed stream.
+3. The threshold: fixed, or Otsu on a decimated read of the COG's overviews.
+4. Pass 2 reads the stream back block by block, thresholds, applies the minimum mapping unit
+   (:func:`yamasat.processing.change.change_product`) and writes the uint8 product.
+
+Memory stays at a few chunks whatever the area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from ...errors import InvariantError
+from ...processing.change import NODATA, ChangeParams, change_measure, change_product
+from ...processing.grid import aoi_mask
+from ...processing.load import load_s2
+from ...processing.native_grid import native_geobox, split_by_crs
+from ...processing.read_back import open_raster, open_warped, read_decimated
+from ...processing.threshold import change_threshold
+from ...processing.write import CogSpec, write_cogs, write_raster
+from ...settings import Settings
+from ..prepare import Prepared, software_version
+from ..product_run import Recipe
+from ..progress import report
+from ..publish import Draft, float_band
+from .inputs import float_cog, s2_load_options
+
+__all__ = ["Change", "measure_on_grid"]
+
+_NATIVE_MEASURE = ".measure-native"
+"""staging files of the measure on each zone's native grid (removed once warped and written)"""
+
+
+def measure_on_grid(
+    prep: Prepared,
+    b_items: list[pystac.Item],
+    a_items: list[pystac.Item],
+    params: ChangeParams,
+    geobox: GeoBox,
+    staging: Path,
+) -> xr.DataArray:
+    """The change measure on the project grid (lazy; NaN where not observed in both periods).
+
+    Items are grouped by UTM zone. For each zone with items in both periods, the loads,
+    masks, composites and the measure are computed on the zone's native grid without
+    resampling any input, streamed to a staging file, and only the measure is warped onto
+    the project grid (``grid.resampling``): one warp per zone instead of one per input band
+    and date. Where zones overlap, the first zone (in search order) that observed a pixel in
+    both periods gives its value. When items carry no usable grid, or no zone has items in
+    both periods, every input is loaded onto the project grid directly (odc-stac mosaics the
+    zones per day).
+    """
+    grid = prep.settings.grid
+    bands = params.bands()
+    all_assets = prep.source.profile.family("s2").assets
+    assets = {b: all_assets[b] for b in (*bands, "scl")}
+    zones = split_by_crs(b_items + a_items, assets=assets) or []
+    parts: list[xr.DataArray] = []
+    for i, zone in enumerate(zones):
+        ids = {it.id for it in zone}
+        zb = [it for it in b_items if it.id in ids]
+        za = [it for it in a_items if it.id in ids]
+        native = native_geobox(zb + za, assets=assets, like=geobox) if zb and za else None
+        if native is None:
+            if zb and za:  # a zone without a usable grid: load everything onto the grid
+                parts = []
+                break
+            continue  # observed in one period only: no pixel of this zone has a measure
+        # an index is computed from the stored numbers by one kernel per chunk (the same
+        # values as scaling, masking and compositing plane by plane, a fraction of the work)
+        common = s2_load_options(prep, native, bands) | {"scaled": bool(params.cva_bands)}
+        measure = change_measure(load_s2(zb, **common), load_s2(za, **common), params)
+        src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
+        parts.append(
+            open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
+        )
+    if not parts:
+        common = s2_load_options(prep, geobox, bands) | {"scaled": bool(params.cva_bands)}
+        return change_measure(load_s2(b_items, **common), load_s2(a_items, **common), params)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.fillna(part)
+    return out
+
+
+class Change(Recipe[ChangeParams]):
+    """Vegetation-loss change: ΔINDEX (after − before) thresholded, sieved, uint8."""
+
+    name = "change"
+    kind = "change"
+    flow = "change_detection"
+
+    def params(self, settings: Settings) -> ChangeParams:
+        ch = settings.analytics.change
+        return ChangeParams(
+            index=ch.index,
+            threshold=ch.threshold,
+            direction=ch.direction,
+            min_mapping_unit_px=ch.min_mapping_unit_px,
+        )
+
+    def search_bands(self, params: ChangeParams) -> tuple[str, ...]:
+        return (*params.bands(), "scl")
+
+    def lock_variant(self, params: ChangeParams) -> str:
+        return params.index
+
+    def analyse(
+        self,
+        prep: Prepared,
+        draft: Draft,
+        before: list[pystac.Item],
+        after: list[pystac.Item],
+        params: ChangeParams,
+    ) -> xr.DataArray:
+        grid = prep.settings.grid
+        staging, geobox = draft.staging, draft.geobox
+        measure = measure_on_grid(prep, before, after, params, geobox, staging)
+        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
+        name = "cva" if params.cva_bands else f"d{params.index}"
+        path = staging / f"{name}.tif"
+        written = write_cogs(
+            {path: (measure.where(inside), float_cog(prep))},
+            geobox=geobox,
+            tags={"software": f"yamasat {software_version()}"},
+            keep_streams=True,
+        )
+        for native_measure in staging.glob(f"{_NATIVE_MEASURE}-*.tif"):
+            native_measure.unlink()  # not part of the product
+        # pass 2 reads the measure's uncompressed stream: the exact values (the COG holds
+        # them within storage.float_max_error), without decoding the COG again
+        stream = written[path].stream
+        if stream is None:
+            raise InvariantError(f"write_cogs kept no stream of {path} (keep_streams=True)")
+        draft.add_cog(name, written[path], f"{name} (after − before)", float_band(prep, unit="1"))
+        report("analyse", 1, 4)
+        draft.threshold = (
+            round(change_threshold(read_decimated(path), direction=params.direction), 4)
+            if params.threshold == "otsu"
+            else float(params.threshold)
+        )
+        stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
+        product = change_product(
+            stored,
+            stored.notnull(),
+            threshold=draft.threshold,
+            direction=params.direction,
+            min_mapping_unit_px=params.min_mapping_unit_px,
+        ).where(inside, NODATA)
+        main = staging / "change.tif"
+        draft.add_cog(
+            "change",
+            write_cogs(
+                {main: (product.astype("uint8"), CogSpec(nodata=NODATA, dtype="uint8"))},
+                geobox=geobox,
+            )[main],
+            "Change: 1 detected, 0 not detected, 255 no valid observation",
+            {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
+        )
+        stream.unlink()  # not part of the product
+        return inside

@@ -1,0 +1,176 @@
+"""Sentinel-1 flood: the recipe.
+
+The latest pre-event and earliest post-event acquisition on one relative orbit and pass
+(:func:`pick_s1_pair`), Lee-filtered and in dB; three detectors vote (VV drop, VV and VH below
+their Otsu water thresholds; :func:`yamasat.processing.flood.sar_flood`), steep terrain is
+excluded, then the minimum mapping unit. Writes the flood (uint8) and the likelihood 0–100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+from ...catalogs.sources.profiles import scale_offset
+from ...errors import InvariantError, SourceError
+from ...processing.flood import (
+    SarFloodParams,
+    SarThresholds,
+    bimodal_threshold,
+    encode,
+    sar_flood,
+)
+from ...processing.grid import aoi_mask
+from ...processing.load import load_bands
+from ...processing.objects import minimum_mapping_unit
+from ...processing.product_codes import NODATA
+from ...processing.sar import lee_filter, to_db
+from ...processing.write import CogSpec, write_cogs
+from ...settings import Settings
+from ..prepare import Prepared
+from ..product_run import Recipe, params_dict
+from ..progress import report
+from ..publish import Draft
+from .inputs import load_slope
+
+__all__ = ["FloodS1", "pick_s1_pair"]
+
+_U8 = CogSpec(nodata=NODATA, dtype="uint8")
+
+
+def _orbit(it: pystac.Item) -> tuple[Any, Any]:
+    return (it.properties.get("sat:relative_orbit"), it.properties.get("sat:orbit_state"))
+
+
+def pick_s1_pair(
+    before: list[pystac.Item], after: list[pystac.Item]
+) -> tuple[list[pystac.Item], list[pystac.Item], tuple[Any, Any]]:
+    """The latest pre and earliest post acquisition on the same relative orbit and pass.
+
+    Raises :class:`SourceError` naming the orbits found when no such pair exists.
+    """
+    key = _orbit
+    common = {key(i) for i in before} & {key(i) for i in after}
+    if not common:
+        raise SourceError(
+            "no Sentinel-1 pair on the same relative orbit and pass: before has "
+            f"{sorted({key(i) for i in before}, key=str)}, after has "
+            f"{sorted({key(i) for i in after}, key=str)}; widen the periods"
+        )
+    best = None
+    for orbit in sorted(common, key=str):
+        pre_day = max(i.datetime.date() for i in before if key(i) == orbit and i.datetime)
+        post_day = min(i.datetime.date() for i in after if key(i) == orbit and i.datetime)
+        gap = (post_day - pre_day).days
+        if best is None or gap < best[0]:
+            best = (gap, orbit, pre_day, post_day)
+    if best is None:
+        raise InvariantError("pick_s1_pair: common orbits but no pair chosen")
+    _, orbit, pre_day, post_day = best
+    pre = [i for i in before if key(i) == orbit and i.datetime and i.datetime.date() == pre_day]
+    post = [i for i in after if key(i) == orbit and i.datetime and i.datetime.date() == post_day]
+    return pre, post, orbit
+
+
+def _sar_db(
+    items: list[pystac.Item], prep: Prepared, geobox: GeoBox, params: SarFloodParams
+) -> dict[str, xr.DataArray]:
+    fam = prep.source.profile.family("s1")
+    ds = load_bands(
+        items,
+        assets={"vv": fam.asset_key("vv"), "vh": fam.asset_key("vh")},
+        geobox=geobox,
+        scale_fn=scale_offset,
+        chunk=prep.settings.grid.chunk_size,
+    )
+    ds = ds.isel(time=0)
+    return {p: to_db(lee_filter(ds[p], size=params.speckle_window)) for p in ("vv", "vh")}
+
+
+class FloodS1(Recipe[SarFloodParams]):
+    """Sentinel-1 flood: three detectors by vote, likelihood 0–100, exclusions, MMU."""
+
+    name = "flood-s1"
+    kind = "flood"
+    flow = "flood_mapping"
+    family = "s1"
+    bands = ("vv", "vh")
+    variant = "s1"
+    season_warnings = False  # backscatter of water does not drift with the season
+
+    def params(self, settings: Settings) -> SarFloodParams:
+        return SarFloodParams(**settings.analytics.flood.model_dump())
+
+    def record(self, params: SarFloodParams) -> dict[str, Any]:
+        return {"sensor": "s1", **params_dict(params)}
+
+    def select(
+        self, before: list[pystac.Item], after: list[pystac.Item]
+    ) -> tuple[list[pystac.Item], list[pystac.Item]]:
+        pre, post, _ = pick_s1_pair(before, after)
+        return pre, post
+
+    def analyse(
+        self,
+        prep: Prepared,
+        draft: Draft,
+        before: list[pystac.Item],
+        after: list[pystac.Item],
+        params: SarFloodParams,
+    ) -> xr.DataArray:
+        geobox = draft.geobox
+        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
+        pre_db = _sar_db(before, prep, geobox, params)
+        post_db = _sar_db(after, prep, geobox, params)
+        vv_t, vv_otsu = bimodal_threshold(
+            post_db["vv"].where(inside), fallback=params.vv_water_fallback_db
+        )
+        vh_t, vh_otsu = bimodal_threshold(
+            post_db["vh"].where(inside), fallback=params.vh_water_fallback_db
+        )
+        slope = load_slope(prep, geobox)
+        draft.qa.update(
+            {
+                "sensor": "s1",
+                "orbit": list(_orbit(before[0])),
+                "pre": before[0].datetime.isoformat() if before[0].datetime else None,
+                "post": after[0].datetime.isoformat() if after[0].datetime else None,
+                "vv_threshold_db": vv_t,
+                "vh_threshold_db": vh_t,
+                "vv_threshold_from_otsu": vv_otsu,
+                "vh_threshold_from_otsu": vh_otsu,
+                "terrain_exclusion": slope is not None,
+            }
+        )
+        if slope is None:
+            draft.warnings.append("no DEM found: flood made without terrain (slope) exclusion")
+        draft.threshold = vv_t
+        layers = sar_flood(
+            pre_db["vv"], pre_db["vh"], post_db["vv"], post_db["vh"],
+            thresholds=SarThresholds(vv_t, vh_t, vv_otsu, vh_otsu), params=params, slope=slope,
+        )  # fmt: skip
+        report("analyse", 1, 4)
+        valid = layers["valid"] & inside
+        flood = minimum_mapping_unit(layers["flood"], params.min_mapping_unit_px)
+        likelihood = layers["likelihood"].where(inside, NODATA).astype("uint8")
+        s = draft.staging
+        written = write_cogs(
+            {s / "flood.tif": (encode(flood, valid), _U8), s / "likelihood.tif": (likelihood, _U8)},
+            geobox=geobox,
+        )
+        draft.add_cog(
+            "flood",
+            written[s / "flood.tif"],
+            "Flood: 1 flooded, 0 not, 255 no data",
+            {"nodata": NODATA, "data_type": "uint8"},
+        )
+        draft.add_cog(
+            "likelihood",
+            written[s / "likelihood.tif"],
+            "Flood likelihood 0–100 (% of detectors voting water)",
+            {"nodata": NODATA, "data_type": "uint8", "unit": "percent"},
+        )
+        return inside

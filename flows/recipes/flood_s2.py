@@ -1,0 +1,103 @@
+"""Sentinel-2 flood: the recipe.
+
+MNDWI of the after composite above its Otsu water threshold, where the before (reference)
+composite was not water (:func:`yamasat.processing.flood.optical_flood`); steep terrain
+excluded, then the minimum mapping unit. Writes the flood (uint8) and the MNDWI after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pystac
+import xarray as xr
+
+from ...processing.flood import OpticalFloodParams, bimodal_threshold, encode, optical_flood
+from ...processing.grid import aoi_mask
+from ...processing.indices import mndwi
+from ...processing.objects import minimum_mapping_unit
+from ...processing.product_codes import NODATA
+from ...processing.write import CogSpec, write_cogs
+from ...settings import Settings
+from ..prepare import Prepared
+from ..product_run import Recipe
+from ..progress import report
+from ..publish import Draft, float_band
+from .inputs import float_cog, load_slope, s2_composites
+
+__all__ = ["FloodS2"]
+
+
+class FloodS2(Recipe[OpticalFloodParams]):
+    """Sentinel-2 flood: MNDWI water after and not water in the before (reference) period."""
+
+    name = "flood-s2"
+    kind = "flood"
+    flow = "flood_mapping"
+    bands = ("green", "swir16", "scl")
+
+    def params(self, settings: Settings) -> OpticalFloodParams:
+        cfg = settings.analytics.flood
+        return OpticalFloodParams(
+            min_mapping_unit_px=cfg.min_mapping_unit_px, max_slope_deg=cfg.max_slope_deg
+        )
+
+    def record(self, params: OpticalFloodParams) -> dict[str, Any]:
+        return {
+            "sensor": "s2",
+            "index": "mndwi",
+            "min_mapping_unit_px": params.min_mapping_unit_px,
+            "max_slope_deg": params.max_slope_deg,
+        }
+
+    def analyse(
+        self,
+        prep: Prepared,
+        draft: Draft,
+        before: list[pystac.Item],
+        after: list[pystac.Item],
+        params: OpticalFloodParams,
+    ) -> xr.DataArray:
+        geobox = draft.geobox
+        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
+        ref = s2_composites(prep, before, geobox, ("green", "swir16"))
+        aft = s2_composites(prep, after, geobox, ("green", "swir16"))
+        m_ref, m_aft = mndwi(ref.green, ref.swir16), mndwi(aft.green, aft.swir16)
+        t, from_otsu = bimodal_threshold(m_aft.where(inside), fallback=0.0, plausible=(-0.3, 0.5))
+        slope = load_slope(prep, geobox)
+        layers = optical_flood(
+            m_aft, m_ref, threshold=t, slope=slope, max_slope_deg=params.max_slope_deg
+        )
+        draft.threshold = t
+        draft.qa.update(
+            {
+                "sensor": "s2",
+                "mndwi_threshold": t,
+                "threshold_from_otsu": from_otsu,
+                "terrain_exclusion": slope is not None,
+            }
+        )
+        if slope is None:
+            draft.warnings.append("no DEM found: flood made without terrain (slope) exclusion")
+        report("analyse", 1, 4)
+        valid = layers["valid"] & inside
+        flood = minimum_mapping_unit(layers["flood"], params.min_mapping_unit_px)
+        path = draft.staging / "flood.tif"
+        mpath = draft.staging / "mndwi.tif"
+        written = write_cogs(
+            {
+                path: (encode(flood, valid), CogSpec(nodata=NODATA, dtype="uint8")),
+                mpath: (m_aft.where(inside), float_cog(prep)),
+            },
+            geobox=geobox,
+        )
+        draft.add_cog(
+            "flood",
+            written[path],
+            "Flood: 1 flooded, 0 not, 255 no data",
+            {"nodata": NODATA, "data_type": "uint8"},
+        )
+        draft.add_cog(
+            "mndwi", written[mpath], "MNDWI after the event (median composite)", float_band(prep)
+        )
+        return inside

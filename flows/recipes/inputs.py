@@ -1,0 +1,81 @@
+"""What the recipes read, the same way for each: Sentinel-2 bands and their per-period median
+composites, and the slope of the source's DEM, lazily on a given grid."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pystac
+import xarray as xr
+
+from ...catalogs.sources.profiles import scale_offset
+from ...catalogs.sources.signing import signed_for_reading
+from ...errors import NoDataError, SourceError
+from ...processing.composite import median_composite
+from ...processing.gdal_env import configure_gdal
+from ...processing.load import load_bands, load_s2
+from ...processing.terrain import slope_deg
+from ...processing.write import CogSpec, float_spec
+from ..prepare import Prepared, network_policy, search_family
+
+__all__ = ["float_cog", "load_slope", "s2_composites", "s2_load_options"]
+
+log = logging.getLogger(__name__)
+
+
+def float_cog(prep: Prepared) -> CogSpec:
+    """How measured floats are written (LERC within ``storage.float_max_error``)."""
+    return float_spec(prep.settings.storage.float_max_error)
+
+
+def s2_load_options(prep: Prepared, geobox: Any, bands: tuple[str, ...]) -> dict[str, Any]:
+    """Keyword arguments of :func:`load_s2` from the settings and the source's profile (and
+    GDAL's network options set from ``network``)."""
+    settings = prep.settings
+    net = settings.network
+    configure_gdal(
+        timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
+    )
+    return {
+        "assets": prep.source.profile.family("s2").assets,
+        "geobox": geobox,
+        "scale_fn": scale_offset,
+        "bands": bands,
+        "chunk": settings.grid.chunk_size,
+        "mask_classes": tuple(settings.masking.scl_mask_classes),
+        "dilation_px": settings.masking.dilation_px,
+        "resampling": settings.grid.resampling,
+    }
+
+
+def s2_composites(
+    prep: Prepared, items: list[pystac.Item], geobox: Any, bands: tuple[str, ...]
+) -> xr.Dataset:
+    """Cloud-masked median composites of ``bands`` over ``items`` on ``geobox`` (lazy)."""
+    ds = load_s2(items, **s2_load_options(prep, geobox, bands))
+    return xr.Dataset({b: median_composite(ds[b]) for b in bands})
+
+
+def load_slope(prep: Prepared, geobox: Any) -> xr.DataArray | None:
+    """Slope (degrees) from the source's DEM on ``geobox``, or None when there is no DEM."""
+    try:
+        items = signed_for_reading(
+            search_family(prep, "dem", None, ("dem",)),
+            needs_signing=prep.source.profile.needs_signing,
+            policy=network_policy(prep.settings),
+        )
+    except (NoDataError, SourceError) as e:
+        log.warning("no DEM: %s", e)
+        return None
+    fam = prep.source.profile.family("dem")
+    dem = load_bands(
+        [pystac.Item.from_dict(d) for d in items],
+        assets={"dem": fam.asset_key("dem")},
+        geobox=geobox,
+        scale_fn=scale_offset,
+        chunk=prep.settings.grid.chunk_size,
+    )["dem"]
+    # GLO-30 tiles share one nominal datetime: odc-stac fuses them into one time step
+    dem = dem.isel(time=0) if "time" in dem.dims else dem
+    return slope_deg(dem, resolution=prep.settings.grid.resolution)

@@ -1,0 +1,103 @@
+"""Landslide scars: the recipe.
+
+NDVI loss to bare soil on steep slopes (the source's DEM is required), water excluded
+(:func:`yamasat.processing.landslide.landslide_candidates`), then the minimum mapping unit.
+Writes the scars (uint8), ΔNDVI and the slope; each scar polygon gets its mean slope and
+ΔNDVI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pystac
+import xarray as xr
+
+from ...errors import SourceError
+from ...processing.flood import encode
+from ...processing.grid import aoi_mask
+from ...processing.indices import mndwi, ndvi
+from ...processing.landslide import LandslideParams, landslide_candidates
+from ...processing.object_stats import object_means
+from ...processing.objects import minimum_mapping_unit
+from ...processing.product_codes import NODATA
+from ...processing.write import CogSpec, write_cogs
+from ...settings import Settings
+from ..prepare import Prepared
+from ..product_run import Enricher, Recipe
+from ..progress import report
+from ..publish import Draft, float_band
+from .inputs import float_cog, load_slope, s2_composites
+
+__all__ = ["Landslide"]
+
+
+class Landslide(Recipe[LandslideParams]):
+    """Landslide scars: NDVI loss to bare soil on steep slopes, water excluded, MMU, objects."""
+
+    name = "landslide"
+    kind = "landslide"
+    flow = "landslide_mapping"
+    bands = ("red", "nir", "green", "swir16", "scl")
+
+    def params(self, settings: Settings) -> LandslideParams:
+        return LandslideParams(**settings.analytics.landslide.model_dump())
+
+    def enrich(self, staging: Path) -> Enricher:
+        return object_means(
+            {"mean_slope_deg": staging / "slope.tif", "mean_dndvi": staging / "dndvi.tif"}
+        )
+
+    def analyse(
+        self,
+        prep: Prepared,
+        draft: Draft,
+        before: list[pystac.Item],
+        after: list[pystac.Item],
+        params: LandslideParams,
+    ) -> xr.DataArray:
+        geobox = draft.geobox
+        slope = load_slope(prep, geobox)
+        if slope is None:
+            raise SourceError(
+                "landslide mapping needs a DEM (slope is essential) and source "
+                f"{prep.source.name!r} offers none for this AOI; use a source with cop-dem-glo-30"
+            )
+        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
+        bands = ("red", "nir", "green", "swir16")
+        pre = s2_composites(prep, before, geobox, bands)
+        post = s2_composites(prep, after, geobox, bands)
+        n_pre, n_post = ndvi(pre.nir, pre.red), ndvi(post.nir, post.red)
+        cand, valid = landslide_candidates(
+            n_pre, n_post, mndwi(post.green, post.swir16), slope, params
+        )
+        scars = minimum_mapping_unit(cand, params.min_mapping_unit_px)
+        valid = valid & inside
+        draft.threshold = params.max_dndvi
+        draft.qa.update(
+            {"min_slope_deg": params.min_slope_deg, "max_post_ndvi": params.max_post_ndvi}
+        )
+        report("analyse", 1, 4)
+        s = draft.staging
+        written = write_cogs(
+            {
+                s / "landslide.tif": (encode(scars, valid), CogSpec(nodata=NODATA, dtype="uint8")),
+                s / "dndvi.tif": ((n_post - n_pre).where(valid), float_cog(prep)),
+                s / "slope.tif": (slope.where(inside), float_cog(prep)),
+            },
+            geobox=geobox,
+        )
+        draft.add_cog(
+            "landslide",
+            written[s / "landslide.tif"],
+            "Landslide scars: 1 scar, 0 not, 255 no data",
+            {"nodata": NODATA, "data_type": "uint8"},
+        )
+        draft.add_cog("dndvi", written[s / "dndvi.tif"], "ΔNDVI (after − before)", float_band(prep))
+        draft.add_cog(
+            "slope",
+            written[s / "slope.tif"],
+            "Slope from the DEM (degrees)",
+            float_band(prep, unit="degree"),
+        )
+        return inside
