@@ -1,4 +1,5 @@
-"""GDAL network settings that must reach every thread and dask worker process.
+"""GDAL settings that must reach every thread and dask worker process, and rasterio's
+warnings that are expected.
 
 They are set in ``os.environ`` (inherited by worker processes started afterwards and read by
 GDAL in every thread), not only in a ``rasterio.Env`` of the calling thread.
@@ -7,8 +8,9 @@ GDAL in every thread), not only in a ``rasterio.Env`` of the calling thread.
 from __future__ import annotations
 
 import os
+import warnings
 
-__all__ = ["configure_gdal"]
+__all__ = ["configure_gdal", "ignore_not_georeferenced"]
 
 
 def configure_gdal(
@@ -35,3 +37,11 @@ def configure_gdal(
     for key, value in wanted.items():
         applied[key] = os.environ.setdefault(key, value)
     return applied
+
+
+def ignore_not_georeferenced() -> None:
+    """Silence rasterio's ``NotGeoreferencedWarning``: odc-stac warps through in-memory
+    rasters that carry no transform by design."""
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)

@@ -1,69 +1,29 @@
-"""``yamasat catalog ...``: registered products, their checks, repair and rebuild; and the
-small helpers the registry commands share (settings, registry, output)."""
+"""``yamasat catalog ...``: registered products, their checks, repair and rebuild."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..catalogs.registry import Registry
-from ..settings import Settings
+from .toolkit import (
+    EXIT_CHECK_FAILED,
+    ListFormat,
+    literal,
+    print_plain,
+    print_rich,
+    registry_session,
+    settings_of_invocation,
+)
 
-__all__ = ["EXIT_CHECK_FAILED", "catalog_app"]
+__all__ = ["catalog_app"]
 
 catalog_app = typer.Typer(
     help="The product catalog and its registry records.", no_args_is_help=True
 )
-
-#: exit status when ``catalog validate`` finds products that fail their checks
-EXIT_CHECK_FAILED = 1
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-def _settings() -> Settings:
-    from . import cli as _cli
-
-    settings: Settings = _cli._settings()
-    return settings
-
-
-@contextmanager
-def _registry() -> Iterator[Registry]:
-    from ..catalogs.registry import open_registry
-
-    with open_registry(_settings()) as reg:
-        yield reg
-
-
-def _print(*args: Any, soft_wrap: bool = False) -> None:
-    """Print through the CLI's console; ``soft_wrap`` keeps long paths on one line."""
-    from .cli import console
-
-    console.print(*args, soft_wrap=soft_wrap)
-
-
-def _e(value: object) -> str:
-    """``value`` as text that rich prints literally (no markup from user data)."""
-    from rich.markup import escape
-
-    return escape(str(value))
-
-
-def _out(text: str) -> None:
-    """Machine-readable output: plain text on stdout, no markup or wrapping."""
-    typer.echo(text, nl=not text.endswith("\n"))
 
 
 @catalog_app.command("list")
@@ -71,7 +31,7 @@ def catalog_list(
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the registered products with their check status and solutions."""
-    with _registry() as reg:
+    with registry_session() as reg:
         products = reg.products()
     rows = [
         {
@@ -88,27 +48,27 @@ def catalog_list(
         for p, sols in products
     ]
     if fmt is not ListFormat.table:
-        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_plain(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(rows)} registered products")
     for col in ("id", "kind", "aoi", "after", "check", "solutions"):
         table.add_column(col)
     for p, sols in products:
         table.add_row(p.id, p.kind, p.aoi, p.after, p.qa_status, ", ".join(sols))
-    _print(table)
+    print_rich(table)
 
 
 @catalog_app.command("validate")
 def catalog_validate() -> None:
     """Re-verify every product: STAC validity, files present, sizes and checksums."""
-    from ..catalogs.registry import validate_products
+    from ...catalogs.registry import validate_products
 
-    with _registry() as reg:
+    with registry_session() as reg:
         results = validate_products(reg)
     bad = [(e, c) for e, c in results if not c.ok]
     for entry, check in bad:
-        _print(f"[red]FAILED[/] {_e(entry.id)}: {_e(check.reason)}")
-    _print(f"{len(results) - len(bad)} of {len(results)} products verified")
+        print_rich(f"[red]FAILED[/] {literal(entry.id)}: {literal(check.reason)}")
+    print_rich(f"{len(results) - len(bad)} of {len(results)} products verified")
     if bad:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -121,28 +81,30 @@ _Out = Annotated[
 @catalog_app.command("rebuild")
 def catalog_rebuild(out: _Out = None) -> None:
     """Regenerate <out>/catalog.json, its collections and items from the registry."""
-    from ..catalogs.registry import rebuild_catalog
+    from ...catalogs.registry import rebuild_catalog
 
-    settings = _settings()
-    with _registry() as reg:
+    settings = settings_of_invocation()
+    with registry_session() as reg:
         rep = rebuild_catalog(reg, (out or settings.storage.output_root).resolve())
-    _print(f"rebuilt {_e(rep.catalog)}: {len(rep.items)} items")
+    print_rich(f"rebuilt {literal(rep.catalog)}: {len(rep.items)} items")
     for pid, why in rep.skipped:
-        _print(f"[yellow]left out[/] {_e(pid)}: {_e(why)}")
+        print_rich(f"[yellow]left out[/] {literal(pid)}: {literal(why)}")
     for path in rep.unregistered:
-        _print(f"[yellow]not registered[/] {_e(path)} (run 'yamasat catalog repair' first)")
+        print_rich(
+            f"[yellow]not registered[/] {literal(path)} (run 'yamasat catalog repair' first)"
+        )
 
 
 @catalog_app.command("repair")
 def catalog_repair(out: _Out = None) -> None:
     """Register published products found in the catalog but missing from the registry."""
-    from ..catalogs.registry import repair_catalog
+    from ...catalogs.registry import repair_catalog
 
-    settings = _settings()
-    with _registry() as reg:
+    settings = settings_of_invocation()
+    with registry_session() as reg:
         rep = repair_catalog(reg, (out or settings.storage.output_root).resolve())
     for pid in rep.registered:
-        _print(f"[green]registered[/] {_e(pid)}")
+        print_rich(f"[green]registered[/] {literal(pid)}")
     for path, why in rep.refused:
-        _print(f"[red]refused[/] {_e(path)}: {_e(why)}")
-    _print(f"{len(rep.registered)} registered, {len(rep.already)} already registered")
+        print_rich(f"[red]refused[/] {literal(path)}: {literal(why)}")
+    print_rich(f"{len(rep.registered)} registered, {len(rep.already)} already registered")

@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from .cli_catalog import ListFormat, _e, _out, _print, _registry, _settings
+from .toolkit import (
+    ListFormat,
+    literal,
+    print_plain,
+    print_rich,
+    registry_session,
+    settings_of_invocation,
+)
 
 __all__ = ["runs_app"]
 
@@ -49,15 +56,15 @@ def runs_list(
 ) -> None:
     """Recent runs, newest first: when, flow, AOI, state, outcome or failure reason, duration,
     products. Times are shown in orchestration.timezone."""
-    from ..catalogs.registry.run_records import completed_resumes, run_records
+    from ...catalogs.registry.run_records import completed_resumes, run_records
 
-    settings = _settings()
+    settings = settings_of_invocation()
     tz = ZoneInfo(settings.orchestration.timezone)
-    with _registry() as reg:
+    with registry_session() as reg:
         records = run_records(reg, limit=limit, flow=flow, state=state, aoi=aoi)
         resumed = completed_resumes(reg, [r.id for r in records if r.state != "completed"])
     if fmt is ListFormat.json:
-        _out(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2))
+        print_plain(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2))
         return
     if fmt is ListFormat.csv:
         import csv
@@ -72,7 +79,7 @@ def runs_list(
             row = r.as_dict()
             row["products"] = " ".join(r.products)
             w.writerow(row)
-        _out(buf.getvalue())
+        print_plain(buf.getvalue())
         return
     table = Table(title=f"runs ({len(records)} most recent; times {tz.key})", box=None)
     table.add_column("started", no_wrap=True)
@@ -99,14 +106,14 @@ def runs_list(
         table.add_row(
             r.started_at.astimezone(tz).strftime("%m-%d %H:%M"),
             r.id[:8],
-            _e(flow_name),
-            _e(_short_aoi(r.aoi)),
+            literal(flow_name),
+            literal(_short_aoi(r.aoi)),
             f"[{colour}]{state}[/]" if colour else state,
-            _e(result[:120]),
+            literal(result[:120]),
             _duration(r.duration_s),
-            _e(_short_products(r.products)),
+            literal(_short_products(r.products)),
         )
-    _print(table)
+    print_rich(table)
 
 
 @runs_app.command("show")
@@ -114,11 +121,11 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id (or its first 8 characters).")],
 ) -> None:
     """Everything recorded about one run (JSON)."""
-    from ..catalogs.registry.run_records import run_record
+    from ...catalogs.registry.run_records import run_record
 
-    with _registry() as reg:
+    with registry_session() as reg:
         record = run_record(reg, run_id)
-    _out(json.dumps(record.as_dict(), ensure_ascii=False, indent=2))
+    print_plain(json.dumps(record.as_dict(), ensure_ascii=False, indent=2))
 
 
 @runs_app.command("resume")
@@ -131,13 +138,13 @@ def runs_resume(
 ) -> None:
     """Run a failed run again with its recorded parameters; stages it finished are not
     repeated (searches come from its checkpoints, a published product is found, not remade)."""
-    from ..catalogs.registry.run_records import completed_resumes, run_record
-    from ..errors import ParameterError
-    from ..settings import FLOW_NAMES
-    from .deployments import load_flow
-    from .prefect_env import prefect_defaults, prefect_run_settings
+    from ...catalogs.registry.run_records import completed_resumes, run_record
+    from ...errors import ParameterError
+    from ...settings import FLOW_NAMES
+    from ..deployments import load_flow
+    from ..prefect_env import prefect_defaults, prefect_run_settings
 
-    with _registry() as reg:
+    with registry_session() as reg:
         record = run_record(reg, run_id)
         done_by = completed_resumes(reg, [record.id]).get(record.id)
     if done_by:
@@ -165,7 +172,7 @@ def runs_resume(
                 )
             )
     if record.state == "running":  # its process is gone (or --anyway says so): close it
-        from ..catalogs.registry.run_records import close_lost_run
+        from ...catalogs.registry.run_records import close_lost_run
 
         why = (
             f"its process ({record.host}:{record.pid}) ended without recording an end; "
@@ -174,17 +181,19 @@ def runs_resume(
             else f"declared lost with --anyway (process {record.host}:{record.pid}) when it "
             "was resumed"
         )
-        with _registry() as reg:
+        with registry_session() as reg:
             record = close_lost_run(reg, record.id, why=why)
     params = dict(record.parameters)
     params["resume_of"] = record.id
     prefect_defaults()
-    _print(f"resuming {record.flow} run {record.id} ({record.reason}: {_e(record.message or '')})")
-    with prefect_run_settings(_settings()):
+    print_rich(
+        f"resuming {record.flow} run {record.id} ({record.reason}: {literal(record.message or '')})"
+    )
+    with prefect_run_settings(settings_of_invocation()):
         result = load_flow(record.flow)(**params)
-    _print(
-        f"run {result.get('run_id', '?')} completed: {_e(result.get('outcome', 'done'))} "
-        f"{_e(result.get('item_href') or '')}",
+    print_rich(
+        f"run {result.get('run_id', '?')} completed: {literal(result.get('outcome', 'done'))} "
+        f"{literal(result.get('item_href') or '')}",
         soft_wrap=True,
     )
 
@@ -203,15 +212,15 @@ def runs_prune(
     import shutil
     import time
 
-    from ..catalogs.registry.run_records import run_record
-    from ..errors import UnknownRunError
-    from .checkpoints import lineages
+    from ...catalogs.registry.run_records import run_record
+    from ...errors import UnknownRunError
+    from ..checkpoints import lineages
 
-    settings = _settings()
+    settings = settings_of_invocation()
     cutoff = time.time() - older_than_days * 86400
     tz = ZoneInfo(settings.orchestration.timezone)
     freed, removed = 0, 0
-    with _registry() as reg:
+    with registry_session() as reg:
         for lineage in lineages(settings.storage.output_root):
             if lineage.last_used > cutoff:
                 continue
@@ -223,10 +232,10 @@ def runs_prune(
                 pass  # a run recorded elsewhere, or its record removed: only age counts
             when = dt.datetime.fromtimestamp(lineage.last_used, tz).strftime("%Y-%m-%d %H:%M")
             verb = "would remove" if dry_run else "removed"
-            _print(f"{verb} {lineage.id}: {lineage.bytes / 1e6:.1f} MB, last written {when}")
+            print_rich(f"{verb} {lineage.id}: {lineage.bytes / 1e6:.1f} MB, last written {when}")
             if not dry_run:
                 shutil.rmtree(lineage.folder, ignore_errors=True)
             freed += lineage.bytes
             removed += 1
     verb = "would free" if dry_run else "freed"
-    _print(f"{removed} lineage(s), {verb} {freed / 1e6:.1f} MB")
+    print_rich(f"{removed} lineage(s), {verb} {freed / 1e6:.1f} MB")

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ..errors import PrefectServerError
-from .cli_catalog import _e, _out, _print, _settings
+from ...errors import PrefectServerError
+from .toolkit import config_path, literal, print_plain, print_rich, settings_of_invocation
 
 if TYPE_CHECKING:
-    from .deployments import DeploymentSpec
+    from ..deployments import DeploymentSpec
 
 __all__ = ["deployments_app", "serve"]
 
@@ -37,11 +37,10 @@ _START_SERVER = (
 )
 
 
-
 def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:
-    from .deployments import deployment_specs, next_runs
+    from ..deployments import deployment_specs, next_runs
 
-    specs = deployment_specs(_settings(), only=settings_only)
+    specs = deployment_specs(settings_of_invocation(), only=settings_only)
     table = Table(title="deployments", box=None)
     for col in ("name", "flow", "cron", "next run", "limit", "parameters"):
         table.add_column(col, overflow="fold")
@@ -49,10 +48,10 @@ def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:
         runs = next_runs(s, 1)[0].strftime("%Y-%m-%d %H:%M %Z")
         params = "\n".join(f"{k}={v}" for k, v in s.parameters.items())
         table.add_row(
-            _e(s.name), s.flow, _e(s.cron), runs if s.active else f"paused ({runs})",
-            str(s.concurrency_limit), _e(params),
+            literal(s.name), s.flow, literal(s.cron), runs if s.active else f"paused ({runs})",
+            str(s.concurrency_limit), literal(params),
         )  # fmt: skip
-    _print(table)
+    print_rich(table)
     return specs
 
 
@@ -69,14 +68,14 @@ def deployments_yaml(
     ] = None,
 ) -> None:
     """The prefect.yaml of the configured deployments, for a process work pool."""
-    from .deployments import prefect_yaml
+    from ..deployments import prefect_yaml
 
-    text = prefect_yaml(_settings())
+    text = prefect_yaml(settings_of_invocation())
     if out is None:
-        _out(text)
+        print_plain(text)
         return
     out.write_text(text, encoding="utf-8")
-    _print(f"wrote {out}", soft_wrap=True)
+    print_rich(f"wrote {out}", soft_wrap=True)
 
 
 def _check_server(api_url: str, timeout_s: float = 10.0) -> None:
@@ -105,7 +104,7 @@ def serve(
     (orchestration.deployments); every schedule is checked before anything is deployed.
     Runs execute in this process; Ctrl-C stops serving and pauses the schedules.
     """
-    from .prefect_env import prefect_defaults
+    from ..prefect_env import prefect_defaults
 
     specs = _table(only)  # a schedule that does not parse is refused here
     url = api_url or os.environ.get("PREFECT_API_URL")
@@ -116,21 +115,20 @@ def serve(
         )
     _check_server(url)
     if check:
-        _print(f"Prefect server {url}: healthy; {len(specs)} deployments ready to serve")
+        print_rich(f"Prefect server {url}: healthy; {len(specs)} deployments ready to serve")
         return
     prefect_defaults()
-    from . import cli as _cli
-
-    if _cli._state.config:  # served runs run in processes the runner starts: they read this
-        os.environ["YAMASAT_CONFIG"] = str(_cli._state.config.resolve())
+    config = config_path()
+    if config:  # served runs run in processes the runner starts: they read this
+        os.environ["YAMASAT_CONFIG"] = str(config.resolve())
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from .deployments import runner_deployments
+    from ..deployments import runner_deployments
 
     # served runs execute in processes the runner starts: Prefect's heartbeats stay on there,
     # so the server can tell when one of them crashed
     with temporary_settings(updates={PREFECT_API_URL: url}):
         deployments = runner_deployments(specs)
-        _print(f"serving {len(deployments)} deployments against {url} (Ctrl-C stops)")
+        print_rich(f"serving {len(deployments)} deployments against {url} (Ctrl-C stops)")
         prefect_serve(*deployments, print_starting_message=False)

@@ -1,8 +1,4 @@
-"""``yamasat solutions ...``: register solutions, their status and evidence; the indicator.
-
-``catalog_app`` (``yamasat catalog ...``) lives in :mod:`.cli_catalog` and is re-exported
-here, so that the main CLI adds both from this module.
-"""
+"""``yamasat solutions ...``: register solutions, their status and evidence; the indicator."""
 
 from __future__ import annotations
 
@@ -14,10 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..catalogs.registry import SolutionRecord, Tally
-from .cli_catalog import ListFormat, _e, _out, _print, _registry, _settings, catalog_app
+from ...catalogs.registry import SolutionRecord, Tally
+from .toolkit import (
+    ListFormat,
+    literal,
+    print_plain,
+    print_rich,
+    registry_session,
+    settings_of_invocation,
+)
 
-__all__ = ["catalog_app", "solutions_app"]
+__all__ = ["solutions_app"]
 
 solutions_app = typer.Typer(
     help="Solutions developed with satellite data: register, evidence, indicator tally.",
@@ -33,7 +36,7 @@ class TallyFormat(StrEnum):
 
 
 def _by(by: str | None) -> str:
-    from .registration import current_user
+    from ..registration import current_user
 
     return by or current_user()
 
@@ -59,9 +62,9 @@ def add(
     by: _By = None,
 ) -> None:
     """Register a solution (names compared per organization, ignoring case and width)."""
-    from ..catalogs.registry import add_solution
+    from ...catalogs.registry import add_solution
 
-    with _registry() as reg:
+    with registry_session() as reg:
         rec = add_solution(
             reg,
             solution_id,
@@ -75,7 +78,8 @@ def add(
             notes=notes,
             by=_by(by),
         )
-    _print(f"[green]added[/] {rec.id} — {_e(rec.name)} ({_e(rec.organization)}), {rec.status}")
+    name, org = literal(rec.name), literal(rec.organization)
+    print_rich(f"[green]added[/] {rec.id} — {name} ({org}), {rec.status}")
 
 
 def _solution_rows(records: list[SolutionRecord]) -> list[dict[str, Any]]:
@@ -100,13 +104,13 @@ def list_(
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the registered solutions."""
-    from ..catalogs.registry.records import check_status
+    from ...catalogs.registry.records import check_status
 
-    with _registry() as reg:
+    with registry_session() as reg:
         records = reg.solutions(status=check_status(status) if status else None)
     rows = _solution_rows(records)
     if fmt is ListFormat.json:
-        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_plain(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if fmt is ListFormat.csv:
         import csv
@@ -116,7 +120,7 @@ def list_(
         w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
         w.writeheader()
         w.writerows({**r, "evidence": ";".join(r["evidence"])} for r in rows)
-        _out(buf.getvalue())
+        print_plain(buf.getvalue())
         return
     table = Table(title=f"{len(rows)} solutions")
     for col in ("id", "name", "organization", "theme", "status", "developed on", "evidence"):
@@ -124,44 +128,48 @@ def list_(
     for r in records:
         on = str(r.developed_on or "")
         table.add_row(r.id, r.name, r.organization, r.theme, r.status, on, str(len(r.evidence)))
-    _print(table)
+    print_rich(table)
 
 
 @solutions_app.command("show")
 def show(solution_id: Annotated[str, typer.Argument(help="Solution id.")]) -> None:
     """A solution: details, status history (who, when, why), evidence, and whether it counts."""
-    from ..catalogs.registry.tally import fiscal_year, fy_label, qualifies
+    from ...catalogs.registry.tally import fiscal_year, fy_label, qualifies
 
-    with _registry() as reg:
+    with registry_session() as reg:
         r = reg.solution(solution_id)
-    _print(f"[bold]{_e(r.id)}[/] — {_e(r.name)}")
-    _print(
-        f"  organization: {_e(r.organization)}; theme: {_e(r.theme or '-')}; status: {_e(r.status)}"
+    print_rich(f"[bold]{literal(r.id)}[/] — {literal(r.name)}")
+    print_rich(
+        f"  organization: {literal(r.organization)}; theme: {literal(r.theme or '-')}; "
+        f"status: {literal(r.status)}"
     )
-    _print(f"  data sources: {_e(', '.join(r.data_sources) or '-')}")
+    print_rich(f"  data sources: {literal(', '.join(r.data_sources) or '-')}")
     if r.developed_on:
-        _print(
-            f"  developed on: {_e(r.developed_on)} ({_e(fy_label(fiscal_year(r.developed_on)))})"
-        )
+        fy = fy_label(fiscal_year(r.developed_on))
+        print_rich(f"  developed on: {literal(r.developed_on)} ({literal(fy)})")
     if r.notes:
-        _print(f"  notes: {_e(r.notes)}")
+        print_rich(f"  notes: {literal(r.notes)}")
     on, reason = qualifies(r)
     verdict = f"counts in {fy_label(fiscal_year(on))}" if on else f"does not count: {reason}"
-    _print(f"  indicator: {_e(verdict)}")
-    _print("[bold]status history[/] (effective date, change, who, why, recorded UTC)")
+    print_rich(f"  indicator: {literal(verdict)}")
+    print_rich("[bold]status history[/] (effective date, change, who, why, recorded UTC)")
     for e in r.history:
         stamp = e.recorded_at.strftime("%Y-%m-%d %H:%M") if e.recorded_at else "?"
         move = f"{e.from_status} → {e.to_status}" if e.from_status else f"added as {e.to_status}"
-        _print(f"  {e.on}  {move}  by {_e(e.by)}: {_e(e.reason)}  [dim](recorded {stamp})[/]")
-    _print(f"[bold]evidence[/] ({len(r.evidence)} products)")
+        print_rich(
+            f"  {e.on}  {move}  by {literal(e.by)}: {literal(e.reason)}  [dim](recorded {stamp})[/]"
+        )
+    print_rich(f"[bold]evidence[/] ({len(r.evidence)} products)")
     for x in r.evidence:
         check = (
             "[green]verified[/]" if x.usable else f"[red]refused: {x.qa_message or x.outcome}[/]"
         )
-        _print(f"  {_e(x.product_id)} ({_e(x.kind)}, run {_e(x.run_id or '-')}) {check}")
-        _print(f"    item: {_e(x.item_href)}")
+        print_rich(
+            f"  {literal(x.product_id)} ({literal(x.kind)}, run {literal(x.run_id or '-')}) {check}"
+        )
+        print_rich(f"    item: {literal(x.item_href)}")
         if x.quicklook_href:
-            _print(f"    quicklook: {_e(x.quicklook_href)}")
+            print_rich(f"    quicklook: {literal(x.quicklook_href)}")
 
 
 @solutions_app.command("set-status")
@@ -175,14 +183,17 @@ def set_status_cmd(
     by: _By = None,
 ) -> None:
     """Move a solution along proposed → prototype → developed → deployed → retired."""
-    from ..catalogs.registry import set_status
+    from ...catalogs.registry import set_status
 
-    with _registry() as reg:
+    with registry_session() as reg:
         r = set_status(reg, solution_id, status, by=_by(by), reason=reason, on=on)
     last = r.history[-1]
-    _print(f"[green]{_e(r.id)}[/]: {_e(last.from_status)} → {_e(last.to_status)} on {_e(last.on)}")
+    move = f"{literal(last.from_status)} → {literal(last.to_status)}"
+    print_rich(f"[green]{literal(r.id)}[/]: {move} on {literal(last.on)}")
     if r.developed_on and last.to_status in ("developed", "deployed") and r.developed_on < last.on:
-        _print(f"  developed_on stays {_e(r.developed_on)}: the first date it reached developed")
+        print_rich(
+            f"  developed_on stays {literal(r.developed_on)}: the first date it reached developed"
+        )
 
 
 @solutions_app.command("attach")
@@ -192,21 +203,19 @@ def attach(
     by: _By = None,
 ) -> None:
     """Attach a product as evidence (its files are verified against their checksums first)."""
-    from ..catalogs.registry import attach_evidence
+    from ...catalogs.registry import attach_evidence
 
-    with _registry() as reg:
+    with registry_session() as reg:
         pid, new, registration = attach_evidence(reg, solution_id, product, by=_by(by))
     if registration is not None:
-        _print(registration.message)
-    _print(f"{pid} {'attached to' if new else 'was already attached to'} {solution_id}")
+        print_rich(registration.message)
+    print_rich(f"{pid} {'attached to' if new else 'was already attached to'} {solution_id}")
 
 
 def _tally(fy: int | None, verify: bool) -> Tally:
-    from ..catalogs.registry import settings_tally, validate_products
+    from ...catalogs.registry import open_registry, settings_tally, validate_products
 
-    settings = _settings()
-    from ..catalogs.registry import open_registry
-
+    settings = settings_of_invocation()
     with open_registry(settings) as reg:
         if verify:
             validate_products(reg)
@@ -215,8 +224,8 @@ def _tally(fy: int | None, verify: bool) -> Tally:
 
 
 def _tally_table(t: Tally) -> None:
-    from ..catalogs.registry.formats import TITLE
-    from ..catalogs.registry.tally import fy_label
+    from ...catalogs.registry.formats import TITLE
+    from ...catalogs.registry.tally import fy_label
 
     table = Table(title=TITLE)
     for col in ("FY", "年度", "new", "cumulative", "target", "gap"):
@@ -225,16 +234,17 @@ def _tally_table(t: Tally) -> None:
         cells = ["" if r.future else str(r.new), "" if r.cumulative is None else str(r.cumulative)]
         gap = "" if r.gap is None else str(r.gap)
         table.add_row(f"FY{r.fy}", r.label, *cells, str(r.target), gap)
-    _print(table)
+    print_rich(table)
     for c in t.counted:
         s = c.solution
-        _print(f"[bold]{s.id}[/] {_e(s.name)} — {c.counted_on} ({fy_label(c.fy)})")
+        print_rich(f"[bold]{s.id}[/] {literal(s.name)} — {c.counted_on} ({fy_label(c.fy)})")
         for e in c.evidence:
-            _print(f"    {_e(e.product_id)}  run {_e(e.run_id or '-')}  {_e(e.item_href)}")
+            run = literal(e.run_id or "-")
+            print_rich(f"    {literal(e.product_id)}  run {run}  {literal(e.item_href)}")
     for x in t.excluded:
-        _print(f"[dim]not counted[/] {_e(x.solution.id)}: {_e(x.reason)}")
+        print_rich(f"[dim]not counted[/] {literal(x.solution.id)}: {literal(x.reason)}")
     for w in t.warnings:
-        _print(f"[yellow]warning:[/] {_e(w)}")
+        print_rich(f"[yellow]warning:[/] {literal(w)}")
 
 
 _Fy = Annotated[int | None, typer.Option("--fy", help="Last fiscal year (April–March).")]
@@ -251,14 +261,14 @@ def tally_cmd(
     ] = False,
 ) -> None:
     """The indicator per fiscal year: new, cumulative, target, gap, and the evidence."""
-    from ..catalogs.registry.formats import tally_csv, tally_json, tally_markdown
+    from ...catalogs.registry.formats import tally_csv, tally_json, tally_markdown
 
     t = _tally(fy, verify)
     if fmt is TallyFormat.table:
         _tally_table(t)
     else:
         render = {"csv": tally_csv, "json": tally_json, "md": tally_markdown}[fmt.value]
-        _out(render(t))
+        print_plain(render(t))
 
 
 @solutions_app.command("report")
@@ -272,9 +282,9 @@ def report(
     ] = True,
 ) -> None:
     """Write the indicator report: a self-contained HTML page and the chart as PNG."""
-    from .indicator import build_report
+    from ..indicator import build_report
 
-    result = build_report(_settings(), out, fy=fy, verify=verify)
+    result = build_report(settings_of_invocation(), out, fy=fy, verify=verify)
     for w in result.tally.warnings:
-        _print(f"[yellow]warning:[/] {_e(w)}")
-    _print(f"report: {_e(result.html)}\nchart:  {_e(result.png)}", soft_wrap=True)
+        print_rich(f"[yellow]warning:[/] {literal(w)}")
+    print_rich(f"report: {literal(result.html)}\nchart:  {literal(result.png)}", soft_wrap=True)

@@ -1,0 +1,96 @@
+"""What the ``yamasat`` commands share: the consoles, this invocation's settings and registry,
+output helpers, list formats and exit statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ...catalogs.registry import Registry, open_registry
+from ...settings import Settings, load_settings
+
+__all__ = [
+    "EXIT_CHECK_FAILED",
+    "EXIT_INSUFFICIENT",
+    "ListFormat",
+    "config_path",
+    "console",
+    "err_console",
+    "literal",
+    "print_plain",
+    "print_rich",
+    "registry_session",
+    "set_config_path",
+    "settings_of_invocation",
+]
+
+# soft wrap: long paths and messages stay on one line, so they can be copied whole
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+#: exit status when ``catalog validate`` finds products that fail their checks
+EXIT_CHECK_FAILED = 1
+
+#: exit status of a run that ended without a product because the data were insufficient
+EXIT_INSUFFICIENT = 4
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@dataclass
+class _Invocation:
+    """The global options of the running command (``yamasat --config FILE ...``)."""
+
+    config: Path | None = None
+
+
+_invocation = _Invocation()
+
+
+def set_config_path(path: Path | None) -> None:
+    """Remember ``--config`` for the commands of this invocation (the main callback sets it)."""
+    _invocation.config = path
+
+
+def config_path() -> Path | None:
+    """The ``--config`` file given to this invocation, if any."""
+    return _invocation.config
+
+
+def settings_of_invocation() -> Settings:
+    """The settings: defaults, the ``--config`` file (else $YAMASAT_CONFIG), YAMASAT_* vars."""
+    return load_settings(_invocation.config)
+
+
+@contextmanager
+def registry_session() -> Iterator[Registry]:
+    """The configured registry, open for the duration of the ``with`` block."""
+    with open_registry(settings_of_invocation()) as reg:
+        yield reg
+
+
+def print_rich(*args: Any, soft_wrap: bool = False) -> None:
+    """Print through the CLI's console; ``soft_wrap`` keeps long paths on one line."""
+    console.print(*args, soft_wrap=soft_wrap)
+
+
+def literal(value: object) -> str:
+    """``value`` as text that rich prints literally (no markup from user data)."""
+    return escape(str(value))
+
+
+def print_plain(text: str) -> None:
+    """Machine-readable output: plain text on stdout, no markup or wrapping."""
+    typer.echo(text, nl=not text.endswith("\n"))
