@@ -17,12 +17,12 @@ Example::
 from __future__ import annotations
 
 from .build import Progress, build_sample
-from .catalog import CoreOnlyValidator
 from .events import Event
+from .landscape import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
 from .manifest import EventRecord, SampleManifest
 from .schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
 from .spectra import BANDS
-from .terrain import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
+from .stac_collections import CoreOnlyValidator
 from .world import DEFAULT_BBOX, DEFAULT_SEED, World
 
 __all__ = [

@@ -34,7 +34,6 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 
 from ...errors import SampleArchiveError
-from .catalog import collection, root_catalog
 from .cog import WrittenFile, write_cog
 from .events import Event
 from .manifest import MANIFEST_NAME, EventRecord, SampleManifest
@@ -56,6 +55,7 @@ from .stac import (
     s2_item,
     s2_item_id,
 )
+from .stac_collections import collection, root_catalog
 from .world import DEFAULT_BBOX, DEFAULT_SEED, World
 
 __all__ = ["Progress", "build_sample"]

@@ -24,9 +24,9 @@ from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from .landscape import BARE, FOREST, PADDY, RIVER_HALF_WIDTH, Terrain, slope_degrees
 from .noise import Lattice, rng_for
 from .schedule import EVENT_DATES, FLOOD_END_DATE, FLOOD_RECEDED_DATE
-from .terrain import BARE, FOREST, PADDY, RIVER_HALF_WIDTH, Terrain, slope_degrees
 
 __all__ = ["Event", "Phase", "place_events", "place_ponds"]
 

@@ -24,8 +24,8 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from ...errors import SampleArchiveError
+from .landscape import Terrain, classify, slope_degrees
 from .noise import Float32Array
-from .terrain import Terrain, classify, slope_degrees
 
 __all__ = ["LruCache", "Pixels", "rasterize", "sample_pixels", "transformer"]
 

@@ -135,6 +135,22 @@ def s2_item(
 ) -> pystac.Item:
     """The item of one tile crop on one date; ``files`` maps asset keys to written COGs."""
     geometry, bbox = _footprint(tile.geobox10)
+    item = pystac.Item(
+        id=s2_item_id(tile, acq),
+        geometry=geometry,
+        bbox=bbox,
+        datetime=acq.datetime,
+        properties=_s2_properties(tile, acq, geometry, scl),
+        stac_extensions=list(_S2_EXTENSIONS),
+        collection="sentinel-2-c1-l2a",
+    )
+    _add_s2_assets(item, tile, files)
+    return item
+
+
+def _s2_properties(
+    tile: S2Tile, acq: S2Acquisition, geometry: dict[str, Any], scl: NDArray[np.uint8]
+) -> dict[str, Any]:
     sat = "S2" + acq.platform[-1].upper()
     start, sensed = acq.datatake_start, acq.datetime
     generated = start + dt.timedelta(hours=1, minutes=24, seconds=37)
@@ -181,15 +197,10 @@ def s2_item(
         SYNTHETIC: True,
         "updated": _iso(created),
     }
-    item = pystac.Item(
-        id=s2_item_id(tile, acq),
-        geometry=geometry,
-        bbox=bbox,
-        datetime=sensed,
-        properties=props,
-        stac_extensions=list(_S2_EXTENSIONS),
-        collection="sentinel-2-c1-l2a",
-    )
+    return props
+
+
+def _add_s2_assets(item: pystac.Item, tile: S2Tile, files: dict[str, WrittenFile]) -> None:
     for key, (name, title, msi, centre_um, fwhm) in _S2_BANDS.items():
         gb = tile.geobox10 if key in TEN_M_BANDS else tile.geobox20
         res = 10 if key in TEN_M_BANDS else 20
@@ -231,7 +242,6 @@ def s2_item(
             "./SCL.tif", "Scene classification map (SCL)", None, COG_MEDIA_TYPE, ["data"], extra
         ),
     )
-    return item
 
 
 def s1_item_id(acq: S1Acquisition) -> str:

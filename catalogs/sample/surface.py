@@ -15,11 +15,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .events import Event
+from .landscape import BARE, FOREST, PADDY, URBAN, WATER
 from .noise import Float32Array
 from .render import Pixels
 from .sky import SkyState, sun_position
 from .spectra import ENDMEMBERS, SAR_DB, SPECTRA, forest_vigour, paddy_fractions
-from .terrain import BARE, FOREST, PADDY, URBAN, WATER
 
 __all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_classification"]
 

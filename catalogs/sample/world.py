@@ -21,13 +21,7 @@ from odc.geo.geobox import GeoBox
 
 from ...errors import SampleArchiveError
 from .events import Event, place_events, place_ponds
-from .noise import Float32Array, rng_for
-from .render import LruCache, Pixels, sample_pixels, transformer
-from .schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
-from .sky import CloudDeck, SkyState, cloud_deck
-from .spectra import BANDS, CIRRUS, CLOUD, SAR_DB, SHADOW_FACTOR
-from .surface import backscatter, fractions, illumination, reflectance, scene_classification
-from .terrain import (
+from .landscape import (
     BARE,
     FOREST,
     PADDY,
@@ -38,6 +32,12 @@ from .terrain import (
     classify,
     slope_degrees,
 )
+from .noise import Float32Array, rng_for
+from .render import LruCache, Pixels, sample_pixels, transformer
+from .schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
+from .sky import CloudDeck, SkyState, cloud_deck
+from .spectra import BANDS, CIRRUS, CLOUD, SAR_DB, SHADOW_FACTOR
+from .surface import backscatter, fractions, illumination, reflectance, scene_classification
 
 __all__ = ["DEFAULT_BBOX", "DEFAULT_SEED", "World"]
 

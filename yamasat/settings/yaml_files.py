@@ -1,65 +1,22 @@
-"""Reading yamasat configuration files safely, and masking secrets in what is shown.
+"""Reading yamasat configuration files safely.
 
 YAML is parsed with a ``SafeLoader`` subclass that refuses duplicate keys and every
 non-standard tag (nothing is ever constructed or executed), keeps timestamps as text so the
-date validators can explain a bad value, and reports non-UTF-8 bytes with their position.
-Values whose key looks secret (token, key, password) and URL passwords are masked in
-messages and in ``Settings.describe()``.
+date validators can explain a bad value, and reads ``1e-4`` as a number (YAML 1.2). Files
+must be UTF-8; a bad byte is reported with its position.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
 from ..errors import ConfigError
 
-_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_SECRET_WORD_RE = re.compile(r"token|password|passwd|secret|credential|apikey|api_key", re.I)
-_SECRET_PART_RE = re.compile(r"(?:^|[_\-.])(?:keys?|pwd|sig|signature)(?:$|[_\-.])", re.I)
-_MASK = "***"
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-def _looks_secret(key: object) -> bool:
-    text = str(key)
-    return bool(_SECRET_WORD_RE.search(text) or _SECRET_PART_RE.search(text))
-
-
-def _mask_url(text: str) -> str:
-    """``text`` with a URL password and secret-looking query values replaced by ``***``."""
-    if not _URL_RE.match(text):
-        return text
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:
-        return text
-    netloc = parts.netloc
-    if password is not None:
-        user, _, hostport = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{_MASK}@{hostport}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, _MASK if _looks_secret(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query or parts.query, parts.fragment))
-
-
-def _masked(value: Any, key: object = None) -> Any:
-    if key is not None and value is not None and _looks_secret(key):
-        return _MASK
-    if isinstance(value, dict):
-        return {k: _masked(v, k) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked(v) for v in value]
-    return _mask_url(value) if isinstance(value, str) else value
-
-
-# --------------------------------------------------------------------------- YAML
+__all__ = ["parse_yaml", "read_yaml_file"]
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -114,7 +71,9 @@ _ConfigLoader.add_implicit_resolver(
 )
 
 
-def _parse_yaml(text: str, where: str) -> Any:
+def parse_yaml(text: str, where: str) -> Any:
+    """The value of the YAML document ``text``; :class:`ConfigError` naming ``where`` (a file
+    or environment variable) and the line and column if it is not valid."""
     try:
         return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as e:
@@ -123,3 +82,24 @@ def _parse_yaml(text: str, where: str) -> Any:
         raise ConfigError(f"{where}{at}: invalid YAML: {e.problem or e.context}") from e
     except (yaml.YAMLError, ValueError) as e:
         raise ConfigError(f"{where}: invalid YAML: {e}") from e
+
+
+def read_yaml_file(path: Path, where: str) -> Any:
+    """The value of the YAML file ``path``; :class:`ConfigError` starting with ``where`` if
+    the file is missing, unreadable, not UTF-8 or not valid YAML."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{where} does not exist; check the path") from None
+    except OSError as e:
+        raise ConfigError(f"{where} cannot be read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        raise ConfigError(
+            f"{where} is not UTF-8: byte 0x{data[e.start]:02x} at byte position {e.start} "
+            f"(line {line}, column {column}); save the file as UTF-8"
+        ) from None
+    return parse_yaml(text, where)
