@@ -69,6 +69,20 @@ def _default_output_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _threaded_dask() -> Iterator[None]:
+    """Flow runs compute on threads, whatever the machine's size: starting a LocalCluster per
+    run costs seconds (tests/test_dask_cluster.py tests the cluster with its own settings)."""
+    if "YAMASAT_DASK__SCHEDULER" in os.environ:
+        yield
+        return
+    os.environ["YAMASAT_DASK__SCHEDULER"] = "threads"
+    try:
+        yield
+    finally:
+        os.environ.pop("YAMASAT_DASK__SCHEDULER", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _free_dashboard_port() -> Iterator[None]:
     """LocalClusters of the tests pick a free dashboard port: 8787 may be taken by another
     cluster on the machine (distributed then warns, which the tests' filters make an error)."""
