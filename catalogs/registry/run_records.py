@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...errors import UnknownRunError
+from ...errors import InvariantError, UnknownRunError
 from .models import AcquisitionRow, RunRow
 from .records import close_matches
 from .repo import Registry, now
@@ -120,7 +120,8 @@ class AcquisitionRecord:
 
 def _record(row: RunRow) -> RunRecord:
     started = utc(row.started_at) or utc(row.recorded_at)
-    assert started is not None
+    if started is None:  # recorded_at is NOT NULL
+        raise InvariantError(f"run {row.id} has neither started_at nor recorded_at")
     return RunRecord(
         id=row.id,
         flow=row.flow,

@@ -82,39 +82,9 @@ def add_solution(
     effect before it.
     """
     sid = check_solution_id(solution_id)
-    ja, en = _text(name_ja, "name_ja"), _text(name_en, "name_en")
-    org = _text(organization, "organization")
-    if ja is None and en is None:
-        raise RegistryError(f"solution {sid!r} needs a name: give name_ja, name_en or both")
-    if org is None:
-        raise RegistryError(f"solution {sid!r} needs an organization (the developer's name)")
-    first = check_status(status)
-    if first == "retired":
-        raise RegistryError(
-            "a solution cannot be added as 'retired'; add it with the last status it had, "
-            "then 'yamasat solutions set-status ID retired'"
-        )
-    day: dt.date | None = None
-    if developed_on is not None:
-        day = check_date(developed_on, what="developed_on", today=today)
-    if rank(first) >= _DEVELOPED and day is None:
-        raise InputDateError(
-            f"a solution added as {first!r} needs its developed_on date (YYYY-MM-DD): the "
-            "indicator counts it in that fiscal year"
-        )
-    if rank(first) < _DEVELOPED and day is not None:
-        raise InputDateError(
-            f"developed_on applies from status 'developed'; {sid!r} is added as {first!r}. "
-            "Give it with --status developed, or set it later with set-status."
-        )
-    start = day
-    if since is not None:
-        start = check_date(since, what="since", today=today)
-        if day is not None and start != day:
-            raise InputDateError(
-                f"since {start} differs from developed_on {day}: a solution added as "
-                f"{first!r} took that status on its developed_on date; give only developed_on"
-            )
+    ja, en, org = _names(sid, name_ja, name_en, organization)
+    first = _initial_status(status)
+    day, start = _initial_dates(sid, first, developed_on, since, today)
     ja_key, en_key, org_key = (
         normalise_name(ja) if ja else None,
         normalise_name(en) if en else None,
@@ -122,23 +92,7 @@ def add_solution(
     )
 
     def go(s: Session) -> SolutionRecord:
-        existing = s.get(SolutionRow, sid)
-        if existing is not None:
-            raise SolutionExistsError(
-                f"solution id {sid!r} is already used by {existing.name_ja or existing.name_en!r} "
-                f"({existing.organization}); choose another id"
-            )
-        same = [SolutionRow.name_ja_key == ja_key] if ja_key else []
-        same += [SolutionRow.name_en_key == en_key] if en_key else []
-        twin = s.scalars(
-            select(SolutionRow).where(SolutionRow.org_key == org_key, or_(*same))
-        ).first()
-        if twin is not None:
-            raise SolutionExistsError(
-                f"{org} already has a solution with this name: {twin.id!r} "
-                f"({twin.name_ja or ''} / {twin.name_en or ''}); names are compared ignoring "
-                "case, width, spaces and punctuation. Use that id, or give a distinct name."
-            )
+        _check_unused(s, sid, org, ja_key, en_key, org_key)
         stamp = now()
         row = SolutionRow(
             id=sid,
@@ -178,6 +132,82 @@ def add_solution(
             f"solution {sid!r} or its name in {org} was registered at the same time by "
             "someone else; run 'yamasat solutions list' and retry if needed"
         ) from e
+
+
+def _names(
+    sid: str, name_ja: str | None, name_en: str | None, organization: str
+) -> tuple[str | None, str | None, str]:
+    """The names and the organization, cleaned; at least one name and the organization."""
+    ja, en = _text(name_ja, "name_ja"), _text(name_en, "name_en")
+    org = _text(organization, "organization")
+    if ja is None and en is None:
+        raise RegistryError(f"solution {sid!r} needs a name: give name_ja, name_en or both")
+    if org is None:
+        raise RegistryError(f"solution {sid!r} needs an organization (the developer's name)")
+    return ja, en, org
+
+
+def _initial_status(status: str) -> str:
+    first = check_status(status)
+    if first == "retired":
+        raise RegistryError(
+            "a solution cannot be added as 'retired'; add it with the last status it had, "
+            "then 'yamasat solutions set-status ID retired'"
+        )
+    return first
+
+
+def _initial_dates(
+    sid: str,
+    first: str,
+    developed_on: dt.date | str | None,
+    since: dt.date | str | None,
+    today: dt.date | None,
+) -> tuple[dt.date | None, dt.date | None]:
+    """``developed_on`` and the date the initial status took effect, checked against it."""
+    day: dt.date | None = None
+    if developed_on is not None:
+        day = check_date(developed_on, what="developed_on", today=today)
+    if rank(first) >= _DEVELOPED and day is None:
+        raise InputDateError(
+            f"a solution added as {first!r} needs its developed_on date (YYYY-MM-DD): the "
+            "indicator counts it in that fiscal year"
+        )
+    if rank(first) < _DEVELOPED and day is not None:
+        raise InputDateError(
+            f"developed_on applies from status 'developed'; {sid!r} is added as {first!r}. "
+            "Give it with --status developed, or set it later with set-status."
+        )
+    start = day
+    if since is not None:
+        start = check_date(since, what="since", today=today)
+        if day is not None and start != day:
+            raise InputDateError(
+                f"since {start} differs from developed_on {day}: a solution added as "
+                f"{first!r} took that status on its developed_on date; give only developed_on"
+            )
+    return day, start
+
+
+def _check_unused(
+    s: Session, sid: str, org: str, ja_key: str | None, en_key: str | None, org_key: str
+) -> None:
+    """Raise :class:`SolutionExistsError` if the id, or the name in ``org``, is taken."""
+    existing = s.get(SolutionRow, sid)
+    if existing is not None:
+        raise SolutionExistsError(
+            f"solution id {sid!r} is already used by {existing.name_ja or existing.name_en!r} "
+            f"({existing.organization}); choose another id"
+        )
+    same = [SolutionRow.name_ja_key == ja_key] if ja_key else []
+    same += [SolutionRow.name_en_key == en_key] if en_key else []
+    twin = s.scalars(select(SolutionRow).where(SolutionRow.org_key == org_key, or_(*same))).first()
+    if twin is not None:
+        raise SolutionExistsError(
+            f"{org} already has a solution with this name: {twin.id!r} "
+            f"({twin.name_ja or ''} / {twin.name_en or ''}); names are compared ignoring "
+            "case, width, spaces and punctuation. Use that id, or give a distinct name."
+        )
 
 
 def set_status(
