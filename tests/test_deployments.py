@@ -24,8 +24,14 @@ from yamasat.catalogs.sample import SampleManifest
 from yamasat.errors import ConfigError
 from yamasat.flows.cli import run
 from yamasat.flows.demo import DEMO_RUNS
-from yamasat.flows.deployments import deployment_specs, next_runs, prefect_yaml
-from yamasat.settings import load_settings
+from yamasat.flows.deployments import (
+    ENTRYPOINTS,
+    deployment_specs,
+    load_flow,
+    next_runs,
+    prefect_yaml,
+)
+from yamasat.settings import FLOW_NAMES, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BURN = next(p for name, _f, p, _fl in DEMO_RUNS if name == "burn")
@@ -37,6 +43,12 @@ def _config(tmp_path: Path, deployments: dict[str, Any], name: str = "cfg.yaml")
         yaml.safe_dump({"orchestration": {"deployments": deployments}}), encoding="utf-8"
     )
     return path
+
+
+def test_every_flow_a_deployment_may_name_has_an_entrypoint() -> None:
+    assert tuple(ENTRYPOINTS) == FLOW_NAMES
+    for name in FLOW_NAMES:
+        assert load_flow(name).name == name
 
 
 def test_default_deployments_are_valid_and_scheduled_in_tokyo() -> None:
