@@ -70,7 +70,8 @@ def test_default_config_path_in_an_installed_wheel(tmp_path: Path) -> None:
     # the wheel layout: no config/ beside the package, the file force-included as yamasat/_config
     site = tmp_path / "site-packages"
     package = Path(__file__).resolve().parents[1] / "yamasat"
-    for name in ("__init__.py", "errors.py", "settings/__init__.py", "settings/yaml_files.py"):
+    settings = sorted(f"settings/{p.name}" for p in (package / "settings").glob("*.py"))
+    for name in ("__init__.py", "errors.py", *settings):
         _write(site / "yamasat" / name, (package / name).read_text(encoding="utf-8"))
     _write(site / "yamasat" / "_config" / "yamasat.yaml", REPO_CONFIG.read_text(encoding="utf-8"))
     code = (
@@ -630,11 +631,11 @@ def test_describe_is_json_safe_and_masks_secrets() -> None:
 
 
 def test_describe_masks_values_of_secret_looking_keys() -> None:
-    from yamasat.settings import _masked  # the masking rule behind describe()
+    from yamasat.settings import masked  # the masking rule behind describe()
 
     secret = {"api_token": "t", "subscription_key": "k", "password": "p", "n": {"sig": 1}}
     plain = {"monkey": "ok", "keys": None, "mask": "ok"}
-    shown = _masked({**secret, **plain})
+    shown = masked({**secret, **plain})
     assert shown == {
         "api_token": "***",
         "subscription_key": "***",
@@ -680,13 +681,13 @@ def test_dates_reject_malformed_and_reversed_values(data: dict[str, object], exp
 
 
 def test_dates_accept_iso_days_and_yaml_text() -> None:
-    from yamasat.settings import _parse_yaml  # the loader the config files are read with
+    from yamasat.settings import parse_yaml  # the loader the config files are read with
 
-    data = _parse_yaml("day: 2024-04-01\nperiod: {start: 2024-04-01, end: 2024-04-01}\n", "t")
+    data = parse_yaml("day: 2024-04-01\nperiod: {start: 2024-04-01, end: 2024-04-01}\n", "t")
     assert data["day"] == "2024-04-01"  # kept as text so that ConfigDate can explain errors
     c = _Campaign.model_validate(data)
     assert c.day == date(2024, 4, 1) and c.period.start == c.period.end == date(2024, 4, 1)
-    assert _parse_yaml("day: 2024-02-30\n", "t") == {"day": "2024-02-30"}  # not a crash
+    assert parse_yaml("day: 2024-02-30\n", "t") == {"day": "2024-02-30"}  # not a crash
 
 
 # --------------------------------------------------------------------------- bbox properties

@@ -58,10 +58,6 @@ from .models import (
 from .redaction import masked
 from .yaml_files import parse_yaml
 
-# the names tests/test_settings.py imports (it may not change in this step)
-_masked = masked
-_parse_yaml = parse_yaml
-
 __all__ = [
     "ENV_CONFIG",
     "ENV_PREFIX",
