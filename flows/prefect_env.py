@@ -1,7 +1,8 @@
 """Environment that makes Prefect start reliably and offline with no server configured.
 
-With no ``PREFECT_API_URL`` Prefect 3 starts a temporary local server per process (14–28 s
-here). These defaults keep it local and quiet; values already set in the environment win.
+With no ``PREFECT_API_URL`` Prefect 3 starts a temporary local server per process, which
+takes seconds. These defaults keep it local and quiet; values already set in the environment
+win.
 """
 
 from __future__ import annotations

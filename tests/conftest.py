@@ -116,7 +116,7 @@ def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (≈15 s to start)."""
+    """One temporary Prefect server for the whole session (it is slow to start)."""
     from yamasat.flows.prefect_env import prefect_defaults
 
     prefect_defaults(Path(os.environ.get("TMPDIR", "/tmp")) / f"yamasat-prefect-{os.getpid()}")
