@@ -1,13 +1,16 @@
-"""Accuracy of a binary product against ground truth (pixel confusion, CSI, object recall)."""
+"""Accuracy of a binary product against ground truth (pixel confusion, CSI, object recall),
+and the rasters compared: the product read back, a truth geometry rasterised."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Confusion", "confusion", "object_recall"]
+__all__ = ["Confusion", "confusion", "object_recall", "rasterize_truth", "read_product"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,18 @@ def object_recall(
         if detected[obj].mean() >= min_overlap:
             found += 1
     return found, total
+
+
+def read_product(path: Path | str) -> np.ndarray:
+    """The whole first band of a product COG."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return np.asarray(src.read(1))
+
+
+def rasterize_truth(geometry: Any, shape: tuple[int, int], transform: Any) -> np.ndarray:
+    """1 on the pixels whose centre lies in ``geometry`` (in the grid's CRS), else 0."""
+    from rasterio import features
+
+    return np.asarray(features.rasterize([geometry], out_shape=shape, transform=transform))

@@ -1,4 +1,4 @@
-"""Quicklook PNG of a 1/0/255 product: classes, AOI outline, legend and a bilingual title.
+"""Quicklook PNG of a 1/0/255 product COG: classes, AOI outline, legend and a bilingual title.
 
 Japanese labels need a CJK font: Debian's ``fonts-noto-cjk`` (installed by ``.ci/run``). When
 no CJK font is found the picture is still drawn, with a warning, and labels may show boxes.
@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["cjk_font", "render_quicklook"]
+from .write import WrittenFile, sha256_file
+
+__all__ = ["cjk_font", "quicklook_from_cog", "render_quicklook"]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +98,21 @@ def render_quicklook(
         fig.tight_layout()
         fig.savefig(path, dpi=110, metadata={"Software": None})
         plt.close(fig)
+
+
+def quicklook_from_cog(
+    product: Path, out: Path, *, title: str, outline: BaseGeometry | None, colour: str
+) -> WrittenFile:
+    """Read the product COG decimated to about 1200 px and draw it to a PNG at ``out``."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    with rasterio.open(product) as src:
+        scale = max(1, int(max(src.height, src.width) / 1200))
+        shape = (max(1, src.height // scale), max(1, src.width // scale))
+        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        b = src.bounds
+    render_quicklook(
+        data, (b.left, b.right, b.bottom, b.top), out, title=title, outline=outline, colour=colour
+    )
+    return WrittenFile(out, out.stat().st_size, sha256_file(out))

@@ -1,8 +1,11 @@
-"""Polygons from a written product COG, block by block, merged across block edges."""
+"""Polygons from a written product COG (block by block, merged across block edges), and the
+zone each polygon lies in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -11,7 +14,13 @@ import shapely
 from rasterio import features
 from rasterio.windows import Window
 
-__all__ = ["polygons_from_cog"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EnrichPolygons", "polygons_from_cog", "zone_codes"]
+
+EnrichPolygons = Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]
+"""A function that adds per-object columns to a frame of polygons (e.g. mean slope)."""
 
 
 def polygons_from_cog(path: Path, *, value: int = 1, block: int = 2048) -> gpd.GeoDataFrame:
@@ -56,3 +65,12 @@ def polygons_from_cog(path: Path, *, value: int = 1, block: int = 2048) -> gpd.G
     centre = gdf.geometry.centroid
     order: np.ndarray = np.lexsort((centre.x.to_numpy(), -centre.y.to_numpy()))
     return gdf.iloc[order].reset_index(drop=True)
+
+
+def zone_codes(gdf: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, column: str) -> pd.Series:
+    """``zones[column]`` of the zone holding each polygon's representative point (NaN when
+    none), indexed like ``gdf``; the first zone wins where zones overlap."""
+    points = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), crs=gdf.crs)
+    joined = gpd.sjoin(points, zones[[column, "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined[column].reindex(gdf.index)

@@ -1,4 +1,4 @@
-"""Writing: DataArrays -> validated COGs, polygons -> GeoParquet (the output edge of processing).
+"""Writing: DataArrays -> validated COGs, polygons -> GeoParquet, rows -> CSV (the output edge).
 
 COGs are streamed: the dask graph is computed block by block into a temporary tiled GeoTIFF
 (memory stays at a few chunks), GDAL's COG driver then adds overviews and the final layout,
@@ -9,13 +9,14 @@ partial file at the final path; an existing file is not replaced unless asked.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
@@ -27,16 +28,24 @@ from rasterio.windows import Window
 
 from ..errors import OutputExistsError, WriteError
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 __all__ = [
+    "COG_MEDIA_TYPE",
     "CogSpec",
     "WrittenFile",
     "atomic_path",
     "float_spec",
     "sha256_file",
     "write_cogs",
+    "write_csv",
+    "write_parquet",
     "write_raster",
 ]
 
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+"""The media type STAC gives a Cloud-Optimized GeoTIFF asset."""
 
 
 @dataclass(frozen=True)
@@ -310,3 +319,27 @@ def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:
         fill = spec.nodata if spec.nodata is not None else 0
         data = da.where(da.isnan(data), fill, data)
     return data.astype(spec.dtype)
+
+
+def write_parquet(gdf: gpd.GeoDataFrame, path: Path) -> WrittenFile:
+    """GeoParquet written atomically and read back (refused if the CRS is lost)."""
+    import geopandas as gpd
+
+    with atomic_path(path, overwrite=True) as tmp:
+        gdf.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
+        if gpd.read_parquet(tmp).crs is None:
+            raise WriteError(f"GeoParquet {path} lost its CRS on read-back")
+    return WrittenFile(path, path.stat().st_size, sha256_file(path))
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: Path, columns: Sequence[str]) -> WrittenFile:
+    """``rows`` as UTF-8 CSV with a BOM (so spreadsheet software shows 日本語), written
+    atomically; keys not in ``columns`` are left out."""
+    with (
+        atomic_path(path, overwrite=True) as tmp,
+        tmp.open("w", encoding="utf-8-sig", newline="") as f,
+    ):
+        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return WrittenFile(path, path.stat().st_size, sha256_file(path))

@@ -1,12 +1,35 @@
-"""Zonal counts of a product per zone (for example per municipality)."""
+"""Class counts of a product COG: over the whole raster and per zone (e.g. per municipality)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
-__all__ = ["zonal_class_counts"]
+from .product_codes import NODATA
+
+__all__ = ["class_counts", "zonal_class_counts", "zonal_counts_from_cog"]
+
+
+def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:
+    """Pixels equal to 0, 1 and 255 in a product COG, read block by block."""
+    import rasterio
+    from rasterio.windows import Window
+
+    counts = np.zeros(3, dtype="int64")
+    with rasterio.open(path) as src:
+        for row in range(0, src.height, block):
+            for col in range(0, src.width, block):
+                win = Window(col, row, min(block, src.width - col), min(block, src.height - row))
+                data = src.read(1, window=win)
+                counts += [
+                    np.count_nonzero(data == 0),
+                    np.count_nonzero(data == 1),
+                    np.count_nonzero(data == NODATA),
+                ]
+    return int(counts[0]), int(counts[1]), int(counts[2])
 
 
 def zonal_class_counts(
