@@ -19,7 +19,7 @@ import shapely
 from ..catalogs.extent.periods import Period, parse_period
 from ..catalogs.sources.profiles import scale_offset
 from ..catalogs.sources.search import resolve_source, search_items
-from ..processing.accuracy import confusion
+from ..processing.accuracy import confusion, object_recall, rasterize_truth, read_product
 from ..processing.gdal_env import configure_gdal
 from ..processing.grid import project_geobox
 from ..processing.load import load_s2
@@ -193,8 +193,6 @@ def demo_truth(
     s2_dates: tuple[dt.date, ...] = (),
 ) -> np.ndarray:
     """The planted truth a demo product is scored against, on ``geobox``."""
-    from rasterio import features
-
     if name == "flood (S1)":
         return np.asarray(world.truth(geobox, "flood"))
     if name == "flood (S2)":
@@ -203,7 +201,7 @@ def demo_truth(
         geom = ev.extent_on(day) if ev is not None else None
         if geom is None or geom.is_empty:
             return np.zeros(tuple(geobox.shape), dtype="uint8")
-        out = features.rasterize([geom], out_shape=tuple(geobox.shape), transform=geobox.affine)
+        out = rasterize_truth(geom, tuple(geobox.shape), geobox.affine)
         out[world.land_cover(geobox) == 1] = 0  # permanent water is never flood
         return out.astype("uint8")
     if name in ("landslide", "burn"):
@@ -214,8 +212,6 @@ def demo_truth(
 
 def score(name: str, product: np.ndarray, truth: np.ndarray) -> tuple[dict[str, float], str]:
     """Pixel scores and, for landslides, object recall of scars of at least 0.5 ha."""
-    from ..processing.accuracy import object_recall
-
     scores = confusion(product, truth).as_dict()
     objects = ""
     if name == "landslide":
@@ -223,6 +219,38 @@ def score(name: str, product: np.ndarray, truth: np.ndarray) -> tuple[dict[str, 
         objects = f"{found}/{total} scars ≥ 0.5 ha"
         scores["object_recall"] = found / total if total else float("nan")
     return scores, objects
+
+
+def _qa_row(
+    world: Any,
+    geobox: Any,
+    name: str,
+    params: dict[str, str],
+    floor: str,
+    result: dict[str, Any],
+    s2_dates: tuple[dt.date, ...],
+) -> QARow:
+    """One demo run's product scored against the planted truth (NaN when not published)."""
+    before, after = parse_period(params["before"]), parse_period(params["after"])
+    scores: dict[str, float] = {}
+    objects = ""
+    if result["outcome"] == "published":
+        product = read_product(result["files"][result["kind"]]["path"])
+        truth = demo_truth(world, geobox, name, before, after, result["kind"], s2_dates)
+        scores, objects = score(name, product, truth)
+    nan = float("nan")
+    return QARow(
+        name,
+        params["before"],
+        params["after"],
+        result["outcome"],
+        result["valid_fraction"],
+        scores.get("csi", nan),
+        scores.get("precision", nan),
+        scores.get("recall", nan),
+        objects,
+        floor,
+    )
 
 
 def run_demo(
@@ -233,8 +261,6 @@ def run_demo(
     progress: ProgressFn | None = None,
 ) -> DemoSummary:
     """Run the demo with the sample archive at ``root`` and products under ``products``."""
-    import rasterio
-
     from ..catalogs.sample import SampleManifest, World, build_sample
     from .deployments import load_flow
     from .progress import set_reporter
@@ -269,31 +295,7 @@ def run_demo(
                 **params,
             )
             results[name] = result
-            before, after = parse_period(params["before"]), parse_period(params["after"])
-            scores: dict[str, float] = {}
-            objects = ""
-            if result["outcome"] == "published":
-                with rasterio.open(result["files"][result["kind"]]["path"]) as src:
-                    product = src.read(1)
-                truth = demo_truth(
-                    world, geobox, name, before, after, result["kind"], manifest.s2_dates
-                )
-                scores, objects = score(name, product, truth)
-            nan = float("nan")
-            rows.append(
-                QARow(
-                    name,
-                    params["before"],
-                    params["after"],
-                    result["outcome"],
-                    result["valid_fraction"],
-                    scores.get("csi", nan),
-                    scores.get("precision", nan),
-                    scores.get("recall", nan),
-                    objects,
-                    floor,
-                )
-            )
+            rows.append(_qa_row(world, geobox, name, params, floor, result, manifest.s2_dates))
         report("products", len(DEMO_RUNS), len(DEMO_RUNS))
         change = results["change"]
         _, names = truth_between(

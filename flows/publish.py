@@ -10,36 +10,31 @@ STAC item and renames the folder into the output catalog.
 from __future__ import annotations
 
 import contextlib
-import csv
-import datetime as dt
-import json
 import logging
-import os
-import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import rasterio
 from odc.geo.geobox import GeoBox
-from rasterio.windows import Window
 
 from ..catalogs.extent.boundaries import Boundaries, load_boundaries
-from ..catalogs.extent.municipalities import by_code
-from ..catalogs.products.items import (
-    AssetSpec,
-    ProductSpec,
-    item_folder,
-    product_item,
-    publish_item,
+from ..catalogs.products.by_municipality import municipality_rows, polygons, write_table
+from ..catalogs.products.draft import (
+    KEPT,
+    Draft,
+    draft_from_kept,
+    keep_for_resume,
+    read_kept_manifest,
 )
+from ..catalogs.products.items import item_folder
+from ..catalogs.products.publishing import product_spec, publish_draft
 from ..errors import BoundariesMissingError, OutputExistsError
-from ..processing.product_codes import NODATA
-from ..processing.write import WrittenFile, atomic_path, sha256_file
+from ..processing.quicklook import quicklook_from_cog
+from ..processing.vectors import EnrichPolygons
+from ..processing.write import WrittenFile, write_parquet
+from ..processing.zonal import class_counts
 from .checkpoints import Checkpoints
 from .prepare import Prepared, software_version
 
@@ -58,8 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 def float_band(prep: Prepared, **extra: Any) -> dict[str, Any]:
@@ -99,49 +92,6 @@ class ProductOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class Draft:
-    """A product being assembled in its staging folder."""
-
-    kind: str
-    item_id: str
-    staging: Path
-    geobox: GeoBox
-    inputs: list[str]
-    parameters: dict[str, Any]
-    files: dict[str, WrittenFile] = field(default_factory=dict)
-    assets: dict[str, AssetSpec] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    qa: dict[str, Any] = field(default_factory=dict)
-    threshold: float | None = None
-    synthetic: bool = False
-    rasters_done: bool = False
-    """every raster is written and checked: what is left is :func:`finalize`"""
-    inside_px: int | None = None
-    """pixels of the grid inside the AOI (set with ``rasters_done``)"""
-    warnings_at_rasters: list[str] = field(default_factory=list)
-    """the warnings when the rasters were done (what a resumed :func:`finalize` starts from)"""
-
-    def rasters_written(self, inside_px: int) -> None:
-        """Every raster is written and checked; ``inside_px`` pixels of the grid are in the
-        AOI. From here on a failure keeps the rasters for a resume (:func:`staged`)."""
-        self.inside_px = inside_px
-        self.rasters_done = True
-        self.warnings_at_rasters = list(self.warnings)
-
-    def add_cog(self, key: str, wf: WrittenFile, title: str, band: dict[str, Any]) -> None:
-        """Record a written COG as an asset of the product."""
-        self.files[key] = wf
-        self.assets[key] = AssetSpec(wf.path, wf.size, wf.sha256, COG, ("data",), title, (band,))
-
-    def add_file(
-        self, key: str, wf: WrittenFile, media_type: str, roles: tuple[str, ...], title: str
-    ) -> None:
-        """Record another written file (table, picture) as an asset."""
-        self.files[key] = wf
-        self.assets[key] = AssetSpec(wf.path, wf.size, wf.sha256, media_type, roles, title)
 
 
 def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome | None:
@@ -209,80 +159,16 @@ def staged(draft: Draft, checkpoints: Checkpoints | None = None) -> Iterator[Dra
     except BaseException:
         if checkpoints is not None and draft.rasters_done:
             try:
-                _keep_for_resume(draft, checkpoints)
+                keep_for_resume(draft, checkpoints.folder / KEPT / draft.item_id)
             except Exception as e:  # never mask the failure itself
                 log.warning("could not keep the rasters of %s for a resume: %s", draft.item_id, e)
         raise
     else:
         if checkpoints is not None:
-            for kept in checkpoints.folder.parent.glob(f"*/{_KEPT}/{draft.item_id}"):
+            for kept in checkpoints.folder.parent.glob(f"*/{KEPT}/{draft.item_id}"):
                 shutil.rmtree(kept, ignore_errors=True)
     finally:
         shutil.rmtree(draft.staging, ignore_errors=True)
-
-
-_KEPT = "rasters"
-"""checkpoint folder (per product) of the rasters of a run that failed after writing them"""
-_MANIFEST = "draft.json"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
-
-
-def _kept_folder(checkpoints: Checkpoints, item_id: str) -> Path:
-    return checkpoints.folder / _KEPT / item_id
-
-
-def _grid_of(geobox: GeoBox) -> dict[str, Any]:
-    return {
-        "crs": str(geobox.crs),
-        "shape": [int(n) for n in geobox.shape],
-        "affine": [float(v) for v in tuple(geobox.affine)[:6]],
-    }
-
-
-def _keep_for_resume(draft: Draft, checkpoints: Checkpoints) -> None:
-    """Move the draft's COGs and a manifest into the kept folder; built aside and renamed
-    into place, so a folder with a manifest is always complete."""
-    final = _kept_folder(checkpoints, draft.item_id)
-    partial = final.with_name(final.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    files = {}
-    for key, wf in draft.files.items():
-        spec = draft.assets[key]
-        if spec.media_type != COG:  # tables and pictures: finalize makes them again
-            continue
-        name = wf.path.name
-        if not _SAFE_NAME.match(name):
-            raise ValueError(f"unexpected raster file name {name!r}")
-        os.replace(wf.path, partial / name)  # same file system: the output root
-        files[key] = {
-            "name": name,
-            "size": wf.size,
-            "sha256": wf.sha256,
-            "media_type": spec.media_type,
-            "roles": list(spec.roles),
-            "title": spec.title,
-            "raster_bands": [dict(b) for b in spec.raster_bands],
-        }
-    manifest = {
-        "kind": draft.kind,
-        "item_id": draft.item_id,
-        "grid": _grid_of(draft.geobox),
-        "inputs": draft.inputs,
-        "parameters": draft.parameters,
-        "warnings": draft.warnings_at_rasters,
-        "qa": draft.qa,
-        "threshold": draft.threshold,
-        "synthetic": draft.synthetic,
-        "inside_px": draft.inside_px,
-        "files": files,
-    }
-    tmp = partial / f".{_MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, default=str), encoding="utf-8")
-    os.replace(tmp, partial / _MANIFEST)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(partial, final)
-    log.info("kept the rasters of %s for a resume in %s", draft.item_id, final)
 
 
 def resumed_draft(
@@ -294,51 +180,20 @@ def resumed_draft(
     files are removed when the product is published (:func:`staged`)."""
     if checkpoints is None:
         return None
-    folder = _kept_folder(checkpoints, item_id)
+    folder = checkpoints.folder / KEPT / item_id
     if not folder.is_dir():
         return None
     from ..catalogs.registry.evidence import verify_files
 
     try:
-        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-        if manifest["kind"] != kind or manifest["item_id"] != item_id:
-            raise ValueError("they belong to another product")
-        if manifest["grid"] != _grid_of(geobox):
-            raise ValueError("the AOI's grid changed since they were written")
-        for key, f in manifest["files"].items():
-            if not _SAFE_NAME.match(str(f["name"])):
-                raise ValueError(f"{key}: unexpected file name {f['name']!r}")
-        problems = verify_files(
-            {k: {**f, "path": folder / f["name"]} for k, f in manifest["files"].items()}
-        )
-        if problems:
+        manifest = read_kept_manifest(folder, kind, item_id, geobox)
+        if problems := verify_files(manifest["files"]):
             raise ValueError("; ".join(problems))
     except (OSError, KeyError, TypeError, ValueError) as e:
         log.warning("kept rasters of %s not used (%s): computing them again", item_id, e)
         shutil.rmtree(folder, ignore_errors=True)
         return None
-    draft = Draft(
-        kind=kind,
-        item_id=item_id,
-        staging=staging,
-        geobox=geobox,
-        inputs=list(manifest["inputs"]),
-        parameters=dict(manifest["parameters"]),
-        warnings=list(manifest["warnings"]),
-        qa=dict(manifest["qa"]),
-        threshold=manifest["threshold"],
-        synthetic=bool(manifest["synthetic"]),
-    )
-    for key, f in manifest["files"].items():
-        path = staging / f["name"]
-        os.link(folder / f["name"], path)  # the kept copy stays until the product is out
-        wf = WrittenFile(path, int(f["size"]), str(f["sha256"]))
-        draft.files[key] = wf
-        draft.assets[key] = AssetSpec(
-            path, wf.size, wf.sha256, f["media_type"], tuple(f["roles"]), f["title"],
-            tuple(f["raster_bands"]),
-        )  # fmt: skip
-    draft.rasters_written(int(manifest["inside_px"]))
+    draft = draft_from_kept(manifest, staging, geobox)
     log.info("resumed %s from the rasters a failed run of lineage %s wrote", item_id,
              checkpoints.lineage)  # fmt: skip
     return draft
@@ -399,7 +254,7 @@ def finish_draft(
     inside: Any,
     run_id: str | None,
     flow_name: str,
-    enrich: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
+    enrich: EnrichPolygons | None = None,
 ) -> ProductOutcome:
     """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
     taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size).
@@ -417,22 +272,6 @@ def finish_draft(
     return outcome
 
 
-def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:
-    """Pixels equal to 0, 1 and 255 in a product COG, read block by block."""
-    counts = np.zeros(3, dtype="int64")
-    with rasterio.open(path) as src:
-        for row in range(0, src.height, block):
-            for col in range(0, src.width, block):
-                win = Window(col, row, min(block, src.width - col), min(block, src.height - row))
-                data = src.read(1, window=win)
-                counts += [
-                    np.count_nonzero(data == 0),
-                    np.count_nonzero(data == 1),
-                    np.count_nonzero(data == NODATA),
-                ]
-    return int(counts[0]), int(counts[1]), int(counts[2])
-
-
 def _boundaries(prep: Prepared) -> Boundaries | None:
     try:
         return load_boundaries(prep.settings.boundaries.path)
@@ -440,119 +279,19 @@ def _boundaries(prep: Prepared) -> Boundaries | None:
         return None
 
 
-def municipality_rows(
-    product: Path, crs: str, boundaries: Boundaries | None, pixel_area: float, gdf: gpd.GeoDataFrame
-) -> list[dict[str, Any]]:
-    """Affected area, share and valid coverage per municipality (ja/en), plus object counts."""
-    from ..processing.zonal import zonal_counts_from_cog
-
-    if boundaries is None:
-        return []
-    frame = boundaries.frame.to_crs(crs)
-    zones = [(geom, i + 1) for i, geom in enumerate(frame.geometry)]
-    counts = zonal_counts_from_cog(str(product), zones)
-    objects = gdf["municipality_code"].value_counts().to_dict() if len(gdf) else {}
-    rows = []
-    for i, code in enumerate(frame["code"]):
-        not_det, det, nodata = (int(v) for v in counts[i + 1])
-        inside = not_det + det + nodata
-        if det + not_det == 0:
-            continue
-        m = by_code(str(code))
-        muni_area = float(frame.geometry.iloc[i].area)
-        rows.append(
-            {
-                "code": str(code),
-                "name_ja": m.name_ja if m else str(frame["name_ja"].iloc[i]),
-                "name_en": m.name_en if m else "",
-                "changed_area_m2": round(det * pixel_area, 1),
-                "area_km2": round(det * pixel_area / 1e6, 4),
-                "share_of_municipality": round(det * pixel_area / muni_area, 6)
-                if muni_area
-                else 0.0,
-                "valid_coverage": round((det + not_det) / inside, 4) if inside else 0.0,
-                "objects": int(objects.get(str(code), 0)),
-            }
-        )
-    return rows
-
-
-def polygons(product: Path, boundaries: Boundaries | None, crs: str) -> gpd.GeoDataFrame:
-    """Polygons of the detected regions with area and municipality code and names."""
-    from ..processing.vectors import polygons_from_cog
-
-    gdf = polygons_from_cog(product)
-    gdf["municipality_code"] = None
-    gdf["municipality_ja"] = None
-    gdf["municipality_en"] = None
-    if boundaries is not None and len(gdf):
-        zones = boundaries.frame.to_crs(crs)[["code", "geometry"]]
-        points = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), crs=gdf.crs)
-        joined = gpd.sjoin(points, zones, how="left", predicate="within")
-        joined = joined[~joined.index.duplicated(keep="first")]
-        codes = joined["code"].reindex(gdf.index)
-        gdf["municipality_code"] = codes.where(codes.notna(), None)
-        munis = [by_code(c) if isinstance(c, str) else None for c in codes]
-        gdf["municipality_ja"] = [m.name_ja if m else None for m in munis]
-        gdf["municipality_en"] = [m.name_en if m else None for m in munis]
-    gdf.insert(0, "id", range(1, len(gdf) + 1))
-    return gdf
-
-
-def write_parquet(gdf: gpd.GeoDataFrame, path: Path) -> WrittenFile:
-    """GeoParquet written atomically and read back (refused if the CRS is lost)."""
-    with atomic_path(path, overwrite=True) as tmp:
-        gdf.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
-        if gpd.read_parquet(tmp).crs is None:
-            raise OutputExistsError(f"GeoParquet {path} lost its CRS on read-back")
-    return WrittenFile(path, path.stat().st_size, sha256_file(path))
-
-
-def write_table(rows: list[dict[str, Any]], path: Path) -> WrittenFile:
-    """The per-municipality table as UTF-8 CSV (with BOM, so spreadsheet software shows 日本語)."""
-    cols = [
-        "code",
-        "name_ja",
-        "name_en",
-        "area_km2",
-        "share_of_municipality",
-        "valid_coverage",
-        "objects",
-    ]
-    with (
-        atomic_path(path, overwrite=True) as tmp,
-        tmp.open("w", encoding="utf-8-sig", newline="") as f,
-    ):
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return WrittenFile(path, path.stat().st_size, sha256_file(path))
-
-
 def quicklook(product: Path, out: Path, prep: Prepared, kind: str) -> WrittenFile:
     """A decimated picture of the product with the AOI outline and a bilingual title."""
-    from rasterio.enums import Resampling
-
-    from ..processing.quicklook import render_quicklook
-
-    with rasterio.open(product) as src:
-        scale = max(1, int(max(src.height, src.width) / 1200))
-        shape = (max(1, src.height // scale), max(1, src.width // scale))
-        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
-        b = src.bounds
     title = (
         f"{_KIND_JA.get(kind, kind)} {kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})\n"
         f"before {prep.before} → after {prep.after}"
     )
-    render_quicklook(
-        data,
-        (b.left, b.right, b.bottom, b.top),
+    return quicklook_from_cog(
+        product,
         out,
         title=title,
         outline=prep.aoi.geometry_in(prep.settings.grid.crs),
         colour="#2166ac" if kind == "flood" else "#d7301f",
     )
-    return WrittenFile(out, out.stat().st_size, sha256_file(out))
 
 
 def finalize(
@@ -562,37 +301,88 @@ def finalize(
     inside_px: int,
     run_id: str | None,
     flow_name: str,
-    enrich: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
+    enrich: EnrichPolygons | None = None,
 ) -> ProductOutcome:
     """Gate on coverage, then add polygons, table, quicklook and STAC, and publish.
 
     ``draft.files[draft.kind]`` must be the main product COG. ``enrich`` may add per-object
     columns to the polygons (for example mean slope of landslide scars).
     """
-    settings = prep.settings
-    kind = draft.kind
-    main = draft.files[kind].path
-    counts = class_counts(main)
+    counts = class_counts(draft.files[draft.kind].path)
     valid_fraction = (counts[0] + counts[1]) / inside_px if inside_px else 0.0
-    if valid_fraction < settings.analytics.min_valid_fraction:
+    if valid_fraction < prep.settings.analytics.min_valid_fraction:
         shutil.rmtree(draft.staging, ignore_errors=True)
-        return ProductOutcome(
-            outcome="insufficient_data",
-            kind=kind,
-            item_id=draft.item_id,
-            message=(
-                f"only {100 * valid_fraction:.1f} % of the AOI has a valid observation "
-                f"(minimum {100 * settings.analytics.min_valid_fraction:.0f} %): no product "
-                "published; widen the periods or choose less cloudy dates"
-            ),
-            valid_fraction=round(valid_fraction, 4),
-            threshold=draft.threshold,
-            warnings=draft.warnings,
-            input_items=draft.inputs,
-            qa=draft.qa,
-        )
-    crs = settings.grid.crs
+        return _insufficient(prep, draft, valid_fraction)
     pixel_area = float(abs(draft.geobox.affine.a * draft.geobox.affine.e))
+    n_polygons, rows = _add_vectors_and_quicklook(prep, draft, pixel_area, enrich)
+    detected = round(counts[1] * pixel_area, 1)
+    spec = product_spec(
+        draft,
+        aoi=prep.aoi,
+        before=prep.before,
+        after=prep.after,
+        source=prep.source,
+        flow_name=flow_name,
+        software_version=software_version(),
+        run_id=run_id,
+        valid_fraction=valid_fraction,
+        statistics={
+            "detected_area_m2": detected,
+            "n_polygons": n_polygons,
+            "municipalities": rows,
+            "qa": draft.qa,
+            "warnings": draft.warnings,
+        },
+    )
+    href, final = publish_draft(draft, spec, prep.out_root)
+    return ProductOutcome(
+        outcome="published",
+        kind=draft.kind,
+        item_id=draft.item_id,
+        message=f"{draft.kind} product {draft.item_id} published",
+        valid_fraction=round(valid_fraction, 4),
+        threshold=draft.threshold,
+        changed_area_m2=detected,
+        n_polygons=n_polygons,
+        item_href=str(href),
+        folder=str(final),
+        files={
+            k: {"path": str(final / v.path.name), "sha256": v.sha256, "size": v.size}
+            for k, v in draft.files.items()
+        },
+        municipalities=rows,
+        warnings=draft.warnings,
+        input_items=draft.inputs,
+        qa=draft.qa,
+    )
+
+
+def _insufficient(prep: Prepared, draft: Draft, valid_fraction: float) -> ProductOutcome:
+    minimum = prep.settings.analytics.min_valid_fraction
+    return ProductOutcome(
+        outcome="insufficient_data",
+        kind=draft.kind,
+        item_id=draft.item_id,
+        message=(
+            f"only {100 * valid_fraction:.1f} % of the AOI has a valid observation "
+            f"(minimum {100 * minimum:.0f} %): no product "
+            "published; widen the periods or choose less cloudy dates"
+        ),
+        valid_fraction=round(valid_fraction, 4),
+        threshold=draft.threshold,
+        warnings=draft.warnings,
+        input_items=draft.inputs,
+        qa=draft.qa,
+    )
+
+
+def _add_vectors_and_quicklook(
+    prep: Prepared, draft: Draft, pixel_area: float, enrich: EnrichPolygons | None
+) -> tuple[int, list[dict[str, Any]]]:
+    """Write the polygons, the per-municipality table and the quicklook as assets of the
+    draft; returns the number of polygons and the table's rows."""
+    crs = prep.settings.grid.crs
+    main = draft.files[draft.kind].path
     boundaries = _boundaries(prep)
     if boundaries is None:
         draft.warnings.append("no municipal boundaries configured: per-municipality table empty")
@@ -616,79 +406,12 @@ def finalize(
     )
     draft.add_file(
         "quicklook",
-        quicklook(main, draft.staging / "quicklook.png", prep, kind),
+        quicklook(main, draft.staging / "quicklook.png", prep, draft.kind),
         "image/png",
         ("overview", "visual"),
         "Quicklook",
     )
-    detected = counts[1] * pixel_area
-    spec = ProductSpec(
-        kind=kind,
-        item_id=draft.item_id,
-        aoi_key=prep.aoi.key,
-        aoi_name=f"{prep.aoi.name_ja} / {prep.aoi.name_en}",
-        aoi_geometry_4326=_mapping(prep.aoi.geometry),
-        before=str(prep.before),
-        after=str(prep.after),
-        datetime_range=(
-            dt.datetime.combine(prep.before.start, dt.time(), dt.UTC),
-            dt.datetime.combine(prep.after.end, dt.time(23, 59, 59), dt.UTC),
-        ),
-        geobox=draft.geobox,
-        software_version=software_version(),
-        flow_name=flow_name,
-        parameters={
-            **draft.parameters,
-            "threshold_used": draft.threshold,
-            "source": prep.source.name,
-        },
-        input_items=draft.inputs,
-        valid_fraction=valid_fraction,
-        outcome="published",
-        statistics={
-            "detected_area_m2": round(detected, 1),
-            "n_polygons": len(gdf),
-            "municipalities": rows,
-            "qa": draft.qa,
-            "warnings": draft.warnings,
-        },
-        run_id=run_id,
-        source=prep.source.location,
-        synthetic_inputs=draft.synthetic,
-    )
-    item = product_item(spec, draft.assets)
-    final = item_folder(prep.out_root, kind, draft.item_id)
-    if final.exists():
-        shutil.rmtree(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    draft.staging.rename(final)
-    href = publish_item(item, prep.out_root)
-    return ProductOutcome(
-        outcome="published",
-        kind=kind,
-        item_id=draft.item_id,
-        message=f"{kind} product {draft.item_id} published",
-        valid_fraction=round(valid_fraction, 4),
-        threshold=draft.threshold,
-        changed_area_m2=round(detected, 1),
-        n_polygons=len(gdf),
-        item_href=str(href),
-        folder=str(final),
-        files={
-            k: {"path": str(final / v.path.name), "sha256": v.sha256, "size": v.size}
-            for k, v in draft.files.items()
-        },
-        municipalities=rows,
-        warnings=draft.warnings,
-        input_items=draft.inputs,
-        qa=draft.qa,
-    )
-
-
-def _mapping(geom: Any) -> dict[str, Any]:
-    import shapely.geometry
-
-    return dict(shapely.geometry.mapping(geom))
+    return len(gdf), rows
 
 
 def summary_markdown(prep: Prepared, outcome: ProductOutcome) -> str:

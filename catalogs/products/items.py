@@ -25,10 +25,13 @@ from ..sources.hrefs import safe_name
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "KIND_TITLES",
     "PROCESSING_SCHEMA",
     "AssetSpec",
+    "AtomicStacIO",
     "ProductSpec",
     "catalog_lock",
+    "item_folder",
     "product_item",
     "publish_item",
 ]
@@ -38,7 +41,7 @@ FILE_SCHEMA = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROJ_SCHEMA = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 RASTER_SCHEMA = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 
-_KIND_TITLES = {
+KIND_TITLES = {
     "change": "Land-cover change (ΔNDVI) / 土地被覆変化",
     "flood": "Flood extent / 浸水域",
     "landslide": "Landslide scars / 斜面崩壊",
@@ -98,7 +101,7 @@ def product_item(spec: ProductSpec, assets: Mapping[str, AssetSpec]) -> pystac.I
     props: dict[str, Any] = {
         "start_datetime": start.isoformat().replace("+00:00", "Z"),
         "end_datetime": end.isoformat().replace("+00:00", "Z"),
-        "title": f"{_KIND_TITLES.get(spec.kind, spec.kind)} — {spec.aoi_name}",
+        "title": f"{KIND_TITLES.get(spec.kind, spec.kind)} — {spec.aoi_name}",
         "yamasat:kind": spec.kind,
         "yamasat:aoi": spec.aoi_key,
         "yamasat:aoi_name": spec.aoi_name,
@@ -174,7 +177,7 @@ def _dt_or_none(item: pystac.Item, key: str) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-class _AtomicStacIO(pystac.stac_io.DefaultStacIO):
+class AtomicStacIO(pystac.stac_io.DefaultStacIO):
     """pystac I/O whose writes go to a temporary file, fsync, then rename (never half a JSON)."""
 
     def write_text_to_href(self, href: str, txt: str) -> None:
@@ -229,20 +232,20 @@ def publish_item(item: pystac.Item, out_root: Path) -> Path:
     folder = item_folder(out_root, kind, item.id)
     for asset in item.assets.values():
         asset.href = str(folder / Path(asset.href).name)
-    io = _AtomicStacIO()
+    io = AtomicStacIO()
     with catalog_lock(out_root):
         root = _root_catalog(out_root, io)
         coll = root.get_child(kind)
         if not isinstance(coll, pystac.Collection):
             coll = pystac.Collection(
                 id=kind,
-                description=f"yamasat {kind} products: {_KIND_TITLES.get(kind, kind)}",
+                description=f"yamasat {kind} products: {KIND_TITLES.get(kind, kind)}",
                 extent=pystac.Extent(
                     pystac.SpatialExtent([list(item.bbox or [])]),
                     pystac.TemporalExtent([[_dt_or_none(item, "start_datetime"), None]]),
                 ),
                 license="CC-BY-4.0",
-                title=_KIND_TITLES.get(kind, kind),
+                title=KIND_TITLES.get(kind, kind),
             )
             root.add_child(coll)
         coll.links = [link for link in coll.links if _keep_link(link, item.id)]

@@ -139,7 +139,7 @@ def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
     """
     import pystac
 
-    from ..products.items import _KIND_TITLES, _AtomicStacIO, catalog_lock
+    from ..products.items import KIND_TITLES, AtomicStacIO, catalog_lock
 
     out_root = Path(out_root).resolve()
     report = RebuildReport(out_root / "catalog.json")
@@ -172,14 +172,14 @@ def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
         items = sorted(groups[kind], key=lambda i: i.id)
         coll = pystac.Collection(
             id=kind,
-            description=f"yamasat {kind} products: {_KIND_TITLES.get(kind, kind)}",
+            description=f"yamasat {kind} products: {KIND_TITLES.get(kind, kind)}",
             extent=pystac.Extent.from_items(items),
             license="CC-BY-4.0",
-            title=_KIND_TITLES.get(kind, kind),
+            title=KIND_TITLES.get(kind, kind),
         )
         coll.add_items(items)
         root.add_child(coll)
-    io = _AtomicStacIO()
+    io = AtomicStacIO()
     with catalog_lock(out_root):
         root.normalize_hrefs(str(out_root))
         root.make_all_asset_hrefs_relative()
