@@ -34,7 +34,8 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 
 from ...errors import SampleArchiveError
-from .cog import WrittenFile, write_cog
+from ...processing.write import WrittenFile
+from .cog import write_cog
 from .events import Event
 from .manifest import MANIFEST_NAME, EventRecord, SampleManifest
 from .scenes import (

@@ -7,8 +7,6 @@ and grid always give the same bytes with the same GDAL build.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,32 +17,12 @@ from odc.geo.geobox import GeoBox
 from rasterio.crs import CRS
 
 from ...errors import SampleArchiveError
+from ...processing.write import WrittenFile, sha256_file
 
-__all__ = ["COG_MEDIA_TYPE", "WrittenFile", "write_cog"]
+__all__ = ["write_cog"]
 
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-"""The media type STAC uses for COG assets."""
 BLOCKSIZE = 512
 """Tile size of the COGs, pixels."""
-
-
-@dataclass(frozen=True)
-class WrittenFile:
-    """A file that was written and what STAC's file extension says about it."""
-
-    path: Path
-    size: int
-    """bytes"""
-    checksum: str
-    """multihash of SHA2-256 (hex, ``1220`` + digest), as Earth Search writes it"""
-
-
-def _multihash_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return "1220" + digest.hexdigest()
 
 
 def write_cog(
@@ -55,7 +33,8 @@ def write_cog(
     nodata: float | None,
     resampling: str = "AVERAGE",
 ) -> WrittenFile:
-    """Write ``array`` (2-D, on ``geobox``) as a COG at ``path`` and return its size and hash.
+    """Write ``array`` (2-D, on ``geobox``) as a COG at ``path`` and return its size and hash
+    (:attr:`WrittenFile.multihash` is what STAC's ``file:checksum`` records).
 
     ``resampling`` is the GDAL overview resampling (``AVERAGE`` for measurements,
     ``NEAREST`` for classes). Raises :class:`SampleArchiveError` naming the path if GDAL
@@ -90,4 +69,4 @@ def write_cog(
             dst.write(array, 1)
     except (rasterio.errors.RasterioError, OSError) as e:
         raise SampleArchiveError(f"could not write the COG {path}: {e}") from e
-    return WrittenFile(path=path, size=path.stat().st_size, checksum=_multihash_sha256(path))
+    return WrittenFile(path=path, size=path.stat().st_size, sha256=sha256_file(path))

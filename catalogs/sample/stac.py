@@ -23,7 +23,7 @@ from odc.geo.geobox import GeoBox
 from pyproj import Transformer
 from shapely.geometry import mapping
 
-from .cog import COG_MEDIA_TYPE, WrittenFile
+from ...processing.write import COG_MEDIA_TYPE, WrittenFile
 from .scenes import DN_OFFSET, DN_SCALE, S1_ENL, TEN_M_BANDS, DemTile, S2Tile
 from .schedule import S1Acquisition, S2Acquisition
 from .sky import sun_position
@@ -99,7 +99,7 @@ def _proj(geobox: GeoBox) -> dict[str, Any]:
 
 
 def _file(written: WrittenFile) -> dict[str, Any]:
-    return {"file:checksum": written.checksum, "file:size": written.size}
+    return {"file:checksum": written.multihash, "file:size": written.size}
 
 
 def scl_statistics(scl: NDArray[np.uint8]) -> dict[str, float]:
