@@ -136,3 +136,42 @@ def test_float_cog_with_an_error_bound_is_lerc_within_it(tmp_path: Path, backend
         {tmp_path / "again.tif": (_arr(src), float_spec(bound))}, geobox=GEOBOX
     )  # reproducible: the same checksum for the same pixels
     assert again[tmp_path / "again.tif"].sha256 == out[tmp_path / "lerc.tif"].sha256
+
+
+def test_class_counts_of_a_product_read_by_blocks(tmp_path: Path) -> None:
+    from yamasat.processing.zonal import class_counts
+
+    ny, nx = SHAPE
+    product = np.zeros((ny, nx), dtype="uint8")
+    product[:10, :] = 1
+    product[-3:, :7] = 255
+    path = tmp_path / "p.tif"
+    write_cogs({path: (_arr(product), CogSpec(nodata=255, dtype="uint8"))}, geobox=GEOBOX)
+    expected = (int((product == 0).sum()), 10 * nx, 21)
+    assert class_counts(path) == expected
+    assert class_counts(path, block=300) == expected  # blocks that do not divide the grid
+
+
+def test_csv_has_a_bom_and_only_the_given_columns(tmp_path: Path) -> None:
+    from yamasat.processing.write import write_csv
+
+    path = tmp_path / "t.csv"
+    wf = write_csv([{"code": "35201", "name_ja": "下関市", "extra": 1}], path, ("code", "name_ja"))
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert path.read_text(encoding="utf-8-sig").splitlines() == ["code,name_ja", "35201,下関市"]
+    assert wf.sha256 == sha256_file(path) and wf.size == path.stat().st_size
+
+
+def test_geoparquet_keeps_its_crs_or_is_refused(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from yamasat.errors import WriteError
+    from yamasat.processing.write import write_parquet
+
+    frame = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.box(0, 0, 10, 10)], crs="EPSG:6671")
+    wf = write_parquet(frame, tmp_path / "p.parquet")
+    assert gpd.read_parquet(wf.path).crs.to_epsg() == 6671
+    with pytest.raises(WriteError, match="lost its CRS"):
+        write_parquet(frame.set_crs(None, allow_override=True), tmp_path / "q.parquet")
+    assert not (tmp_path / "q.parquet").exists()
