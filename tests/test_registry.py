@@ -32,7 +32,7 @@ from yamasat.catalogs.registry import (
     validate_products,
 )
 from yamasat.catalogs.registry.engine import check_sqlite_file, filesystem_type, head_revision
-from yamasat.catalogs.registry.models import Base, ProductRow
+from yamasat.catalogs.registry.tables import Base, ProductRow
 from yamasat.errors import (
     EvidenceError,
     InputDateError,
@@ -81,7 +81,7 @@ def _add(registry: Registry, sid: str, **kw: object) -> None:
 # ---------------------------------------------------------------- schema
 
 
-def test_migrations_create_the_schema_of_the_models(reg: Registry, url: str) -> None:
+def test_migrations_create_the_schema_of_the_tables(reg: Registry, url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

@@ -2,8 +2,7 @@
 
 The official source is MLIT's National Land Numerical Information, administrative areas
 (国土数値情報 行政区域 N03), one file per prefecture (35 = Yamaguchi), distributed as a zip
-holding a
-shapefile and a GeoJSON. Any of the three forms is accepted. Credit as MLIT requires:
+holding a shapefile and a GeoJSON. Any of the three forms is accepted. Credit as MLIT requires:
 「出典：国土数値情報（行政区域データ）（国土交通省）を加工して作成」.
 
 Without that file the prefecture outline falls back to the ``japanmap`` package (mainland only,

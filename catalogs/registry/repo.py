@@ -39,9 +39,9 @@ from .engine import (
     writer,
 )
 from .evidence import ProductEntry
-from .models import ProductRow, RunRow, SolutionProductRow, SolutionRow
 from .records import SolutionRecord, close_matches
 from .rows import entry_from_row, solution_record
+from .tables import ProductRow, RunRow, SolutionProductRow, SolutionRow
 
 __all__ = ["Registration", "Registry"]
 

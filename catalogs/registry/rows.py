@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import cast
 
 from .evidence import ProductEntry
-from .models import ProductRow, SolutionRow, StatusChangeRow
 from .records import EvidenceRecord, SolutionRecord, Status, StatusEvent
+from .tables import ProductRow, SolutionRow, StatusChangeRow
 
 __all__ = ["entry_from_row", "evidence_record", "quicklook_href", "solution_record", "utc"]
 

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...errors import InvariantError, UnknownRunError
-from .models import AcquisitionRow, RunRow
 from .records import close_matches
 from .repo import Registry, now
 from .rows import utc
+from .tables import AcquisitionRow, RunRow
 
 __all__ = [
     "AcquisitionRecord",

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...errors import InputDateError, RegistryError, SolutionExistsError
-from .models import SolutionRow, StatusChangeRow
 from .records import (
     SolutionRecord,
     check_date,
@@ -29,6 +28,7 @@ from .records import (
 )
 from .repo import Registry, now
 from .rows import solution_record
+from .tables import SolutionRow, StatusChangeRow
 
 __all__ = ["add_solution", "check_solution_id", "set_status"]
 

@@ -8,7 +8,8 @@ the same scene on any grid, for tests and evaluation. Everything is labelled syn
 
 Example::
 
-    from . import build_sample, World
+    from pathlib import Path
+    from yamasat.catalogs.sample import World, build_sample
     manifest = build_sample(Path("sample"))
     world = World(manifest.seed, manifest.bbox)
     truth = world.truth(world.project_geobox(), "flood")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from yamasat.catalogs.registry.models import Base
+from yamasat.catalogs.registry.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")
