@@ -30,13 +30,16 @@ from ..catalogs.products.draft import (
 )
 from ..catalogs.products.items import item_folder
 from ..catalogs.products.publishing import product_spec, publish_draft
+from ..catalogs.registry.evidence import verify_files, verify_item
 from ..errors import BoundariesMissingError, OutputExistsError
+from ..processing.grid import project_geobox
 from ..processing.quicklook import quicklook_from_cog
 from ..processing.vectors import EnrichPolygons
 from ..processing.write import WrittenFile, write_parquet
 from ..processing.zonal import class_counts
 from .checkpoints import Checkpoints
-from .prepare import Prepared, software_version
+from .prepare import Prepared, product_id, software_version
+from .progress import report
 
 __all__ = [
     "Draft",
@@ -101,8 +104,6 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
     raises :class:`OutputExistsError` with the reasons: nothing is overwritten without
     ``--force``.
     """
-    from ..catalogs.registry.evidence import verify_item
-
     final = item_folder(prep.out_root, kind, item_id)
     if not final.exists():
         return None
@@ -183,8 +184,6 @@ def resumed_draft(
     folder = checkpoints.folder / KEPT / item_id
     if not folder.is_dir():
         return None
-    from ..catalogs.registry.evidence import verify_files
-
     try:
         manifest = read_kept_manifest(folder, kind, item_id, geobox)
         if problems := verify_files(manifest["files"]):
@@ -225,9 +224,6 @@ def start_draft(
 ) -> Draft | ProductOutcome:
     """A draft in a fresh staging folder, or the ``exists`` outcome of a verified product;
     for a resumed run whose failed run wrote every raster, that draft (``rasters_done``)."""
-    from ..processing.grid import project_geobox
-    from .prepare import product_id
-
     grid = prep.settings.grid
     item_id = product_id(kind, prep, inputs, params)
     if not force and (done := existing_product(prep, kind, item_id)) is not None:
@@ -259,8 +255,6 @@ def finish_draft(
     """Polygons, table, quicklook, STAC and publishing, once every raster is written (or
     taken from a resumed run's checkpoint: ``inside`` None, the draft knows its size).
     ``inside`` is the lazy AOI mask on the draft's grid."""
-    from .progress import report
-
     if inside is not None:
         draft.rasters_written(int(inside.sum().compute()))
     report("analyse", 3, 4)
