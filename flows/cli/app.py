@@ -1,5 +1,5 @@
-"""The ``yamasat`` command line (typer + rich): the root command, its global options, and
-every command group in the order ``yamasat --help`` lists them. Exit code 0 only on success."""
+"""The ``yamasat`` command line (typer + rich): the root command and its global options,
+with every command group added. Exit code 0 only on success."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# typer lists the commands in the order they are added, commands before groups
 app.add_typer(sample_app, name="sample")
 app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(config_app, name="config")
