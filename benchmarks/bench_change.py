@@ -187,7 +187,7 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     from yamasat.flows.product_run import analyse_product
     from yamasat.flows.progress import set_reporter
     from yamasat.flows.recipes import CHANGE
-    from yamasat.processing.change import ChangeParams
+    from yamasat.processing.change_map import ChangeParams
     from yamasat.settings import load_settings
 
     t0 = time.perf_counter()

@@ -169,7 +169,7 @@ def _plain_change(catalog: str, aoi: str, out: str) -> dict[str, Any]:
     from yamasat.flows.product_run import analyse_product
     from yamasat.flows.progress import report
     from yamasat.flows.recipes import CHANGE
-    from yamasat.processing.change import ChangeParams
+    from yamasat.processing.change_map import ChangeParams
     from yamasat.settings import load_settings
 
     settings = load_settings()

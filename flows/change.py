@@ -1,9 +1,9 @@
 """The ``change_detection`` Prefect flow: search → analyse and write → publish → summarise.
 
-How the product is computed: :mod:`yamasat.flows.recipes.change`. Tasks pass item dicts and
-small frozen values; the dask graph is built and computed inside the analysis task, at the
-writes. The run is recorded in the registry (``yamasat runs list``); a failed run ends with a
-reason (``no_data: ...``) and can be resumed (``resume_of``).
+How the product is computed: :mod:`yamasat.flows.recipes.change_detection`. Tasks pass item
+dicts and small frozen values; the dask graph is built and computed inside the analysis task,
+at the writes. The run is recorded in the registry (``yamasat runs list``); a failed run ends
+with a reason (``no_data: ...``) and can be resumed (``resume_of``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """ΔINDEX straight from the stored digital numbers: the change measure in one kernel per chunk.
 
 The reference chain (:mod:`yamasat.processing.load` scaling and cloud blanking, then
-:func:`yamasat.processing.composite.median_composite`, :func:`yamasat.processing.indices.index` and
-:func:`yamasat.processing.change.difference`) materialises a float32 plane per band, date and step:
-on a Sentinel-2 tile most of the change pipeline's CPU went to those passes and to the
-first touch of their memory, and a dask worker held several of them per chunk. Here one task
+:func:`yamasat.processing.composite.median_composite`, :func:`yamasat.processing.indices.index`
+and :func:`yamasat.processing.change_map.difference`) materialises a float32 plane per band,
+date and step: on a Sentinel-2 tile most of the change pipeline's CPU went to those passes and
+to the first touch of their memory, and a dask worker held several of them per chunk
+(``benchmarks/bench_change.py`` measures it). Here one task
 per chunk takes the raw bands and the masks of both periods and returns ΔINDEX, working in
 strips of rows small enough to stay in the CPU cache. Every floating-point operation is the
 one the reference chain makes, in the same order, so the result is the same bit for bit

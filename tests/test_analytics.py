@@ -9,7 +9,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yamasat.processing.change import change_vector_magnitude, difference
+from yamasat.processing.change_map import change_vector_magnitude, difference
 from yamasat.processing.composite import median_composite
 from yamasat.processing.indices import index, mndwi, nbr, ndvi
 from yamasat.processing.objects import minimum_mapping_unit

@@ -20,7 +20,7 @@ from yamasat.flows.prepare import prepare, search_family, season_warnings
 from yamasat.flows.product_run import analyse_product
 from yamasat.flows.recipes import CHANGE
 from yamasat.processing.accuracy import confusion
-from yamasat.processing.change import ChangeParams
+from yamasat.processing.change_map import ChangeParams
 from yamasat.processing.grid import project_geobox
 from yamasat.settings import load_settings
 
@@ -275,7 +275,7 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
 ) -> None:
     """Items of one UTM zone (53SKT only): the measure is computed on the UTM grid and warped
     once; the product scores like the load onto the project grid and agrees with it."""
-    import yamasat.flows.recipes.change as steps
+    import yamasat.flows.recipes.change_detection as steps
     settings = load_settings(env={})
     aoi = "132.02,33.93,132.06,33.965"  # around the planted change, east of 132°E
     products = {}
@@ -329,7 +329,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     """The change analysis keeps its verified rasters when publishing fails, and a run of
     the same lineage publishes them without computing them again (same checksums)."""
     import yamasat.flows.publish
-    import yamasat.flows.recipes.change
+    import yamasat.flows.recipes.change_detection
     from yamasat.flows.checkpoints import Checkpoints
 
     settings = load_settings(env={})
@@ -383,7 +383,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
         raise AssertionError("the rasters must not be computed again")
 
     with monkeypatch.context() as m:
-        m.setattr(yamasat.flows.recipes.change, "measure_on_grid", no_compute)
+        m.setattr(yamasat.flows.recipes.change_detection, "measure_on_grid", no_compute)
         outcome = analyse_product(CHANGE, prep, b, a, params=params, checkpoints=ckpt)
     assert outcome.outcome == "published" and outcome.item_id == product.name
     assert outcome.files["change"]["sha256"] == manifest["files"]["change"]["sha256"]

@@ -16,7 +16,7 @@ from yamasat.catalogs.sample import SampleManifest
 from yamasat.catalogs.sources.profiles import scale_offset
 from yamasat.catalogs.sources.search import resolve_source, search_items
 from yamasat.errors import YamasatError
-from yamasat.processing.change import ChangeParams, change_measure
+from yamasat.processing.change_map import ChangeParams, change_measure
 from yamasat.processing.delta_index import delta_index_from_raw
 from yamasat.processing.grid import project_geobox
 from yamasat.processing.load import SCALE_ATTR, blank_block, load_s2, scale_block

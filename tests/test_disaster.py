@@ -20,7 +20,7 @@ from yamasat.flows.demo import DEMO_RUNS, demo_truth, score
 from yamasat.flows.prepare import prepare, search_family
 from yamasat.flows.product_run import analyse_product
 from yamasat.flows.recipes import BURN, FLOOD_S1, FLOOD_S2, LANDSLIDE
-from yamasat.flows.recipes.flood_s1 import pick_s1_pair
+from yamasat.flows.recipes.flood_mapping_s1 import pick_s1_pair
 from yamasat.processing.grid import project_geobox
 from yamasat.settings import load_settings
 

@@ -134,7 +134,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
     """A failure after every raster was written (here the quicklook) keeps the verified
     rasters with the run's checkpoints; the resume publishes them without computing again."""
     import yamasat.flows.publish
-    import yamasat.flows.recipes.burn
+    import yamasat.flows.recipes.burn_mapping
     from yamasat.flows.disaster import burn_mapping
 
     monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
@@ -157,7 +157,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         raise AssertionError("a resumed run must not compute its rasters again")
 
     with monkeypatch.context() as m:
-        m.setattr(yamasat.flows.recipes.burn, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.recipes.burn_mapping, "write_cogs", no_compute)
         assert run(["runs", "resume", failed["id"]]) == 0
     latest = _runs(capsys, "--limit", "1")[0]
     assert latest["outcome"] == "published" and latest["resumed_from"] == failed["id"]
@@ -182,7 +182,7 @@ def test_a_run_that_failed_after_writing_its_rasters_resumes_at_publishing(
         f.seek(-1, 2)
         f.write(bytes([last[0] ^ 0xFF]))
     with monkeypatch.context() as m, pytest.raises(AssertionError, match="must not compute"):
-        m.setattr(yamasat.flows.recipes.burn, "write_cogs", no_compute)
+        m.setattr(yamasat.flows.recipes.burn_mapping, "write_cogs", no_compute)
         burn_mapping(**_burn_kwargs(sample_root), force=True, resume_of=failed2["id"])
     assert not product_dir2.exists()  # the tampered rasters were dropped
 
@@ -200,8 +200,7 @@ def test_a_lost_run_is_closed_when_it_is_resumed(
     import subprocess
     import sys
 
-    from yamasat.catalogs.registry import open_registry
-    from yamasat.catalogs.registry import runs as run_records
+    from yamasat.catalogs.registry import open_registry, run_records
     from yamasat.catalogs.registry.run_records import start_run_record
     from yamasat.settings import load_settings
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..product_run import Recipe
-from .burn import Burn
-from .change import Change
-from .flood_s1 import FloodS1
-from .flood_s2 import FloodS2
-from .landslide import Landslide
+from .burn_mapping import Burn
+from .change_detection import Change
+from .flood_mapping_s1 import FloodS1
+from .flood_mapping_s2 import FloodS2
+from .landslide_mapping import Landslide
 
 __all__ = ["BURN", "CHANGE", "FLOOD_S1", "FLOOD_S2", "LANDSLIDE", "RECIPES"]
 

@@ -2,12 +2,12 @@
 
 1. The change measure on the project grid (:func:`measure_on_grid`): per UTM zone, the bands
    loaded as stored on the zone's own grid and turned into ΔINDEX by one fused kernel per
-   chunk (:func:`yamasat.processing.change.change_measure`, proven bit for bit against the
+   chunk (:func:`yamasat.processing.change_map.change_measure`, proven bit for bit against the
    reference chain in :mod:`yamasat.processing.delta_index`), warped once onto the grid.
 2. Pass 1 streams the measure to a float32 COG, keeping its uncompressed stream.
 3. The threshold: fixed, or Otsu on a decimated read of the COG's overviews.
 4. Pass 2 reads the stream back block by block, thresholds, applies the minimum mapping unit
-   (:func:`yamasat.processing.change.change_product`) and writes the uint8 product.
+   (:func:`yamasat.processing.change_map.change_product`) and writes the uint8 product.
 
 Memory stays at a few chunks whatever the area.
 """
@@ -21,7 +21,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ...errors import InvariantError
-from ...processing.change import NODATA, ChangeParams, change_measure, change_product
+from ...processing.change_map import NODATA, ChangeParams, change_measure, change_product
 from ...processing.grid import aoi_mask
 from ...processing.load import load_s2
 from ...processing.native_grid import native_geobox, split_by_crs

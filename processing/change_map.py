@@ -1,4 +1,4 @@
-"""Change detection between two periods: the lazy change measure, then a thresholded, sieved
+"""Change detection between two periods: the lazy change measure, then the thresholded, sieved
 product.
 
 Recipe (generic change, DESIGN §4): per-period median composites of cloud-masked
