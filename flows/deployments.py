@@ -183,6 +183,7 @@ def next_runs(
 def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
     """Prefect ``RunnerDeployment`` objects for ``prefect.serve``."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
     out = []
@@ -198,6 +199,9 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
                 ),
                 description=spec.description or None,
                 tags=["yamasat", spec.flow],
+                # by module, as prefect.yaml does: a flow module loaded as a script cannot
+                # resolve its package's relative imports
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
     return out
