@@ -49,7 +49,7 @@ def _analyse(product: str, sample: Path, out: Path, scheduler: str) -> dict[str,
     from yamasat.flows.demo import CHANGE_PERIODS, DEMO_RUNS
     from yamasat.flows.prepare import prepare, search_family
     from yamasat.flows.product_run import analyse_product
-    from yamasat.processing.change import ChangeParams
+    from yamasat.processing.change_map import ChangeParams
     from yamasat.settings import load_settings
 
     env = dict(os.environ)
