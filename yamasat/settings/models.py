@@ -264,12 +264,17 @@ class DaskConfig(_Section):
     """Where the dask graphs run."""
 
     scheduler: Text = Field(
-        default="local-cluster",
-        description="'threads' (one process; fastest on a small machine), 'local-cluster' "
-        "(a dask.distributed LocalCluster of worker processes) or a scheduler address such as "
-        "'tcp://10.0.0.5:8786' to scale beyond one machine",
+        default="auto",
+        description="'auto' (threads on up to 4 usable CPUs, else a LocalCluster sharing every "
+        "CPU), 'threads' (one process), 'local-cluster' (a dask.distributed LocalCluster of "
+        "worker processes) or a scheduler address such as 'tcp://10.0.0.5:8786' to scale "
+        "beyond one machine",
     )
-    n_workers: Int = Field(default=2, ge=1, description="LocalCluster worker processes")
+    n_workers: Int = Field(
+        default=2,
+        ge=1,
+        description="LocalCluster worker processes (local-cluster, or auto above 4 CPUs)",
+    )
     threads_per_worker: Int = Field(default=1, ge=1, description="threads per worker")
     dashboard_address: Text = Field(
         default="127.0.0.1:8787", description="LocalCluster dashboard (loopback); ':0' picks a port"
