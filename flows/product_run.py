@@ -3,7 +3,8 @@
 A product is a :class:`Recipe` (``flows/recipes/``): what it searches, its parameters, its
 analysis (which writes its COGs) and the extra columns of its polygons. :func:`analyse_product`
 does the rest the same way for all: draft (or the ``exists`` outcome) → resumed rasters, or
-the recipe's analysis → polygons, table, quicklook, STAC, publishing.
+the AOI mask and the recipe's analysis (given one :class:`Analysis`) → polygons, table,
+quicklook, STAC, publishing.
 
 :func:`run_product` is the body of a product flow: prepare → search both periods
 (checkpointed, so a resumed run does not search again) → analyse under the product's lock →
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -26,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ..catalogs.sources.signing import signed_for_reading
 from ..errors import HrefPolicyError, SourceError, YamasatError
+from ..processing.grid import aoi_mask
 from ..settings import Settings
 from .checkpoints import Checkpoints
 from .compute import compute_on
@@ -37,6 +39,7 @@ from .tracking import RunContext, current_run_id, product_lock, tracked
 
 __all__ = [
     "SEARCH_TASK",
+    "Analysis",
     "Enricher",
     "Recipe",
     "analyse_product",
@@ -59,6 +62,21 @@ Enricher = Callable[[Any], Any]
 def params_dict(params: Any) -> dict[str, Any]:
     """A frozen parameter dataclass as a JSON-safe dict."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}
+
+
+@dataclass(frozen=True)
+class Analysis(Generic[P]):
+    """What a recipe's analysis works from, handed over by :func:`analyse_product`."""
+
+    prep: Prepared
+    draft: Draft
+    """the product being made: its grid (``geobox``), ``staging`` folder, COGs and QA"""
+    before: list[pystac.Item]
+    after: list[pystac.Item]
+    """the items of each period the product is made from (:meth:`Recipe.select`)"""
+    params: P
+    inside: xr.DataArray
+    """the lazy AOI mask on ``draft.geobox``: True inside the AOI (pixel centres)"""
 
 
 class Recipe(ABC, Generic[P]):
@@ -88,16 +106,9 @@ class Recipe(ABC, Generic[P]):
         """The parameters from the settings (``analytics.<product>``)."""
 
     @abstractmethod
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: P,
-    ) -> xr.DataArray:
-        """Compute the product and write its COGs into ``draft.staging``, recording them with
-        ``draft.add_cog`` (and its threshold, QA and warnings); return the lazy AOI mask."""
+    def analyse(self, run: Analysis[P]) -> None:
+        """Compute the product and write its COGs into ``run.draft.staging``, recording them
+        with ``run.draft.add_cog`` (and its threshold, QA and warnings)."""
 
     def record(self, params: P) -> dict[str, Any]:
         """The parameters as recorded in the product (and its identity)."""
@@ -163,7 +174,8 @@ def analyse_product(
         if draft.rasters_done:  # resumed: the failed run wrote every raster
             return finish_draft(prep, draft, None, run_id, recipe.flow, enrich)
         report("analyse", 0, 4)
-        inside = recipe.analyse(prep, draft, before, after, params)
+        inside = aoi_mask(draft.geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
+        recipe.analyse(Analysis(prep, draft, before, after, params, inside))
         report("analyse", 2, 4)
         return finish_draft(prep, draft, inside, run_id, recipe.flow, enrich)
 

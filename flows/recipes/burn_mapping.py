@@ -11,22 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pystac
-import xarray as xr
-
 from ...processing.burn import USGS_THRESHOLDS, BurnParams, burn_severity
 from ...processing.flood import encode
-from ...processing.grid import aoi_mask
 from ...processing.indices import mndwi, nbr
 from ...processing.object_stats import object_means
 from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
-from ..prepare import Prepared
-from ..product_run import Enricher, Recipe, params_dict
+from ..product_run import Analysis, Enricher, Recipe, params_dict
 from ..progress import report
-from ..publish import Draft, float_band
+from ..publish import float_band
 from .inputs import float_cog, s2_composites
 
 __all__ = ["Burn"]
@@ -52,19 +47,12 @@ class Burn(Recipe[BurnParams]):
     def enrich(self, staging: Path) -> Enricher:
         return object_means({"mean_dnbr": staging / "dnbr.tif"})
 
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: BurnParams,
-    ) -> xr.DataArray:
+    def analyse(self, run: Analysis[BurnParams]) -> None:
+        prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
-        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
         bands = ("nir", "swir22", "green", "swir16")
-        pre = s2_composites(prep, before, geobox, bands)
-        post = s2_composites(prep, after, geobox, bands)
+        pre = s2_composites(prep, run.before, geobox, bands)
+        post = s2_composites(prep, run.after, geobox, bands)
         dnbr = (nbr(pre.nir, pre.swir22) - nbr(post.nir, post.swir22)).where(inside)
         # NBR over open water is noise (tiny reflectances): water in either period is excluded
         water = (mndwi(pre.green, pre.swir16) > 0) | (mndwi(post.green, post.swir16) > 0)
@@ -98,4 +86,3 @@ class Burn(Recipe[BurnParams]):
         draft.add_cog(
             "dnbr", written[s / "dnbr.tif"], "dNBR = NBR before − NBR after", float_band(prep)
         )
-        return inside

@@ -22,7 +22,6 @@ from odc.geo.geobox import GeoBox
 
 from ...errors import InvariantError
 from ...processing.change_map import NODATA, ChangeParams, change_measure, change_product
-from ...processing.grid import aoi_mask
 from ...processing.load import load_s2
 from ...processing.native_grid import native_geobox, split_by_crs
 from ...processing.read_back import open_raster, open_warped, read_decimated
@@ -30,9 +29,9 @@ from ...processing.threshold import change_threshold
 from ...processing.write import CogSpec, write_cogs, write_raster
 from ...settings import Settings
 from ..prepare import Prepared, software_version
-from ..product_run import Recipe
+from ..product_run import Analysis, Recipe
 from ..progress import report
-from ..publish import Draft, float_band
+from ..publish import float_band
 from .inputs import float_cog, s2_load_options
 
 __all__ = ["Change", "measure_on_grid"]
@@ -115,18 +114,11 @@ class Change(Recipe[ChangeParams]):
     def lock_variant(self, params: ChangeParams) -> str:
         return params.index
 
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: ChangeParams,
-    ) -> xr.DataArray:
+    def analyse(self, run: Analysis[ChangeParams]) -> None:
+        prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         grid = prep.settings.grid
         staging, geobox = draft.staging, draft.geobox
-        measure = measure_on_grid(prep, before, after, params, geobox, staging)
-        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=grid.chunk_size)
+        measure = measure_on_grid(prep, run.before, run.after, params, geobox, staging)
         name = "cva" if params.cva_bands else f"d{params.index}"
         path = staging / f"{name}.tif"
         written = write_cogs(
@@ -168,4 +160,3 @@ class Change(Recipe[ChangeParams]):
             {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
         )
         stream.unlink()  # not part of the product
-        return inside

@@ -23,7 +23,6 @@ from ...processing.flood import (
     encode,
     sar_flood,
 )
-from ...processing.grid import aoi_mask
 from ...processing.load import load_bands
 from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
@@ -31,9 +30,8 @@ from ...processing.sar import lee_filter, to_db
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
 from ..prepare import Prepared
-from ..product_run import Recipe, params_dict
+from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from ..publish import Draft
 from .inputs import load_slope
 
 __all__ = ["FloodS1", "pick_s1_pair"]
@@ -113,16 +111,9 @@ class FloodS1(Recipe[SarFloodParams]):
         pre, post, _ = pick_s1_pair(before, after)
         return pre, post
 
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: SarFloodParams,
-    ) -> xr.DataArray:
-        geobox = draft.geobox
-        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
+    def analyse(self, run: Analysis[SarFloodParams]) -> None:
+        prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
+        before, after, geobox = run.before, run.after, draft.geobox
         pre_db = _sar_db(before, prep, geobox, params)
         post_db = _sar_db(after, prep, geobox, params)
         vv_t, vv_otsu = bimodal_threshold(
@@ -173,4 +164,3 @@ class FloodS1(Recipe[SarFloodParams]):
             "Flood likelihood 0–100 (% of detectors voting water)",
             {"nodata": NODATA, "data_type": "uint8", "unit": "percent"},
         )
-        return inside

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pystac
-import xarray as xr
-
 from ...processing.flood import OpticalFloodParams, bimodal_threshold, encode, optical_flood
-from ...processing.grid import aoi_mask
 from ...processing.indices import mndwi
 from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
-from ..prepare import Prepared
-from ..product_run import Recipe
+from ..product_run import Analysis, Recipe
 from ..progress import report
-from ..publish import Draft, float_band
+from ..publish import float_band
 from .inputs import float_cog, load_slope, s2_composites
 
 __all__ = ["FloodS2"]
@@ -50,18 +45,11 @@ class FloodS2(Recipe[OpticalFloodParams]):
             "max_slope_deg": params.max_slope_deg,
         }
 
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: OpticalFloodParams,
-    ) -> xr.DataArray:
+    def analyse(self, run: Analysis[OpticalFloodParams]) -> None:
+        prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
-        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
-        ref = s2_composites(prep, before, geobox, ("green", "swir16"))
-        aft = s2_composites(prep, after, geobox, ("green", "swir16"))
+        ref = s2_composites(prep, run.before, geobox, ("green", "swir16"))
+        aft = s2_composites(prep, run.after, geobox, ("green", "swir16"))
         m_ref, m_aft = mndwi(ref.green, ref.swir16), mndwi(aft.green, aft.swir16)
         t, from_otsu = bimodal_threshold(m_aft.where(inside), fallback=0.0, plausible=(-0.3, 0.5))
         slope = load_slope(prep, geobox)
@@ -100,4 +88,3 @@ class FloodS2(Recipe[OpticalFloodParams]):
         draft.add_cog(
             "mndwi", written[mpath], "MNDWI after the event (median composite)", float_band(prep)
         )
-        return inside

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pystac
-import xarray as xr
-
 from ...errors import SourceError
 from ...processing.flood import encode
-from ...processing.grid import aoi_mask
 from ...processing.indices import mndwi, ndvi
 from ...processing.landslide import LandslideParams, landslide_candidates
 from ...processing.object_stats import object_means
@@ -23,10 +19,9 @@ from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
-from ..prepare import Prepared
-from ..product_run import Enricher, Recipe
+from ..product_run import Analysis, Enricher, Recipe
 from ..progress import report
-from ..publish import Draft, float_band
+from ..publish import float_band
 from .inputs import float_cog, load_slope, s2_composites
 
 __all__ = ["Landslide"]
@@ -48,14 +43,8 @@ class Landslide(Recipe[LandslideParams]):
             {"mean_slope_deg": staging / "slope.tif", "mean_dndvi": staging / "dndvi.tif"}
         )
 
-    def analyse(
-        self,
-        prep: Prepared,
-        draft: Draft,
-        before: list[pystac.Item],
-        after: list[pystac.Item],
-        params: LandslideParams,
-    ) -> xr.DataArray:
+    def analyse(self, run: Analysis[LandslideParams]) -> None:
+        prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
         slope = load_slope(prep, geobox)
         if slope is None:
@@ -63,10 +52,9 @@ class Landslide(Recipe[LandslideParams]):
                 "landslide mapping needs a DEM (slope is essential) and source "
                 f"{prep.source.name!r} offers none for this AOI; use a source with cop-dem-glo-30"
             )
-        inside = aoi_mask(geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
         bands = ("red", "nir", "green", "swir16")
-        pre = s2_composites(prep, before, geobox, bands)
-        post = s2_composites(prep, after, geobox, bands)
+        pre = s2_composites(prep, run.before, geobox, bands)
+        post = s2_composites(prep, run.after, geobox, bands)
         n_pre, n_post = ndvi(pre.nir, pre.red), ndvi(post.nir, post.red)
         cand, valid = landslide_candidates(
             n_pre, n_post, mndwi(post.green, post.swir16), slope, params
@@ -100,4 +88,3 @@ class Landslide(Recipe[LandslideParams]):
             "Slope from the DEM (degrees)",
             float_band(prep, unit="degree"),
         )
-        return inside
