@@ -30,62 +30,21 @@ Modules: :mod:`.models` (the frozen models), :mod:`.fields` (field types and val
 
 from __future__ import annotations
 
+from . import models
 from .fields import ConfigDate, ConfigPath
 from .layers import ENV_CONFIG, ENV_PREFIX, default_config_path, load_settings
-from .models import (
-    FLOW_NAMES,
-    AnalyticsConfig,
-    BoundariesConfig,
-    BurnConfig,
-    ChangeConfig,
-    DaskConfig,
-    DateRange,
-    DeploymentConfig,
-    FloodConfig,
-    FlowName,
-    GridConfig,
-    IndicatorConfig,
-    IndicatorPoint,
-    LandslideConfig,
-    MaskingConfig,
-    NetworkConfig,
-    OrchestrationConfig,
-    SampleConfig,
-    Settings,
-    SourceConfig,
-    StorageConfig,
-)
+from .models import *  # noqa: F403  (the models: exactly models.__all__, re-exported below)
 from .redaction import masked
 from .yaml_files import parse_yaml
 
 __all__ = [
     "ENV_CONFIG",
     "ENV_PREFIX",
-    "FLOW_NAMES",
-    "AnalyticsConfig",
-    "BoundariesConfig",
-    "BurnConfig",
-    "ChangeConfig",
     "ConfigDate",
     "ConfigPath",
-    "DaskConfig",
-    "DateRange",
-    "DeploymentConfig",
-    "FloodConfig",
-    "FlowName",
-    "GridConfig",
-    "IndicatorConfig",
-    "IndicatorPoint",
-    "LandslideConfig",
-    "MaskingConfig",
-    "NetworkConfig",
-    "OrchestrationConfig",
-    "SampleConfig",
-    "Settings",
-    "SourceConfig",
-    "StorageConfig",
     "default_config_path",
     "load_settings",
     "masked",
     "parse_yaml",
 ]
+__all__ += models.__all__
