@@ -44,6 +44,7 @@ from ..catalogs.sources.search import resolve_source
 from ..errors import AcquisitionsFailedError, BoundariesMissingError, reason_of
 from ..settings import Settings
 from .disaster import flood_mapping
+from .flow_factory import with_run_options
 from .prepare import Prepared, search_family
 from .product_run import SEARCH_TASK
 from .tracking import RunContext, tracked
@@ -77,7 +78,6 @@ class Acquisition:
 def acquisition_key(item: dict[str, Any]) -> str:
     """How the registry names an acquisition's item: ``collection/item-id``."""
     return f"{item.get('collection') or 'sentinel-1'}/{item['id']}"
-
 
 
 def _when(item: dict[str, Any]) -> dt.datetime:
@@ -173,19 +173,15 @@ def search_new(
 
 
 @flow(name="s1_flood_check", log_prints=False)
+@with_run_options(after="today")
 def s1_flood_check(
     aoi: str = "yamaguchi",
     lookback_days: int = 3,
     pre_event_days: int = 30,
     today: str | None = None,
-    source: str = "sample",
-    out: str | None = None,
-    solution: str | None = None,
-    force: bool = False,
-    config: str | None = None,
-    profile: str | None = None,
     watch: str = "s1-flood",
     resume_of: str | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Map floods from the Sentinel-1 acquisitions of the last ``lookback_days`` days that
     were not handled before, over the municipalities each one covers.
@@ -193,8 +189,7 @@ def s1_flood_check(
     ``today`` (a date or ``today``, Asia/Tokyo by default) ends the look-back window.
     """
     params = dict(aoi=aoi, lookback_days=lookback_days, pre_event_days=pre_event_days,
-                  today=today, source=source, out=out, solution=solution, force=force,
-                  config=config, profile=profile, watch=watch, resume_of=resume_of)  # fmt: skip
+                  today=today, **options, watch=watch, resume_of=resume_of)  # fmt: skip
 
     def body(ctx: RunContext) -> dict[str, Any]:
         if lookback_days < 1 or pre_event_days < 12:
@@ -208,7 +203,7 @@ def s1_flood_check(
         window = f"{end - dt.timedelta(days=lookback_days)}/{end}"
         boundaries = _boundaries(ctx.settings)  # read once: the AOI and the coverage use it
         area = resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path, boundaries=boundaries)
-        new = search_new(ctx, area, source, profile, window, watch)
+        new = search_new(ctx, area, options["source"], options["profile"], window, watch)
         acqs = group_acquisitions(new, area, boundaries)
         rows, products, failures = _map_each(ctx, params, acqs, boundaries)
         create_table_artifact(
@@ -231,7 +226,7 @@ def s1_flood_check(
             "products": products,
         }
 
-    return cast(dict[str, Any], tracked("s1_flood_check", params, body, output_root=out))
+    return cast(dict[str, Any], tracked("s1_flood_check", params, body, output_root=options["out"]))
 
 
 def _map_each(

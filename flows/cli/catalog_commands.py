@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from .toolkit import (
     EXIT_CHECK_FAILED,
     ListFormat,
     literal,
-    print_plain,
+    print_json,
     print_rich,
     registry_session,
     settings_of_invocation,
@@ -48,7 +47,7 @@ def catalog_list(
         for p, sols in products
     ]
     if fmt is not ListFormat.table:
-        print_plain(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     table = Table(title=f"{len(rows)} registered products")
     for col in ("id", "kind", "aoi", "after", "check", "solutions"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,112 +83,73 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
         raise typer.Exit(EXIT_INSUFFICIENT)
 
 
-@run_app.command("change")
-def run_change(
-    aoi: AoiOpt,
-    before: BeforeOpt,
-    after: AfterOpt,
-    source: SourceOpt = "sample",
-    out: OutOpt = None,
-    solution: SolutionOpt = None,
-    force: ForceOpt = False,
-    profile: ProfileOpt = None,
+_OPTION = inspect.Parameter.KEYWORD_ONLY
+
+#: what every ``run`` command asks for first: the AOI and the two periods
+_PLACE_AND_PERIODS = (
+    inspect.Parameter("aoi", _OPTION, annotation=AoiOpt),
+    inspect.Parameter("before", _OPTION, annotation=BeforeOpt),
+    inspect.Parameter("after", _OPTION, annotation=AfterOpt),
+)
+#: what every ``run`` command takes after its own options
+_RUN_OPTIONS = (
+    inspect.Parameter("source", _OPTION, default="sample", annotation=SourceOpt),
+    inspect.Parameter("out", _OPTION, default=None, annotation=OutOpt),
+    inspect.Parameter("solution", _OPTION, default=None, annotation=SolutionOpt),
+    inspect.Parameter("force", _OPTION, default=False, annotation=ForceOpt),
+    inspect.Parameter("profile", _OPTION, default=None, annotation=ProfileOpt),
+)
+
+
+def _add_run_command(
+    name: str, flow_name: str, title: str, doc: str, *own: inspect.Parameter
 ) -> None:
-    """Change detection (ΔNDVI) between two periods; publishes a STAC product."""
-    _run_flow(
-        "change_detection",
-        "change detection",
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        solution=solution,
-        force=force,
-        profile=profile,
-    )
+    """Add ``yamasat run <name>``: runs the flow ``flow_name`` with the command's options
+    (the AOI, the periods, ``own`` and the run options) and prints its outcome as ``title``
+    (formatted with the options)."""
+
+    def command(**options: Any) -> None:
+        _run_flow(flow_name, title.format(**options), **options)
+
+    params = [*_PLACE_AND_PERIODS, *own, *_RUN_OPTIONS]
+    command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__name__ = command.__qualname__ = f"run_{name}"
+    command.__doc__ = doc
+    run_app.command(name)(command)
 
 
-@run_app.command("flood")
-def run_flood(
-    aoi: AoiOpt,
-    before: BeforeOpt,
-    after: AfterOpt,
-    sensor: Annotated[
-        str, typer.Option(help="s1 (Sentinel-1 SAR, default) or s2 (optical).")
-    ] = "s1",
-    source: SourceOpt = "sample",
-    out: OutOpt = None,
-    solution: SolutionOpt = None,
-    force: ForceOpt = False,
-    profile: ProfileOpt = None,
-) -> None:
-    """Flood extent (S1: three detectors by vote with a 0–100 likelihood; S2: MNDWI)."""
-    _run_flow(
-        "flood_mapping",
-        f"flood mapping ({sensor})",
-        aoi=aoi,
-        before=before,
-        after=after,
-        sensor=sensor,
-        source=source,
-        out=out,
-        solution=solution,
-        force=force,
-        profile=profile,
-    )
-
-
-@run_app.command("landslide")
-def run_landslide(
-    aoi: AoiOpt,
-    before: BeforeOpt,
-    after: AfterOpt,
-    source: SourceOpt = "sample",
-    out: OutOpt = None,
-    solution: SolutionOpt = None,
-    force: ForceOpt = False,
-    profile: ProfileOpt = None,
-) -> None:
-    """Landslide scars (NDVI loss to bare soil on steep slopes); needs a DEM."""
-    _run_flow(
-        "landslide_mapping",
-        "landslide mapping",
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        solution=solution,
-        force=force,
-        profile=profile,
-    )
-
-
-@run_app.command("burn")
-def run_burn(
-    aoi: AoiOpt,
-    before: BeforeOpt,
-    after: AfterOpt,
-    source: SourceOpt = "sample",
-    out: OutOpt = None,
-    solution: SolutionOpt = None,
-    force: ForceOpt = False,
-    profile: ProfileOpt = None,
-) -> None:
-    """Burn scar: dNBR with the USGS severity classes and a binary burned product."""
-    _run_flow(
-        "burn_mapping",
-        "burn mapping",
-        aoi=aoi,
-        before=before,
-        after=after,
-        source=source,
-        out=out,
-        solution=solution,
-        force=force,
-        profile=profile,
-    )
+_add_run_command(
+    "change",
+    "change_detection",
+    "change detection",
+    "Change detection (ΔNDVI) between two periods; publishes a STAC product.",
+)
+_add_run_command(
+    "flood",
+    "flood_mapping",
+    "flood mapping ({sensor})",
+    "Flood extent (S1: three detectors by vote with a 0–100 likelihood; S2: MNDWI).",
+    inspect.Parameter(
+        "sensor",
+        _OPTION,
+        default="s1",
+        annotation=Annotated[
+            str, typer.Option(help="s1 (Sentinel-1 SAR, default) or s2 (optical).")
+        ],
+    ),
+)
+_add_run_command(
+    "landslide",
+    "landslide_mapping",
+    "landslide mapping",
+    "Landslide scars (NDVI loss to bare soil on steep slopes); needs a DEM.",
+)
+_add_run_command(
+    "burn",
+    "burn_mapping",
+    "burn mapping",
+    "Burn scar: dNBR with the USGS severity classes and a binary burned product.",
+)
 
 
 def demo(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,8 @@ from rich.table import Table
 from .toolkit import (
     ListFormat,
     literal,
-    print_plain,
+    print_csv,
+    print_json,
     print_rich,
     registry_session,
     settings_of_invocation,
@@ -64,22 +64,13 @@ def runs_list(
         records = run_records(reg, limit=limit, flow=flow, state=state, aoi=aoi)
         resumed = completed_resumes(reg, [r.id for r in records if r.state != "completed"])
     if fmt is ListFormat.json:
-        print_plain(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=2))
+        print_json([r.as_dict() for r in records])
         return
     if fmt is ListFormat.csv:
-        import csv
-        import io
-
-        buf = io.StringIO()
         cols = ["id", "flow", "deployment", "aoi", "state", "outcome", "reason", "started_at",
                 "duration_s", "products", "message"]  # fmt: skip
-        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for r in records:
-            row = r.as_dict()
-            row["products"] = " ".join(r.products)
-            w.writerow(row)
-        print_plain(buf.getvalue())
+        rows = ({**r.as_dict(), "products": " ".join(r.products)} for r in records)
+        print_csv(rows, cols, extrasaction="ignore")
         return
     table = Table(title=f"runs ({len(records)} most recent; times {tz.key})", box=None)
     table.add_column("started", no_wrap=True)
@@ -125,7 +116,7 @@ def runs_show(
 
     with registry_session() as reg:
         record = run_record(reg, run_id)
-    print_plain(json.dumps(record.as_dict(), ensure_ascii=False, indent=2))
+    print_json(record.as_dict())
 
 
 @runs_app.command("resume")

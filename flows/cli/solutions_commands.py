@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,8 @@ from ...catalogs.registry import SolutionRecord, Tally
 from .toolkit import (
     ListFormat,
     literal,
+    print_csv,
+    print_json,
     print_plain,
     print_rich,
     registry_session,
@@ -110,17 +111,12 @@ def list_(
         records = reg.solutions(status=check_status(status) if status else None)
     rows = _solution_rows(records)
     if fmt is ListFormat.json:
-        print_plain(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     if fmt is ListFormat.csv:
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
-        w.writeheader()
-        w.writerows({**r, "evidence": ";".join(r["evidence"])} for r in rows)
-        print_plain(buf.getvalue())
+        fields = list(rows[0]) if rows else ["id"]
+        csv_rows = ({**r, "evidence": ";".join(r["evidence"])} for r in rows)
+        print_csv(csv_rows, fields, lineterminator="\n")
         return
     table = Table(title=f"{len(rows)} solutions")
     for col in ("id", "name", "organization", "theme", "status", "developed on", "evidence"):

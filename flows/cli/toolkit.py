@@ -3,7 +3,10 @@ output helpers, list formats and exit statuses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +28,8 @@ __all__ = [
     "console",
     "err_console",
     "literal",
+    "print_csv",
+    "print_json",
     "print_plain",
     "print_rich",
     "registry_session",
@@ -94,3 +99,17 @@ def literal(value: object) -> str:
 def print_plain(text: str) -> None:
     """Machine-readable output: plain text on stdout, no markup or wrapping."""
     typer.echo(text, nl=not text.endswith("\n"))
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout, non-ASCII text as it is."""
+    print_plain(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def print_csv(rows: Iterable[dict[str, Any]], fieldnames: list[str], **options: Any) -> None:
+    """``rows`` as CSV with a header line on stdout; ``options`` go to ``csv.DictWriter``."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, **options)
+    writer.writeheader()
+    writer.writerows(rows)
+    print_plain(buf.getvalue())
