@@ -221,9 +221,9 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
 
 def _peak_rss_mb() -> float:
     """This process's own peak RSS in MB (VmHWM; ``ru_maxrss`` where /proc is missing)."""
-    from bench_scale import _hwm_bytes
+    from bench_scale import hwm_bytes
 
-    hwm = _hwm_bytes(os.getpid())
+    hwm = hwm_bytes(os.getpid())
     if hwm is not None:
         return hwm / 2**20
     import resource

@@ -103,7 +103,7 @@ def build_case(work: Path, scale: float) -> tuple[Path, tuple[float, float, floa
 # --- in the child processes -------------------------------------------------------------------
 
 
-def _hwm_bytes(pid: int) -> int | None:
+def hwm_bytes(pid: int) -> int | None:
     """The kernel's peak RSS of ``pid`` (VmHWM), None when it cannot be read. Not
     ``ru_maxrss``: Linux carries it over fork and exec, so a child of a parent that had just
     built a large case would report the parent's peak. (bench_change uses this too.)"""
@@ -135,7 +135,7 @@ class RssSampler(threading.Thread):
         while True:
             for child in me.children(recursive=True):
                 try:
-                    hwm = _hwm_bytes(child.pid) or child.memory_info().rss
+                    hwm = hwm_bytes(child.pid) or child.memory_info().rss
                     if child.pid not in self.cmdline:
                         self.cmdline[child.pid] = " ".join(child.cmdline())[:200]
                 except psutil.Error:
@@ -263,7 +263,7 @@ def _child_run(mode: str, catalog: str, aoi: str, out: str, interval: float) -> 
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a
         # driver that has just built a large archive would report the driver's peak
         "driver_peak_mb": (
-            _hwm_bytes(os.getpid()) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            hwm_bytes(os.getpid()) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         )
         / 2**20,
     }
@@ -359,7 +359,7 @@ def _prefect_database(kind: str) -> Iterator[str | None]:
         return
     from tests.support import postgres
 
-    server = postgres._start()  # stopped below; the module reaps it if this process dies
+    server = postgres.start_server()  # stopped below; the module reaps it if this process dies
     try:
         yield server.create_database().replace("postgresql+psycopg", "postgresql+asyncpg")
     finally:

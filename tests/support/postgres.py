@@ -151,7 +151,8 @@ def _reap_orphans(bin_dir: Path) -> None:
         stale.stop()
 
 
-def _start() -> PostgresServer:
+def start_server() -> PostgresServer:
+    """A new PostgreSQL server on loopback in a temporary folder; the caller stops it."""
     bin_dir = _bin_dir()
     if bin_dir is None or not (bin_dir / "pg_ctl").exists():
         raise _CannotStartError(
@@ -187,7 +188,7 @@ def postgres_server() -> PostgresServer:
     """The test process's PostgreSQL server (started once); skips the test when impossible."""
     if _State.server is None and _State.failure is None:
         try:
-            _State.server = _start()
+            _State.server = start_server()
             atexit.register(_State.server.stop)
         except (_CannotStartError, OSError, subprocess.SubprocessError) as e:
             _State.failure = f"PostgreSQL could not be started locally: {e}"
