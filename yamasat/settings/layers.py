@@ -10,11 +10,12 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import ValidationError
 
 from ..errors import ConfigError
+from .fields import check_slug
 from .models import Settings
 from .problems import Provenance, dotted, problem
 from .schema import ROOT, Slot, child, resolve_paths, unwrap
@@ -93,13 +94,23 @@ def _merge(
             _put(target, (*path, key), value, origin, prov)
 
 
+def _slug_keyed(slot: Slot | None) -> bool:
+    """True for a mapping whose keys are slugs (sources, deployments): a variable names them
+    with ``_`` for ``-``. Free-form mappings (a deployment's ``parameters``) keep ``_``."""
+    if slot is None or get_origin(tp := unwrap(slot)[0]) is not dict:
+        return False
+    key_type = get_args(tp)[0]
+    return get_origin(key_type) is Annotated and any(
+        getattr(m, "func", None) is check_slug for m in get_args(key_type)[1:]
+    )
+
+
 def _env_key_path(name: str) -> tuple[tuple[str, ...], Slot | None]:
     """The key path an environment variable sets, and its slot in the schema."""
     path: tuple[str, ...] = ()
     slot: Slot | None = ROOT
     for part in name[len(ENV_PREFIX) :].split(_ENV_SEP):
-        in_mapping = slot is not None and get_origin(unwrap(slot)[0]) is dict
-        key = part.lower().replace("_", "-") if in_mapping else part.lower()
+        key = part.lower().replace("_", "-") if _slug_keyed(slot) else part.lower()
         path, slot = (*path, key), child(slot, key)
     return path, slot
 
