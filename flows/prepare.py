@@ -18,7 +18,7 @@ import pystac
 
 from ..catalogs.extent.aoi import AOI, resolve_aoi
 from ..catalogs.extent.periods import Period, check_before_after, parse_period
-from ..catalogs.sources.hrefs import HrefPolicy
+from ..catalogs.sources.hrefs import HrefPolicy, ObjectStore
 from ..catalogs.sources.search import (
     NetworkPolicy,
     Source,
@@ -94,13 +94,18 @@ def network_policy(settings: Settings) -> NetworkPolicy:
 
 
 def href_policy(settings: Settings, source: Source) -> HrefPolicy:
-    """The asset-href policy: configured roots, the sample root, and a local catalog's folder."""
+    """The asset-href policy: configured roots, the sample root, a local catalog's folder, and
+    the object-store buckets whose s3:// hrefs are read over https."""
     roots = [*settings.network.allowed_roots, settings.sample.root]
     if source.kind == "static" and not source.location.startswith(("http://", "https://")):
         roots.append(Path(source.location).parent)
     return HrefPolicy(
         allowed_roots=tuple(Path(r) for r in roots),
         allowed_http_hosts=tuple(settings.network.allowed_http_hosts),
+        object_stores=tuple(
+            ObjectStore(bucket, store.access, store.https, store.serves)
+            for bucket, store in settings.network.object_stores.items()
+        ),
     )
 
 
@@ -123,7 +128,12 @@ def vetted(
 ) -> list[dict[str, Any]]:
     """``items`` as dicts once the hrefs of ``bands`` pass the security policy."""
     fam = prep.source.profile.family(family)
-    vet_assets(items, [fam.asset_key(b) for b in bands], href_policy(prep.settings, prep.source))
+    vet_assets(
+        items,
+        [fam.asset_key(b) for b in bands],
+        href_policy(prep.settings, prep.source),
+        family=family,
+    )
     return [it.to_dict(include_self_link=False, transform_hrefs=False) for it in items]
 
 

@@ -13,6 +13,11 @@ without DNS, whether an href may be handed to GDAL or pystac:
 * GDAL-special strings (``/vsi*`` prefixes, ``MEM:::``, inline XML, ``.vrt`` files that can
   point anywhere) and every other scheme (``s3://``, ``ftp://``, ``data:``...) are refused.
 
+``s3://`` hrefs are turned into URLs first, by :func:`object_store_url`: a bucket declared
+public in config (``network.object_stores``) is read over its HTTPS endpoint, and the policy
+then decides on that URL; requester-pays and undeclared buckets are refused with the name of
+a source that serves the same family over HTTPS.
+
 Limits: host names are not resolved, so a public name that resolves to a private address
 (DNS rebinding) passes this check; readers should also keep redirects and GDAL's own
 ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS`` tight. Error messages never repeat a query string or
@@ -25,7 +30,9 @@ import hashlib
 import ipaddress
 import re
 import socket
+import string
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
@@ -35,7 +42,15 @@ import pystac.utils
 
 from ...errors import ConfigError, HrefPolicyError
 
-__all__ = ["HrefPolicy", "check_href", "resolve_href", "safe_name"]
+__all__ = [
+    "FAMILY_SOURCES",
+    "HrefPolicy",
+    "ObjectStore",
+    "check_href",
+    "object_store_url",
+    "resolve_href",
+    "safe_name",
+]
 
 _HTTP_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -51,6 +66,37 @@ _WINDOWS_RESERVED = frozenset(
 _HASH_LEN = 16
 _MESSAGE_HREF_MAX = 200
 _VRT_ADVICE = "VRT files can point GDAL at any file or URL and are not accepted from STAC"
+_TEMPLATE_FIELDS = frozenset({"key", "bucket"})
+
+#: sources that serve each data family over HTTPS, named when an object-store href is refused
+FAMILY_SOURCES: dict[str, str] = {
+    "s1": "planetary-computer (sentinel-1-rtc)",
+    "s2": "earth-search (sentinel-2-c1-l2a) or planetary-computer (sentinel-2-l2a)",
+    "dem": "earth-search (cop-dem-glo-30) or planetary-computer (cop-dem-glo-30)",
+}
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """An object-store bucket that STAC items may name with ``s3://bucket/key`` hrefs."""
+
+    bucket: str
+    access: str
+    """``public`` (anonymous reads over ``https``) or ``requester-pays`` (refused)."""
+    https: str | None = None
+    """URL template of the bucket's HTTPS endpoint with ``{key}`` (and optionally
+    ``{bucket}``), e.g. ``https://copernicus-dem-30m.s3.amazonaws.com/{key}``."""
+    serves: str | None = None
+    """A source serving the same data over HTTPS, named when the bucket is refused."""
+
+    def __post_init__(self) -> None:
+        if self.access not in ("public", "requester-pays"):
+            raise ConfigError(
+                f"network.object_stores.{self.bucket}: access {self.access!r} is neither "
+                "'public' nor 'requester-pays'"
+            )
+        if self.access == "public":
+            check_store_template(self.bucket, self.https)
 
 
 @dataclass(frozen=True)
@@ -66,6 +112,10 @@ class HrefPolicy:
     """Hosts, as ``host`` (any port) or ``host:port``, for which plain ``http`` and private
     or loopback addresses are allowed (config ``network.allowed_http_hosts``). IPv6
     literals are written in brackets, ``[::1]:8080``, or bare without a port, ``::1``."""
+
+    object_stores: tuple[ObjectStore, ...] = ()
+    """Buckets ``s3://`` hrefs may name (config ``network.object_stores``); see
+    :func:`object_store_url`. :func:`check_href` itself refuses every ``s3://`` href."""
 
     def __post_init__(self) -> None:
         roots = tuple(Path(r) for r in self.allowed_roots)
@@ -137,6 +187,74 @@ def check_href(
             "are; use the provider's https URL",
         )
     return _check_local(Path(text), policy, refuse, kind="local path")
+
+
+def object_store_url(
+    href: str,
+    stores: Iterable[ObjectStore],
+    *,
+    family: str | None = None,
+    item_id: str | None = None,
+    asset: str | None = None,
+) -> str:
+    """The URL to read an ``s3://bucket/key`` href from; any other href comes back unchanged.
+
+    A bucket declared ``public`` in ``stores`` gives its HTTPS endpoint template filled with
+    the key (and bucket). A requester-pays bucket, or one not declared, raises
+    :class:`HrefPolicyError` naming the bucket and a source that serves the same data (the
+    store's ``serves``, else :data:`FAMILY_SOURCES` for ``family``). No I/O. The result still
+    has to pass :func:`check_href`: the policy decides on the rewritten URL.
+    """
+    text = href.strip() if isinstance(href, str) else ""
+    if not text.lower().startswith("s3://"):
+        return href
+    refuse = _Refuser(href, item_id, asset)
+    parts = urlsplit(text)
+    bucket, key = parts.netloc.lower(), parts.path.lstrip("/")
+    if not bucket or not key or "@" in bucket:
+        raise refuse("object-store", "an s3:// href needs a bucket and a key; fix the STAC item")
+    store = next((s for s in stores if s.bucket.lower() == bucket), None)
+    if store is None:
+        raise refuse(
+            "object-store-unknown",
+            f"bucket {bucket!r} is not declared in network.object_stores; "
+            f"{_instead(None, family)}, or declare the bucket there if it is public",
+        )
+    if store.access != "public" or not store.https:
+        raise refuse(
+            "object-store-requester-pays",
+            f"bucket {bucket!r} is requester-pays: reading it needs AWS credentials and is "
+            f"billed to the reader; {_instead(store.serves, family)}",
+        )
+    url = store.https.format(key=key, bucket=store.bucket)
+    return f"{url}?{parts.query}" if parts.query else url
+
+
+def check_store_template(bucket: str, template: str | None) -> str:
+    """``template`` if it is an http(s) URL template with ``{key}`` and no other field than
+    ``{bucket}``; else :class:`ConfigError` naming ``network.object_stores.<bucket>``."""
+    where = f"network.object_stores.{bucket}.https"
+    if not template:
+        raise ConfigError(f"{where}: a public bucket needs its https URL template with {{key}}")
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as e:
+        raise ConfigError(f"{where}: {template!r} is not a URL template ({e})") from None
+    if "key" not in fields or not fields <= _TEMPLATE_FIELDS:
+        raise ConfigError(
+            f"{where}: {template!r} must contain {{key}} and no field other than {{bucket}}"
+        )
+    scheme = urlsplit(template).scheme.lower()
+    if scheme not in _HTTP_SCHEMES or not urlsplit(template).netloc:
+        raise ConfigError(f"{where}: {template!r} must be an http(s) URL with a host")
+    return template
+
+
+def _instead(serves: str | None, family: str | None) -> str:
+    hint = serves or (FAMILY_SOURCES.get(family) if family else None)
+    if hint:
+        return f"use {hint}"
+    return "use a source that serves this data over https"
 
 
 def resolve_href(href: str, base: str) -> str:

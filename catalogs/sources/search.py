@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ...errors import NoDataError, SourceError
 from ..extent.periods import Period
-from .hrefs import HrefPolicy, check_href
+from .hrefs import HrefPolicy, check_href, object_store_url
 from .profiles import Profile, get_profile
 
 if TYPE_CHECKING:
@@ -329,12 +329,21 @@ def search_items(
     return items
 
 
-def vet_assets(items: Sequence[pystac.Item], asset_keys: Iterable[str], policy: HrefPolicy) -> None:
+def vet_assets(
+    items: Sequence[pystac.Item],
+    asset_keys: Iterable[str],
+    policy: HrefPolicy,
+    *,
+    family: str | None = None,
+) -> None:
     """Check every asset href that will be read against the security ``policy``.
 
-    Relative hrefs are resolved against the item first. Raises :class:`SourceError` when an
-    item lacks an asset and :class:`HrefPolicyError` (naming item, asset and rule) before GDAL
-    or pystac would open a refused href. Local hrefs are rewritten to their resolved paths.
+    Relative hrefs are resolved against the item first. ``s3://`` hrefs of buckets the policy
+    declares public are rewritten to their HTTPS endpoint, and the policy decides on that URL;
+    other buckets are refused naming a source that serves ``family``. Raises
+    :class:`SourceError` when an item lacks an asset and :class:`HrefPolicyError` (naming item,
+    asset and rule) before GDAL or pystac would open a refused href. Local hrefs are rewritten
+    to their resolved paths, s3 hrefs to their URLs: the item keeps what GDAL will read.
     """
     keys = list(asset_keys)
     for item in items:
@@ -345,4 +354,7 @@ def vet_assets(items: Sequence[pystac.Item], asset_keys: Iterable[str], policy: 
                     f"item {item.id} has no asset {key!r} (it has {', '.join(item.assets)})"
                 )
             href = asset.get_absolute_href() or asset.href
+            href = object_store_url(
+                href, policy.object_stores, family=family, item_id=item.id, asset=key
+            )
             asset.href = check_href(href, policy, item_id=item.id, asset=key)

@@ -27,6 +27,7 @@ __all__ = [
     "Int",
     "Text",
     "check_bbox",
+    "check_bucket",
     "check_database_url",
     "check_host_entry",
     "check_prefecture_code",
@@ -37,6 +38,7 @@ __all__ = [
     "to_abs_path",
 ]
 
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HOSTNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$")
@@ -96,6 +98,16 @@ def _to_date(value: object) -> date:
 ConfigDate = Annotated[date, BeforeValidator(_to_date)]
 """A calendar date written ``YYYY-MM-DD``; a datetime, ``2024-02-30`` or ``20240401`` is
 refused. Every date field of the configuration uses it; ranges use :class:`DateRange`."""
+
+
+def check_bucket(name: str) -> str:
+    """``name`` if it is an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')."""
+    if not _BUCKET_RE.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "a bucket name has 3 to 63 lower-case letters, digits, '.' and '-', beginning and "
+            f"ending with a letter or digit; got {name!r}"
+        )
+    return name
 
 
 def check_slug(name: str) -> str:

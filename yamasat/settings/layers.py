@@ -15,7 +15,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import ValidationError
 
 from ..errors import ConfigError
-from .fields import check_slug
+from .fields import check_bucket, check_slug
 from .models import Settings
 from .problems import Provenance, dotted, problem
 from .schema import ROOT, Slot, child, resolve_paths, unwrap
@@ -95,13 +95,14 @@ def _merge(
 
 
 def _slug_keyed(slot: Slot | None) -> bool:
-    """True for a mapping whose keys are slugs (sources, deployments): a variable names them
-    with ``_`` for ``-``. Free-form mappings (a deployment's ``parameters``) keep ``_``."""
+    """True for a mapping whose keys are slugs (sources, deployments) or bucket names (which
+    hold no ``_``): a variable names them with ``_`` for ``-``. Free-form mappings (a
+    deployment's ``parameters``) keep ``_``."""
     if slot is None or get_origin(tp := unwrap(slot)[0]) is not dict:
         return False
     key_type = get_args(tp)[0]
     return get_origin(key_type) is Annotated and any(
-        getattr(m, "func", None) is check_slug for m in get_args(key_type)[1:]
+        getattr(m, "func", None) in (check_slug, check_bucket) for m in get_args(key_type)[1:]
     )
 
 

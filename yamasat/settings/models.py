@@ -6,6 +6,7 @@ unknown keys and cannot be changed once built (mappings in them are read-only to
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Literal, cast, get_args
@@ -33,6 +34,7 @@ from .fields import (
     Int,
     Text,
     check_bbox,
+    check_bucket,
     check_database_url,
     check_host_entry,
     check_prefecture_code,
@@ -60,6 +62,7 @@ __all__ = [
     "LandslideConfig",
     "MaskingConfig",
     "NetworkConfig",
+    "ObjectStoreConfig",
     "OrchestrationConfig",
     "SampleConfig",
     "Settings",
@@ -176,6 +179,43 @@ class SourceConfig(_Section):
         return str(to_abs_path(text))
 
 
+class ObjectStoreConfig(_Section):
+    """An object-store bucket named by ``s3://bucket/key`` asset hrefs."""
+
+    access: Literal["public", "requester-pays"] = Field(
+        description="'public': read anonymously over the https endpoint; 'requester-pays': "
+        "refused (reads need AWS credentials and are billed to the reader)"
+    )
+    https: Text | None = Field(
+        default=None,
+        description="URL template of the bucket's https endpoint with {key} (and optionally "
+        "{bucket}); required for a public bucket",
+    )
+    serves: Text | None = Field(
+        default=None,
+        description="a source serving the same data over https, named when the bucket is refused",
+    )
+
+    @model_validator(mode="after")
+    def _template(self) -> ObjectStoreConfig:
+        if self.https is None:
+            if self.access == "public":
+                raise ValueError("a public bucket needs its https URL template with {key}")
+            return self
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(self.https) if f is not None}
+        except ValueError as e:
+            raise ValueError(f"https {self.https!r} is not a URL template ({e})") from None
+        if "key" not in fields or not fields <= {"key", "bucket"}:
+            raise ValueError(
+                f"https {self.https!r} must contain {{key}} and no field but {{bucket}}"
+            )
+        parts = urlsplit(self.https)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"https {self.https!r} must be an http(s) URL with a host")
+        return self
+
+
 class NetworkConfig(_Section):
     """Timeouts, retries and the allow lists of the href policy."""
 
@@ -187,6 +227,13 @@ class NetworkConfig(_Section):
     )
     allowed_roots: tuple[ConfigPath, ...] = Field(
         description="local folders assets may be read from (absolute)"
+    )
+    object_stores: Annotated[
+        dict[Annotated[str, AfterValidator(check_bucket)], ObjectStoreConfig],
+        AfterValidator(read_only),
+    ] = Field(
+        default_factory=dict,
+        description="buckets s3:// hrefs may name: public ones are read over https, others refused",
     )
 
 
