@@ -29,12 +29,16 @@ def flood_mapping(
     after: str,
     sensor: str = "s1",
     resume_of: str | None = None,
+    terrain: bool = True,
     **options: Any,
 ) -> dict[str, Any]:
-    """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period."""
+    """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period.
+    ``terrain=False`` makes it without the steep-terrain exclusion (no DEM read): a product
+    of its own, never the full one; without it, a source with no DEM fails the run."""
     params = dict(
-        aoi=aoi, before=before, after=after, sensor=sensor, **options, resume_of=resume_of
-    )
+        aoi=aoi, before=before, after=after, sensor=sensor, **options, resume_of=resume_of,
+        terrain=terrain,
+    )  # fmt: skip
     if sensor not in ("s1", "s2"):
         bad = ParameterError(
             f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR) or s2 (Sentinel-2)"

@@ -14,7 +14,7 @@ finish (artifact, registry).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -113,6 +113,11 @@ class Recipe(ABC, Generic[P]):
     def record(self, params: P) -> dict[str, Any]:
         """The parameters as recorded in the product (and its identity)."""
         return params_dict(params)
+
+    def choose(self, params: P, flow_params: Mapping[str, Any]) -> P:
+        """``params`` with the choices the flow was called with (its own parameters beyond
+        the AOI, periods and run options); unchanged unless overridden."""
+        return params
 
     def search_bands(self, params: P) -> tuple[str, ...]:
         """The bands searched for with ``params``."""
@@ -344,7 +349,7 @@ def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
             profile=params["profile"],
             solution=params["solution"],
         )
-        product = recipe.params(ctx.settings)
+        product = recipe.choose(recipe.params(ctx.settings), params)
         bands = recipe.search_bands(product)
         b = search_task(prep, "before", recipe.family, bands, ctx.checkpoints)
         a = search_task(prep, "after", recipe.family, bands, ctx.checkpoints)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -198,46 +197,6 @@ def test_s1_pair_needs_same_orbit_and_pass() -> None:
         pick_s1_pair(
             [_item(112, "descending", "2025-06-20")], [_item(39, "ascending", "2025-07-06")]
         )
-
-
-def _catalog_without_dem(root: Path, tmp: Path) -> Path:
-    cat = json.loads((root / "catalog.json").read_text())
-    cat["links"] = [
-        {**link, "href": str((root / link["href"]).resolve())} if link["rel"] == "child" else link
-        for link in cat["links"]
-        if not (link["rel"] == "child" and "cop-dem" in link["href"])
-    ]
-    path = tmp / "no-dem" / "catalog.json"
-    path.parent.mkdir()
-    path.write_text(json.dumps(cat))
-    return path
-
-
-def test_missing_dem(sample_root: Path, tmp_path: Path) -> None:
-    catalog = _catalog_without_dem(sample_root, tmp_path)
-    settings = load_settings(env={"YAMASAT_NETWORK__ALLOWED_ROOTS": f"[{sample_root}]"})
-    p = _prep(
-        sample_root,
-        tmp_path / "out",
-        RUNS["flood (S1)"]["before"],
-        RUNS["flood (S1)"]["after"],
-        settings,
-        catalog,
-    )
-    outcome = analyse_product(FLOOD_S1, p, *_search(p, "s1", BANDS["s1"]))
-    assert outcome.outcome == "published"
-    assert outcome.qa["terrain_exclusion"] is False
-    assert any("without terrain" in w for w in outcome.warnings)
-    p = _prep(
-        sample_root,
-        tmp_path / "out",
-        RUNS["landslide"]["before"],
-        RUNS["landslide"]["after"],
-        settings,
-        catalog,
-    )
-    with pytest.raises(SourceError, match="needs a DEM"):
-        analyse_product(LANDSLIDE, p, *_search(p, "s2", BANDS["landslide"]))
 
 
 def test_flood_flow_under_prefect(prefect_harness: None, sample_root: Path, tmp_path: Path) -> None:

@@ -137,6 +137,20 @@ _add_run_command(
             str, typer.Option(help="s1 (Sentinel-1 SAR, default) or s2 (optical).")
         ],
     ),
+    inspect.Parameter(
+        "terrain",
+        _OPTION,
+        default=True,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--terrain/--no-terrain",
+                help="Exclude steep terrain with the source's DEM (both sensors; default). "
+                "Without a DEM the run fails; --no-terrain makes a product of its own without "
+                "the exclusion, its QA saying so.",
+            ),
+        ],
+    ),
 )
 _add_run_command(
     "landslide",

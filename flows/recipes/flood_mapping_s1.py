@@ -8,6 +8,8 @@ excluded, then the minimum mapping unit. Writes the flood (uint8) and the likeli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pystac
@@ -32,11 +34,19 @@ from ...settings import Settings
 from ..prepare import Prepared
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from .inputs import load_slope
+from .inputs import flood_slope, terrain_record
 
-__all__ = ["FloodS1", "pick_s1_pair"]
+__all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair"]
 
 _U8 = CogSpec(nodata=NODATA, dtype="uint8")
+
+
+@dataclass(frozen=True)
+class SarFloodRun(SarFloodParams):
+    """The SAR flood parameters and whether steep terrain is excluded."""
+
+    terrain: bool = True
+    """exclude steep terrain (slope from the DEM); off only when asked (``--no-terrain``)"""
 
 
 def _orbit(it: pystac.Item) -> tuple[Any, Any]:
@@ -88,7 +98,7 @@ def _sar_db(
     return {p: to_db(lee_filter(ds[p], size=params.speckle_window)) for p in ("vv", "vh")}
 
 
-class FloodS1(Recipe[SarFloodParams]):
+class FloodS1(Recipe[SarFloodRun]):
     """Sentinel-1 flood: three detectors by vote, likelihood 0–100, exclusions, MMU."""
 
     name = "flood-s1"
@@ -99,11 +109,19 @@ class FloodS1(Recipe[SarFloodParams]):
     variant = "s1"
     season_warnings = False  # backscatter of water does not drift with the season
 
-    def params(self, settings: Settings) -> SarFloodParams:
-        return SarFloodParams(**settings.analytics.flood.model_dump())
+    def params(self, settings: Settings) -> SarFloodRun:
+        return SarFloodRun(**settings.analytics.flood.model_dump())
 
-    def record(self, params: SarFloodParams) -> dict[str, Any]:
-        return {"sensor": "s1", **params_dict(params)}
+    def choose(self, params: SarFloodRun, flow_params: Mapping[str, Any]) -> SarFloodRun:
+        return replace(params, terrain=bool(flow_params.get("terrain", True)))
+
+    def record(self, params: SarFloodRun) -> dict[str, Any]:
+        own = params_dict(params)
+        terrain = own.pop("terrain")
+        return {"sensor": "s1", **own, **terrain_record(terrain)}
+
+    def lock_variant(self, params: SarFloodRun) -> str:
+        return self.variant if params.terrain else f"{self.variant}-no-terrain"
 
     def select(
         self, before: list[pystac.Item], after: list[pystac.Item]
@@ -111,7 +129,7 @@ class FloodS1(Recipe[SarFloodParams]):
         pre, post, _ = pick_s1_pair(before, after)
         return pre, post
 
-    def analyse(self, run: Analysis[SarFloodParams]) -> None:
+    def analyse(self, run: Analysis[SarFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         before, after, geobox = run.before, run.after, draft.geobox
         pre_db = _sar_db(before, prep, geobox, params)
@@ -122,7 +140,7 @@ class FloodS1(Recipe[SarFloodParams]):
         vh_t, vh_otsu = bimodal_threshold(
             post_db["vh"].where(inside), fallback=params.vh_water_fallback_db
         )
-        slope = load_slope(prep, geobox)
+        slope = flood_slope(prep, geobox, draft, params.terrain)
         draft.qa.update(
             {
                 "sensor": "s1",
@@ -136,8 +154,6 @@ class FloodS1(Recipe[SarFloodParams]):
                 "terrain_exclusion": slope is not None,
             }
         )
-        if slope is None:
-            draft.warnings.append("no DEM found: flood made without terrain (slope) exclusion")
         draft.threshold = vv_t
         layers = sar_flood(
             pre_db["vv"], pre_db["vh"], post_db["vv"], post_db["vh"],

@@ -7,6 +7,8 @@ excluded, then the minimum mapping unit. Writes the flood (uint8) and the MNDWI 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...processing.flood import OpticalFloodParams, bimodal_threshold, encode, optical_flood
@@ -18,12 +20,20 @@ from ...settings import Settings
 from ..product_run import Analysis, Recipe
 from ..progress import report
 from ..publish import float_band
-from .inputs import float_cog, load_slope, s2_composites
+from .inputs import float_cog, flood_slope, s2_composites, terrain_record
 
-__all__ = ["FloodS2"]
+__all__ = ["FloodS2", "OpticalFloodRun"]
 
 
-class FloodS2(Recipe[OpticalFloodParams]):
+@dataclass(frozen=True)
+class OpticalFloodRun(OpticalFloodParams):
+    """The optical flood parameters and whether steep terrain is excluded."""
+
+    terrain: bool = True
+    """exclude steep terrain (slope from the DEM); off only when asked (``--no-terrain``)"""
+
+
+class FloodS2(Recipe[OpticalFloodRun]):
     """Sentinel-2 flood: MNDWI water after and not water in the before (reference) period."""
 
     name = "flood-s2"
@@ -31,28 +41,35 @@ class FloodS2(Recipe[OpticalFloodParams]):
     flow = "flood_mapping"
     bands = ("green", "swir16", "scl")
 
-    def params(self, settings: Settings) -> OpticalFloodParams:
+    def params(self, settings: Settings) -> OpticalFloodRun:
         cfg = settings.analytics.flood
-        return OpticalFloodParams(
+        return OpticalFloodRun(
             min_mapping_unit_px=cfg.min_mapping_unit_px, max_slope_deg=cfg.max_slope_deg
         )
 
-    def record(self, params: OpticalFloodParams) -> dict[str, Any]:
+    def choose(self, params: OpticalFloodRun, flow_params: Mapping[str, Any]) -> OpticalFloodRun:
+        return replace(params, terrain=bool(flow_params.get("terrain", True)))
+
+    def lock_variant(self, params: OpticalFloodRun) -> str:
+        return self.variant if params.terrain else f"{self.variant}-no-terrain"
+
+    def record(self, params: OpticalFloodRun) -> dict[str, Any]:
         return {
             "sensor": "s2",
             "index": "mndwi",
             "min_mapping_unit_px": params.min_mapping_unit_px,
             "max_slope_deg": params.max_slope_deg,
+            **terrain_record(params.terrain),
         }
 
-    def analyse(self, run: Analysis[OpticalFloodParams]) -> None:
+    def analyse(self, run: Analysis[OpticalFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
         ref = s2_composites(prep, run.before, geobox, ("green", "swir16"))
         aft = s2_composites(prep, run.after, geobox, ("green", "swir16"))
         m_ref, m_aft = mndwi(ref.green, ref.swir16), mndwi(aft.green, aft.swir16)
         t, from_otsu = bimodal_threshold(m_aft.where(inside), fallback=0.0, plausible=(-0.3, 0.5))
-        slope = load_slope(prep, geobox)
+        slope = flood_slope(prep, geobox, draft, params.terrain)
         layers = optical_flood(
             m_aft, m_ref, threshold=t, slope=slope, max_slope_deg=params.max_slope_deg
         )
@@ -65,8 +82,6 @@ class FloodS2(Recipe[OpticalFloodParams]):
                 "terrain_exclusion": slope is not None,
             }
         )
-        if slope is None:
-            draft.warnings.append("no DEM found: flood made without terrain (slope) exclusion")
         report("analyse", 1, 4)
         valid = layers["valid"] & inside
         flood = minimum_mapping_unit(layers["flood"], params.min_mapping_unit_px)

@@ -18,8 +18,17 @@ from ...processing.load import load_bands, load_s2
 from ...processing.terrain import slope_deg
 from ...processing.write import CogSpec, float_spec
 from ..prepare import Prepared, network_policy, search_family
+from ..publish import Draft
 
-__all__ = ["float_cog", "load_slope", "s2_composites", "s2_load_options"]
+__all__ = [
+    "NO_DEM_FLOOD",
+    "float_cog",
+    "flood_slope",
+    "load_slope",
+    "s2_composites",
+    "s2_load_options",
+    "terrain_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +66,13 @@ def s2_composites(
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 
-def load_slope(prep: Prepared, geobox: Any) -> xr.DataArray | None:
-    """Slope (degrees) from the source's DEM on ``geobox``, or None when there is no DEM."""
+def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
+    """Slope (degrees) from the source's DEM (family ``dem``) on ``geobox``.
+
+    Raises :class:`SourceError` naming the source and the DEM collection tried when the
+    source has no DEM for the AOI or its hrefs are refused; ``remedy`` ends the message
+    (what the user can do instead).
+    """
     try:
         items = signed_for_reading(
             search_family(prep, "dem", None, ("dem",)),
@@ -66,8 +80,10 @@ def load_slope(prep: Prepared, geobox: Any) -> xr.DataArray | None:
             policy=network_policy(prep.settings),
         )
     except (NoDataError, SourceError) as e:
-        log.warning("no DEM: %s", e)
-        return None
+        raise SourceError(
+            f"no DEM (family 'dem') from source {prep.source.name!r} "
+            f"(profile {prep.source.profile.name!r}, {_dem_collection(prep)}): {e}; {remedy}"
+        ) from e
     fam = prep.source.profile.family("dem")
     dem = load_bands(
         [pystac.Item.from_dict(d) for d in items],
@@ -79,3 +95,36 @@ def load_slope(prep: Prepared, geobox: Any) -> xr.DataArray | None:
     # GLO-30 tiles share one nominal datetime: odc-stac fuses them into one time step
     dem = dem.isel(time=0) if "time" in dem.dims else dem
     return slope_deg(dem, resolution=prep.settings.grid.resolution)
+
+
+def _dem_collection(prep: Prepared) -> str:
+    """The DEM collection the source's profile names, or that it names none."""
+    fam = prep.source.profile.families.get("dem")
+    return f"collection {fam.collection!r}" if fam else "which names no DEM collection"
+
+
+NO_DEM_FLOOD = (
+    "point --source at a source that serves a DEM, or pass --no-terrain (flow parameter "
+    "terrain=False) for a flood product without terrain exclusion"
+)
+"""what to do when the flood finds no DEM"""
+
+
+def flood_slope(prep: Prepared, geobox: Any, draft: Draft, terrain: bool) -> xr.DataArray | None:
+    """The slope that excludes steep terrain from a flood, or None when terrain exclusion is
+    off by request (``terrain`` false: recorded in the QA, with a warning). Without a DEM
+    while ``terrain`` is asked for: :class:`SourceError` (:func:`load_slope`)."""
+    if terrain:
+        return load_slope(prep, geobox, remedy=NO_DEM_FLOOD)
+    draft.qa["terrain"] = "off by request (--no-terrain): no DEM read, steep slopes not excluded"
+    draft.warnings.append(
+        "terrain (slope) exclusion off by request (--no-terrain): water-like signals on steep "
+        "slopes are not excluded"
+    )
+    return None
+
+
+def terrain_record(terrain: bool) -> dict[str, Any]:
+    """What the product records of the terrain choice: nothing for the full product (so its
+    identity is the one it always had), ``terrain_exclusion: false`` when it was turned off."""
+    return {} if terrain else {"terrain_exclusion": False}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import SourceError
 from ...processing.flood import encode
 from ...processing.indices import mndwi, ndvi
 from ...processing.landslide import LandslideParams, landslide_candidates
@@ -46,12 +45,12 @@ class Landslide(Recipe[LandslideParams]):
     def analyse(self, run: Analysis[LandslideParams]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
-        slope = load_slope(prep, geobox)
-        if slope is None:
-            raise SourceError(
-                "landslide mapping needs a DEM (slope is essential) and source "
-                f"{prep.source.name!r} offers none for this AOI; use a source with cop-dem-glo-30"
-            )
+        slope = load_slope(
+            prep,
+            geobox,
+            remedy="landslide mapping needs the slope and has no mode without it: point "
+            "--source at a source that serves a DEM",
+        )
         bands = ("red", "nir", "green", "swir16")
         pre = s2_composites(prep, run.before, geobox, bands)
         post = s2_composites(prep, run.after, geobox, bands)
