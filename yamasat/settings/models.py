@@ -6,7 +6,6 @@ unknown keys and cannot be changed once built (mappings in them are read-only to
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Literal, cast, get_args
@@ -14,9 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -26,24 +23,22 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import ConfigError
+from .access import NetworkConfig, ObjectStoreConfig, SourceConfig
 from .fields import (
-    RELATIVE,
     ConfigDate,
     ConfigPath,
     Float,
     Int,
     Text,
     check_bbox,
-    check_bucket,
     check_database_url,
-    check_host_entry,
     check_prefecture_code,
     check_slug,
     check_threshold,
     read_only,
-    to_abs_path,
 )
-from .redaction import URL_RE, mask_url, masked
+from .redaction import mask_url, masked
+from .section import Section
 
 __all__ = [
     "FLOW_NAMES",
@@ -71,11 +66,7 @@ __all__ = [
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DateRange(_Section):
+class DateRange(Section):
     """A closed range of days, ``start <= end``; the text ``"A/B"`` is accepted too."""
 
     start: ConfigDate = Field(description="first day included (YYYY-MM-DD)")
@@ -100,7 +91,7 @@ class DateRange(_Section):
         return end
 
 
-class GridConfig(_Section):
+class GridConfig(Section):
     """The output grid every load is reprojected onto."""
 
     crs: Text = Field(description="projected CRS in metres, e.g. 'EPSG:6671' (JGD2011 zone III)")
@@ -131,7 +122,7 @@ class GridConfig(_Section):
         return value
 
 
-class BoundariesConfig(_Section):
+class BoundariesConfig(Section):
     """Official municipal boundaries (MLIT N03)."""
 
     path: ConfigPath | None = Field(
@@ -142,7 +133,7 @@ class BoundariesConfig(_Section):
     )
 
 
-class SampleConfig(_Section):
+class SampleConfig(Section):
     """The embedded synthetic sample archive."""
 
     root: ConfigPath = Field(description="folder `yamasat sample build` writes to by default")
@@ -152,92 +143,7 @@ class SampleConfig(_Section):
     )
 
 
-class SourceConfig(_Section):
-    """A configured data source."""
-
-    kind: Literal["static", "stac-api"] = Field(
-        description="'static': a catalog.json walked link by link; 'stac-api': a /search endpoint"
-    )
-    location: Annotated[Text, RELATIVE] = Field(
-        description="http(s) URL of the API root or catalog.json, or a local catalog.json path"
-    )
-    profile: Literal["earth-search", "planetary-computer", "jaxa-earth"] = Field(
-        description="asset layout of the provider, mapping its asset keys to our band names"
-    )
-
-    @field_validator("location")
-    @classmethod
-    def _http_url_or_path(cls, value: str, info: ValidationInfo) -> str:
-        text = value.strip()
-        if URL_RE.match(text):
-            parts = urlsplit(text)
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                raise ValueError("expected an http(s) URL with a host, or a local path")
-            return text
-        if info.data.get("kind") == "stac-api":
-            raise ValueError("a stac-api source needs an http(s) URL such as 'https://host/v1'")
-        return str(to_abs_path(text))
-
-
-class ObjectStoreConfig(_Section):
-    """An object-store bucket named by ``s3://bucket/key`` asset hrefs."""
-
-    access: Literal["public", "requester-pays"] = Field(
-        description="'public': read anonymously over the https endpoint; 'requester-pays': "
-        "refused (reads need AWS credentials and are billed to the reader)"
-    )
-    https: Text | None = Field(
-        default=None,
-        description="URL template of the bucket's https endpoint with {key} (and optionally "
-        "{bucket}); required for a public bucket",
-    )
-    serves: Text | None = Field(
-        default=None,
-        description="a source serving the same data over https, named when the bucket is refused",
-    )
-
-    @model_validator(mode="after")
-    def _template(self) -> ObjectStoreConfig:
-        if self.https is None:
-            if self.access == "public":
-                raise ValueError("a public bucket needs its https URL template with {key}")
-            return self
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(self.https) if f is not None}
-        except ValueError as e:
-            raise ValueError(f"https {self.https!r} is not a URL template ({e})") from None
-        if "key" not in fields or not fields <= {"key", "bucket"}:
-            raise ValueError(
-                f"https {self.https!r} must contain {{key}} and no field but {{bucket}}"
-            )
-        parts = urlsplit(self.https)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"https {self.https!r} must be an http(s) URL with a host")
-        return self
-
-
-class NetworkConfig(_Section):
-    """Timeouts, retries and the allow lists of the href policy."""
-
-    timeout_s: Float = Field(gt=0, description="connect/read timeout of each request, seconds")
-    max_retries: Int = Field(ge=0, description="retries on connection errors, 429 and 5xx")
-    backoff_s: Float = Field(ge=0, description="first backoff, doubled each retry, seconds")
-    allowed_http_hosts: tuple[Annotated[Text, AfterValidator(check_host_entry)], ...] = Field(
-        description="hosts ('host' or 'host:port') that plain http and private addresses may reach"
-    )
-    allowed_roots: tuple[ConfigPath, ...] = Field(
-        description="local folders assets may be read from (absolute)"
-    )
-    object_stores: Annotated[
-        dict[Annotated[str, AfterValidator(check_bucket)], ObjectStoreConfig],
-        AfterValidator(read_only),
-    ] = Field(
-        default_factory=dict,
-        description="buckets s3:// hrefs may name: public ones are read over https, others refused",
-    )
-
-
-class MaskingConfig(_Section):
+class MaskingConfig(Section):
     """Cloud and quality masking of Sentinel-2 L2A."""
 
     scl_mask_classes: tuple[Annotated[int, Field(strict=True, ge=0, le=11)], ...] = Field(
@@ -246,7 +152,7 @@ class MaskingConfig(_Section):
     dilation_px: Int = Field(ge=0, description="mask dilation radius, pixels")
 
 
-class ChangeConfig(_Section):
+class ChangeConfig(Section):
     """Generic change detection on the difference of a spectral index (after minus before)."""
 
     index: Literal["ndvi", "ndwi", "mndwi", "nbr", "ndmi"] = Field(
@@ -261,7 +167,7 @@ class ChangeConfig(_Section):
     min_mapping_unit_px: Int = Field(ge=1, description="smallest region kept (sieve), pixels")
 
 
-class FloodConfig(_Section):
+class FloodConfig(Section):
     """Flood mapping (Sentinel-1 detectors by vote; Sentinel-2 MNDWI)."""
 
     change_db: Float = Field(default=-3.0, lt=0, description="S1: post − pre VV (dB) below this")
@@ -276,7 +182,7 @@ class FloodConfig(_Section):
     min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest flood region")
 
 
-class LandslideConfig(_Section):
+class LandslideConfig(Section):
     """Landslide mapping from NDVI loss, bare soil and slope."""
 
     max_dndvi: Float = Field(default=-0.2, lt=0, description="NDVI must drop below this")
@@ -286,14 +192,14 @@ class LandslideConfig(_Section):
     min_mapping_unit_px: Int = Field(default=20, ge=1, description="smallest scar, pixels")
 
 
-class BurnConfig(_Section):
+class BurnConfig(Section):
     """Burn mapping from dNBR (USGS severity classes)."""
 
     min_dnbr: Float = Field(default=0.27, gt=0, le=2, description="dNBR at or above: burned")
     min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest burned region")
 
 
-class AnalyticsConfig(_Section):
+class AnalyticsConfig(Section):
     """Parameters of the analyses."""
 
     min_valid_fraction: Float = Field(
@@ -307,7 +213,7 @@ class AnalyticsConfig(_Section):
     burn: BurnConfig = Field(default_factory=BurnConfig, description="burn mapping")
 
 
-class DaskConfig(_Section):
+class DaskConfig(Section):
     """Where the dask graphs run."""
 
     scheduler: Text = Field(
@@ -331,7 +237,7 @@ class DaskConfig(_Section):
     )
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     """Where products and the registry live."""
 
     output_root: ConfigPath = Field(description="output folder, itself a STAC catalog")
@@ -351,14 +257,14 @@ class StorageConfig(_Section):
             yield name, (mask_url(value) if isinstance(value, str) else value)
 
 
-class IndicatorPoint(_Section):
+class IndicatorPoint(Section):
     """One point of the indicator: a cumulative count in a Japanese fiscal year."""
 
     fy: Int = Field(ge=2000, le=2100, description="fiscal year N (1 April N to 31 March N+1)")
     value: Int = Field(ge=0, description="cumulative number of solutions")
 
 
-class IndicatorConfig(_Section):
+class IndicatorConfig(Section):
     """The program indicator: solutions developed using satellite data (cumulative)."""
 
     baseline: IndicatorPoint = Field(description="baseline fiscal year and count")
@@ -387,7 +293,7 @@ FlowName = Literal[
 FLOW_NAMES: tuple[str, ...] = get_args(FlowName)
 
 
-class DeploymentConfig(_Section):
+class DeploymentConfig(Section):
     """One scheduled deployment: which flow, when (cron in a time zone), with what."""
 
     flow: FlowName = Field(description="the Prefect flow to run")
@@ -405,7 +311,7 @@ class DeploymentConfig(_Section):
     description: str = Field(default="", description="shown in the Prefect UI")
 
 
-class OrchestrationConfig(_Section):
+class OrchestrationConfig(Section):
     """Scheduled deployments (``yamasat serve``, ``prefect.yaml``) and run coordination."""
 
     timezone: Text = Field(
@@ -433,7 +339,7 @@ class OrchestrationConfig(_Section):
     ] = Field(default_factory=dict, description="deployments by name (slugs)")
 
 
-class Settings(_Section):
+class Settings(Section):
     """The whole configuration, validated and frozen. Build it with :func:`load_settings`."""
 
     grid: GridConfig = Field(description="output grid")
