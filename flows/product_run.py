@@ -26,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from ..catalogs.sources.signing import signed_for_reading
-from ..errors import HrefPolicyError, SourceError, YamasatError
+from ..errors import HrefPolicyError, SourceError, SourceUnreachableError, YamasatError
 from ..processing.grid import aoi_mask
 from ..settings import Settings
 from .checkpoints import Checkpoints
@@ -213,10 +213,11 @@ def prepare_run(
 
 def retry_worthwhile(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a search only when it failed in a way that may pass: the network or the service
-    (SourceError), or something unexpected; not for no data, a refused href or bad input."""
+    (SourceError), or something unexpected; not for no data, a refused href, a source that
+    cannot be connected to at all (no network) or bad input."""
     try:
         state.result()
-    except HrefPolicyError:
+    except (HrefPolicyError, SourceUnreachableError):
         return False
     except SourceError:
         return True

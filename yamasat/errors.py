@@ -30,6 +30,7 @@ __all__ = [
     "SampleArchiveError",
     "SolutionExistsError",
     "SourceError",
+    "SourceUnreachableError",
     "StatusTransitionError",
     "UnknownProductError",
     "UnknownRunError",
@@ -93,6 +94,13 @@ class SourceError(YamasatError):
     """A data source is unknown, unreachable or answered with something unusable."""
 
     reason = "source_failed"
+
+
+class SourceUnreachableError(SourceError):
+    """A remote source cannot be connected to at all (its name does not resolve or the
+    connection is refused): not retried, the message names the source and the offline way."""
+
+    reason = "source_unreachable"
 
 
 class HrefPolicyError(SourceError):

@@ -20,7 +20,7 @@ import pystac
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ...errors import NoDataError, SourceError
+from ...errors import NoDataError, SourceError, SourceUnreachableError
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href, object_store_url
 from .profiles import Profile, get_profile
@@ -32,9 +32,11 @@ __all__ = [
     "NetworkPolicy",
     "Source",
     "dedupe_items",
+    "no_connection",
     "resolve_source",
     "retrying_session",
     "search_items",
+    "unreachable",
     "vet_assets",
 ]
 
@@ -156,10 +158,58 @@ def _stac_io(policy: NetworkPolicy) -> StacApiIO:
     return StacApiIO(timeout=(policy.timeout_s, policy.timeout_s), max_retries=_retry(policy))
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error in its cause chain) is a connection that could not be made
+    at all: a name that does not resolve or a refused connection (not a reset or a timeout)."""
+    import socket
+
+    from urllib3.exceptions import NewConnectionError
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (NewConnectionError, socket.gaierror, ConnectionRefusedError)):
+            return True
+        reason = getattr(cur, "reason", None)  # urllib3's MaxRetryError keeps it there
+        if isinstance(reason, BaseException) and unreachable(reason):
+            return True
+        args = [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
+        if any(unreachable(a) for a in args):  # requests wraps MaxRetryError in args
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def no_connection(source: Source, e: BaseException) -> SourceUnreachableError:
+    """The error for a source that cannot be connected to at all, naming it."""
+    where = (
+        source.location
+        if source.name == source.location
+        else (f"{source.name!r} ({source.location})")
+    )
+    return SourceUnreachableError(
+        f"source {where}: no connection; check the network, or use --source sample for the "
+        f"offline sample archive ({e})"
+    )
+
+
 def _retry(policy: NetworkPolicy) -> Any:
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
     from urllib3.util.retry import Retry
 
-    return Retry(
+    class _Retry(Retry):
+        """Retries as configured, except a connection that cannot be made at all (a name
+        that does not resolve, a refused connection): retrying it only delays the failure."""
+
+        def increment(self, *args: Any, **kwargs: Any) -> Any:
+            error = kwargs.get("error", args[3] if len(args) > 3 else None)
+            if isinstance(error, NewConnectionError):
+                url = kwargs.get("url", args[1] if len(args) > 1 else None)
+                raise MaxRetryError(kwargs.get("_pool"), url, error) from error  # type: ignore[arg-type]
+            return super().increment(*args, **kwargs)
+
+    return _Retry(
         total=policy.max_retries,
         connect=policy.max_retries,
         read=policy.max_retries,
@@ -175,7 +225,8 @@ def _retry(policy: NetworkPolicy) -> Any:
 
 def retrying_session(policy: NetworkPolicy) -> Any:
     """A ``requests.Session`` that retries connection errors, 429 and 5xx with backoff
-    (``policy``); pass ``timeout=`` on every request."""
+    (``policy``), but not a name that does not resolve or a refused connection; pass
+    ``timeout=`` on every request."""
     import requests
     from requests.adapters import HTTPAdapter
 
@@ -235,6 +286,8 @@ def _search_static(
         else:
             root = pystac.Catalog.from_file(source.location)
     except Exception as e:  # pystac raises many kinds (STACTypeError, JSONDecodeError, OSError)
+        if unreachable(e):
+            raise no_connection(source, e) from e
         raise SourceError(f"could not read the STAC catalog at {source.location}: {e}") from e
     child = root.get_child(collection)
     if child is None:
@@ -273,8 +326,12 @@ def _search_api(
         )
         pages = list(search.pages_as_dicts())
     except APIError as e:
+        if unreachable(e):
+            raise no_connection(source, e) from e
         raise SourceError(f"STAC API {source.location} refused the search: {e}") from e
     except Exception as e:  # requests/urllib3 errors after retries, JSON errors
+        if unreachable(e):
+            raise no_connection(source, e) from e
         raise SourceError(
             f"STAC API {source.location} could not be searched "
             f"(after {policy.max_retries} retries, timeout {policy.timeout_s:g} s): {e}"
