@@ -30,7 +30,6 @@ import hashlib
 import ipaddress
 import re
 import socket
-import string
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from urllib.request import url2pathname
 import pystac.utils
 
 from ...errors import ConfigError, HrefPolicyError
+from ...settings.fields import check_url_template
 
 __all__ = [
     "FAMILY_SOURCES",
@@ -66,7 +66,6 @@ _WINDOWS_RESERVED = frozenset(
 _HASH_LEN = 16
 _MESSAGE_HREF_MAX = 200
 _VRT_ADVICE = "VRT files can point GDAL at any file or URL and are not accepted from STAC"
-_TEMPLATE_FIELDS = frozenset({"key", "bucket"})
 
 #: sources that serve each data family over HTTPS, named when an object-store href is refused
 FAMILY_SOURCES: dict[str, str] = {
@@ -230,24 +229,14 @@ def object_store_url(
     return f"{url}?{parts.query}" if parts.query else url
 
 
-def check_store_template(bucket: str, template: str | None) -> str:
-    """``template`` if it is an http(s) URL template with ``{key}`` and no other field than
-    ``{bucket}``; else :class:`ConfigError` naming ``network.object_stores.<bucket>``."""
-    where = f"network.object_stores.{bucket}.https"
-    if not template:
-        raise ConfigError(f"{where}: a public bucket needs its https URL template with {{key}}")
+def check_store_template(bucket: str, template: str | None) -> str | None:
+    """``template`` if it is a valid https endpoint of a public bucket (see
+    :func:`yamasat.settings.fields.check_url_template`); else :class:`ConfigError` naming
+    ``network.object_stores.<bucket>``."""
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        return check_url_template(template, public=True)
     except ValueError as e:
-        raise ConfigError(f"{where}: {template!r} is not a URL template ({e})") from None
-    if "key" not in fields or not fields <= _TEMPLATE_FIELDS:
-        raise ConfigError(
-            f"{where}: {template!r} must contain {{key}} and no field other than {{bucket}}"
-        )
-    scheme = urlsplit(template).scheme.lower()
-    if scheme not in _HTTP_SCHEMES or not urlsplit(template).netloc:
-        raise ConfigError(f"{where}: {template!r} must be an http(s) URL with a host")
-    return template
+        raise ConfigError(f"network.object_stores.{bucket}: {e}") from None
 
 
 def _instead(serves: str | None, family: str | None) -> str:

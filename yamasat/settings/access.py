@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from .fields import (
     Text,
     check_bucket,
     check_host_entry,
+    check_url_template,
     read_only,
     to_abs_path,
 )
@@ -71,21 +71,7 @@ class ObjectStoreConfig(Section):
 
     @model_validator(mode="after")
     def _template(self) -> ObjectStoreConfig:
-        if self.https is None:
-            if self.access == "public":
-                raise ValueError("a public bucket needs its https URL template with {key}")
-            return self
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(self.https) if f is not None}
-        except ValueError as e:
-            raise ValueError(f"https {self.https!r} is not a URL template ({e})") from None
-        if "key" not in fields or not fields <= {"key", "bucket"}:
-            raise ValueError(
-                f"https {self.https!r} must contain {{key}} and no field but {{bucket}}"
-            )
-        parts = urlsplit(self.https)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"https {self.https!r} must be an http(s) URL with a host")
+        check_url_template(self.https, public=self.access == "public")
         return self
 
 

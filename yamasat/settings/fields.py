@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import string
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -209,3 +210,22 @@ def check_database_url(value: str | None) -> str | None:
             "'postgresql://host/db'"
         )
     return value
+
+
+def check_url_template(template: str | None, *, public: bool) -> str | None:
+    """An object store's https endpoint: an http(s) URL template with ``{key}`` and no field
+    but ``{bucket}``; required when the bucket is ``public``. Raises ValueError saying why."""
+    if template is None:
+        if public:
+            raise ValueError("a public bucket needs its https URL template with {key}")
+        return None
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as e:
+        raise ValueError(f"https {template!r} is not a URL template ({e})") from None
+    if "key" not in fields or not fields <= {"key", "bucket"}:
+        raise ValueError(f"https {template!r} must contain {{key}} and no field but {{bucket}}")
+    parts = urlsplit(template)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"https {template!r} must be an http(s) URL with a host")
+    return template
