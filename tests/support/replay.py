@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ PC_S2 = "planetary-computer__sentinel-2-l2a__4-items.json"
 PC_S2_COLLECTION = "planetary-computer__sentinel-2-l2a__collection.json"
 PC_S1 = "planetary-computer__sentinel-1-rtc__4-items.json"
 PC_DEM = "planetary-computer__cop-dem-glo-30__4-items.json"
+ES_COLLECTIONS = ("sentinel-2-c1-l2a", "sentinel-2-l2a", "cop-dem-glo-30")
 
 EDITED_FIELDS: tuple[str, ...] = (
     "id",
@@ -370,6 +371,7 @@ def build_earth_search(
     fixtures: Path,
     *,
     l2a_flags: Mapping[tuple[str, str], tuple[bool, bool]] | None = None,
+    collections: Collection[str] = ES_COLLECTIONS,
 ) -> Replay:
     """Earth Search v1 replayed under ``root``: ``sentinel-2-c1-l2a``, ``sentinel-2-l2a`` and
     ``cop-dem-glo-30`` (DEM hrefs ``s3://copernicus-dem-30m/<id>/<id>.tif``, files under
@@ -378,13 +380,28 @@ def build_earth_search(
     ``l2a_flags`` maps (zone ``w``/``e``, period ``before``/``after``) to (the
     ``earthsearch:boa_offset_applied`` served, whether the offset was taken out of the stored
     numbers); by default the flag as recorded (true) and data that agree with it.
+    ``collections`` limits what is replayed (a mirror of some of them).
     """
     rep = Replay(root, "earth-search")
     features = cassette_features(fixtures / ES_S2, (1, 2))
     c1 = [f for f in features if f["collection"] == "sentinel-2-c1-l2a"][:2]
     l2a = [f for f in features if f["collection"] == "sentinel-2-l2a"][:2]
-    es = _S2Spec("es/sentinel-2-c1-l2a", _es_tile, _es_set_tile, "es")
-    _replay_s2(rep, c1, es)
+    if "sentinel-2-c1-l2a" in collections:
+        _replay_s2(rep, c1, _S2Spec("es/sentinel-2-c1-l2a", _es_tile, _es_set_tile, "es"))
+    if "sentinel-2-l2a" in collections:
+        _replay_l2a(rep, l2a, l2a_flags)
+    if "cop-dem-glo-30" in collections:
+        dem = cassette_features(fixtures / ES_DEM, (1,))[:2]
+        _replay_dem(rep, dem, "es/cop-dem-glo-30", lambda i, n: f"s3://copernicus-dem-30m/{i}/{n}")
+    rep.write_catalog()
+    return rep
+
+
+def _replay_l2a(
+    rep: Replay,
+    l2a: list[dict[str, Any]],
+    l2a_flags: Mapping[tuple[str, str], tuple[bool, bool]] | None,
+) -> None:
     if l2a_flags is None:
         recorded = {
             z: bool(f["properties"]["earthsearch:boa_offset_applied"])
@@ -392,10 +409,6 @@ def build_earth_search(
         }
         l2a_flags = {(z, p): (recorded[z], recorded[z]) for z in "we" for p in ("before", "after")}
     _replay_s2(rep, l2a, _S2Spec("es/sentinel-2-l2a", _es_tile, _es_set_tile, "es"), l2a_flags)
-    dem = cassette_features(fixtures / ES_DEM, (1,))[:2]
-    _replay_dem(rep, dem, "es/cop-dem-glo-30", lambda i, n: f"s3://copernicus-dem-30m/{i}/{n}")
-    rep.write_catalog()
-    return rep
 
 
 def build_planetary_computer(root: Path, fixtures: Path) -> Replay:
