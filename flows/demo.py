@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 
 from ..catalogs.extent.periods import Period, parse_period
-from ..catalogs.sources.profiles import scale_offset
+from ..catalogs.sources.profiles import layout_of, scale_offset
 from ..catalogs.sources.search import resolve_source, search_items
 from ..processing.accuracy import confusion, object_recall, rasterize_truth, read_product
 from ..processing.gdal_env import configure_gdal
@@ -88,7 +88,7 @@ def load_check(settings: Settings, catalog: Path, world: Any, bbox: tuple[float,
     """Load every clear-enough Sentinel-2 date and compare red reflectance with the world."""
     configure_gdal()
     dates = sorted(world_dates(catalog))
-    source = resolve_source(str(catalog), profile="sample")
+    source = resolve_source(str(catalog))
     aoi = shapely.box(*bbox)
     items = search_items(
         source,
@@ -100,7 +100,7 @@ def load_check(settings: Settings, catalog: Path, world: Any, bbox: tuple[float,
     geobox = project_geobox(aoi, crs=settings.grid.crs, resolution=settings.grid.resolution)
     ds = load_s2(
         items,
-        assets=source.profile.family("s2").assets,
+        assets=layout_of("s2", items).assets,
         geobox=geobox,
         scale_fn=scale_offset,
         bands=("red",),
@@ -291,7 +291,6 @@ def run_demo(
                 source=str(catalog),
                 out=str(products),
                 force=True,
-                profile="sample",
                 **params,
             )
             results[name] = result

@@ -31,6 +31,8 @@ RUN_OPTIONS = (
     inspect.Parameter("force", _ARG, default=False, annotation=bool),
     inspect.Parameter("config", _ARG, default=None, annotation=str | None),
     inspect.Parameter("profile", _ARG, default=None, annotation=str | None),
+    # a source per data family (s2, s1, dem, rainfall) over ``source``, e.g. {"dem": "earth-search"}
+    inspect.Parameter("family_sources", _ARG, default=None, annotation=dict[str, str] | None),
 )
 
 

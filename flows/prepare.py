@@ -18,20 +18,19 @@ import pystac
 
 from ..catalogs.extent.aoi import AOI, resolve_aoi
 from ..catalogs.extent.periods import Period, check_before_after, parse_period
+from ..catalogs.sources.family_sources import SourceSet, resolve_sources
 from ..catalogs.sources.hrefs import HrefPolicy, ObjectStore
-from ..catalogs.sources.search import (
-    NetworkPolicy,
-    Source,
-    resolve_source,
-    search_items,
-    vet_assets,
-)
+from ..catalogs.sources.profiles import Family, layout_of
+from ..catalogs.sources.search import NetworkPolicy, search_items, vet_assets
+from ..catalogs.sources.signing import blob_containers
 from ..errors import NoDataError
 from ..settings import Settings
 
 __all__ = [
     "Prepared",
     "href_policy",
+    "layout",
+    "needs_signing",
     "network_policy",
     "prepare",
     "product_id",
@@ -59,7 +58,7 @@ class Prepared:
     aoi: AOI
     before: Period
     after: Period
-    source: Source
+    sources: SourceSet
     out_root: Path
 
 
@@ -72,8 +71,10 @@ def prepare(
     out: Path | None,
     settings: Settings,
     profile: str | None = None,
+    family_sources: dict[str, str | None] | None = None,
 ) -> Prepared:
-    """Check periods, AOI and source; raises a clear error before any request is sent."""
+    """Check periods, AOI and sources (``source`` for every family, ``family_sources`` for
+    single ones); raises a clear error before any request is sent."""
     p_before = parse_period(before, what="before period")
     p_after = parse_period(after, what="after period")
     check_before_after(p_before, p_after)
@@ -82,7 +83,9 @@ def prepare(
     if p_after.start > latest:
         raise NoDataError(f"the after period {p_after} lies in the future: no data can exist yet")
     area = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
-    src = resolve_source(source, configured=dict(settings.sources), profile=profile)
+    src = resolve_sources(
+        source, configured=dict(settings.sources), profile=profile, overrides=family_sources
+    )
     out_root = (out or settings.storage.output_root).resolve()
     return Prepared(settings, area, p_before, p_after, src, out_root)
 
@@ -93,12 +96,14 @@ def network_policy(settings: Settings) -> NetworkPolicy:
     return NetworkPolicy(timeout_s=n.timeout_s, max_retries=n.max_retries, backoff_s=n.backoff_s)
 
 
-def href_policy(settings: Settings, source: Source) -> HrefPolicy:
-    """The asset-href policy: configured roots, the sample root, a local catalog's folder, and
-    the object-store buckets whose s3:// hrefs are read over https."""
+def href_policy(settings: Settings, sources: SourceSet) -> HrefPolicy:
+    """The asset-href policy: configured roots, the sample root, the folders of local
+    catalogs the run reads, and the object-store buckets whose s3:// hrefs are read over
+    https."""
     roots = [*settings.network.allowed_roots, settings.sample.root]
-    if source.kind == "static" and not source.location.startswith(("http://", "https://")):
-        roots.append(Path(source.location).parent)
+    for source in sources.all():
+        if source.kind == "static" and not source.location.startswith(("http://", "https://")):
+            roots.append(Path(source.location).parent)
     return HrefPolicy(
         allowed_roots=tuple(Path(r) for r in roots),
         allowed_http_hosts=tuple(settings.network.allowed_http_hosts),
@@ -114,7 +119,7 @@ def search_family(
 ) -> list[dict[str, Any]]:
     """Search ``family`` items for ``period``; vet the hrefs of ``bands``; return item dicts."""
     items = search_items(
-        prep.source,
+        prep.sources.of(family),
         family=family,
         aoi=prep.aoi.geometry,
         period=period,
@@ -127,14 +132,33 @@ def vetted(
     prep: Prepared, family: str, bands: Sequence[str], items: list[pystac.Item]
 ) -> list[dict[str, Any]]:
     """``items`` as dicts once the hrefs of ``bands`` pass the security policy."""
-    fam = prep.source.profile.family(family)
+    if not items:
+        return []
+    fam = layout(prep, family, items)
     vet_assets(
         items,
         [fam.asset_key(b) for b in bands],
-        href_policy(prep.settings, prep.source),
+        href_policy(prep.settings, prep.sources),
         family=family,
     )
     return [it.to_dict(include_self_link=False, transform_hrefs=False) for it in items]
+
+
+def needs_signing(prep: Prepared, family: str, items: Sequence[dict[str, Any]]) -> bool:
+    """Whether ``items`` of ``family`` must be signed before reading: their source's profile
+    says so (Planetary Computer), or, without a profile, they name Azure Blob hrefs."""
+    profile = prep.sources.of(family).profile
+    if profile is not None:
+        return profile.needs_signing
+    return bool(blob_containers(items))
+
+
+def layout(prep: Prepared, family: str, items: Sequence[Any]) -> Family:
+    """How ``items`` of ``family`` name their assets: the profile of the family's source if
+    it has one (``--profile``, or a known service), else found from the items' collection and
+    asset keys (pystac Items or item dicts)."""
+    profile = prep.sources.of(family).profile
+    return profile.family(family) if profile is not None else layout_of(family, items)
 
 
 def season_warnings(before: Period, after: Period) -> list[str]:

@@ -31,7 +31,15 @@ from ..processing.grid import aoi_mask
 from ..settings import Settings
 from .checkpoints import Checkpoints
 from .compute import compute_on
-from .prepare import Prepared, network_policy, prepare, search_family, season_warnings, vetted
+from .prepare import (
+    Prepared,
+    needs_signing,
+    network_policy,
+    prepare,
+    search_family,
+    season_warnings,
+    vetted,
+)
 from .progress import report
 from .publish import Draft, ProductOutcome, finish_draft, staged, start_draft, summary_markdown
 from .registration import check_solution_task, register_task
@@ -195,8 +203,9 @@ def prepare_run(
     out_root: Path,
     profile: str | None,
     solution: str | None,
+    family_sources: dict[str, str | None] | None = None,
 ) -> Prepared:
-    """Every input checked (periods, AOI, source, solution) before any search."""
+    """Every input checked (periods, AOI, sources, solution) before any search."""
     prep = prepare(
         aoi=aoi,
         before=before,
@@ -205,6 +214,7 @@ def prepare_run(
         out=out_root,
         settings=settings,
         profile=profile,
+        family_sources=family_sources,
     )
     if solution:
         check_solution_task(settings, solution)
@@ -300,7 +310,7 @@ def analyse_task(
         signed = [
             signed_for_reading(
                 items,
-                needs_signing=prep.source.profile.needs_signing,
+                needs_signing=needs_signing(prep, recipe.family, items),
                 policy=network_policy(prep.settings),
             )
             for items in (before_items, after_items)
@@ -349,6 +359,7 @@ def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
             out_root=ctx.out_root,
             profile=params["profile"],
             solution=params["solution"],
+            family_sources=params.get("family_sources"),
         )
         product = recipe.choose(recipe.params(ctx.settings), params)
         bands = recipe.search_bands(product)

@@ -315,7 +315,7 @@ def finalize(
         aoi=prep.aoi,
         before=prep.before,
         after=prep.after,
-        source=prep.source,
+        source=prep.sources,
         flow_name=flow_name,
         software_version=software_version(),
         run_id=run_id,
@@ -414,7 +414,7 @@ def summary_markdown(prep: Prepared, outcome: ProductOutcome) -> str:
         f"# {outcome.kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})",
         "",
         f"- outcome: **{outcome.outcome}** — {outcome.message}",
-        f"- before: {prep.before}; after: {prep.after}; source: {prep.source.name}",
+        f"- before: {prep.before}; after: {prep.after}; source: {prep.sources.label}",
         f"- valid coverage: {100 * outcome.valid_fraction:.1f} %",
     ]
     if outcome.threshold is not None:

@@ -120,7 +120,6 @@ def register_outcome(
     return OutcomeRegistration(entry.id, result.created, solution_id, attached, message)
 
 
-
 @task(name="check-solution", cache_policy=NO_CACHE)
 def check_solution_task(settings: Settings, solution: str) -> None:
     """Refuse an unknown solution id before any search or analysis."""

@@ -40,7 +40,7 @@ from ..catalogs.registry.run_records import (
     handled_acquisitions,
     mark_acquisitions,
 )
-from ..catalogs.sources.search import resolve_source
+from ..catalogs.sources.family_sources import resolve_sources
 from ..errors import AcquisitionsFailedError, BoundariesMissingError, reason_of
 from ..settings import Settings
 from .disaster import flood_mapping
@@ -154,11 +154,14 @@ def _write_aoi(folder: Path, acq: Acquisition, boundaries: Boundaries | None) ->
 
 @task(name="search-new-s1", **SEARCH_TASK)
 def search_new(
-    ctx: RunContext, aoi: AOI, source: str, profile: str | None, window: str, watch: str
+    ctx: RunContext, aoi: AOI, options: dict[str, Any], window: str, watch: str
 ) -> list[dict[str, Any]]:
     """Sentinel-1 items in the window that this watch has not handled."""
     settings = ctx.settings
-    src = resolve_source(source, configured=dict(settings.sources), profile=profile)
+    src = resolve_sources(
+        options["source"], configured=dict(settings.sources), profile=options["profile"],
+        overrides=options["family_sources"],
+    )  # fmt: skip
     period = parse_period(window, what="look-back window")
     prep = Prepared(settings, aoi, period, period, src, ctx.out_root)
     items = search_family(prep, "s1", period, ("vv", "vh"))
@@ -203,7 +206,7 @@ def s1_flood_check(
         window = f"{end - dt.timedelta(days=lookback_days)}/{end}"
         boundaries = _boundaries(ctx.settings)  # read once: the AOI and the coverage use it
         area = resolve_aoi(aoi, boundaries_path=ctx.settings.boundaries.path, boundaries=boundaries)
-        new = search_new(ctx, area, options["source"], options["profile"], window, watch)
+        new = search_new(ctx, area, options, window, watch)
         acqs = group_acquisitions(new, area, boundaries)
         rows, products, failures = _map_each(ctx, params, acqs, boundaries)
         create_table_artifact(
@@ -259,6 +262,7 @@ def _map_each(
                 force=params["force"],
                 config=params["config"],
                 profile=params["profile"],
+                family_sources=params["family_sources"],
             )
         except Exception as e:  # one bad acquisition must not keep the others unmapped
             failures.append(e)

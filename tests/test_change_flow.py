@@ -51,7 +51,6 @@ def _run(
         source=str(root / "catalog.json"),
         out=out,
         settings=settings,
-        profile="sample",
     )
     bands = (params or ChangeParams()).bands()
     b = search_family(prep, "s2", prep.before, (*bands, "scl"))
@@ -236,7 +235,6 @@ def test_flow_runs_under_prefect(prefect_harness: None, sample_root: Path, tmp_p
         after=CHANGE_PERIODS[1],
         source=str(sample_root / "catalog.json"),
         out=str(tmp_path),
-        profile="sample",
     )
     assert result["outcome"] == "published"
     json.dumps(result)  # the flow's result is JSON-safe
@@ -276,6 +274,7 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
     """Items of one UTM zone (53SKT only): the measure is computed on the UTM grid and warped
     once; the product scores like the load onto the project grid and agrees with it."""
     import yamasat.flows.recipes.change_detection as steps
+
     settings = load_settings(env={})
     aoi = "132.02,33.93,132.06,33.965"  # around the planted change, east of 132°E
     products = {}
@@ -297,7 +296,6 @@ def test_one_zone_computes_on_the_native_grid_and_agrees(
             source=str(sample_root / "catalog.json"),
             out=tmp_path / mode,
             settings=settings,
-            profile="sample",
         )
         b, a = (
             [d for d in search_family(prep, "s2", p, ("red", "nir", "scl")) if "T53SKT" in d["id"]]

@@ -50,7 +50,6 @@ def _prep(
         source=str(catalog or root / "catalog.json"),
         out=out,
         settings=settings or load_settings(env={}),
-        profile="sample",
     )
 
 
@@ -210,6 +209,5 @@ def test_flood_flow_under_prefect(prefect_harness: None, sample_root: Path, tmp_
         sensor="s1",
         source=str(sample_root / "catalog.json"),
         out=str(tmp_path),
-        profile="sample",
     )
     assert result["outcome"] == "published" and result["kind"] == "flood"

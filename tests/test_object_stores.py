@@ -21,9 +21,10 @@ from rasterio.transform import from_origin
 from tests.support.rangeserver import RangeServer
 from yamasat.catalogs.extent.aoi import resolve_aoi
 from yamasat.catalogs.extent.periods import parse_period
+from yamasat.catalogs.sources.family_sources import resolve_sources
 from yamasat.catalogs.sources.hrefs import HrefPolicy, ObjectStore, check_href, object_store_url
 from yamasat.catalogs.sources.profiles import scale_offset
-from yamasat.catalogs.sources.search import resolve_source, vet_assets
+from yamasat.catalogs.sources.search import vet_assets
 from yamasat.errors import ConfigError, HrefPolicyError
 from yamasat.flows.prepare import Prepared, href_policy, search_family
 from yamasat.processing.grid import project_geobox
@@ -73,9 +74,7 @@ def test_fixture_dem_href_is_rewritten_to_the_template(dem_feature: dict[str, An
 
 
 def test_requester_pays_bucket_is_refused_naming_another_source(stac_fixtures: Path) -> None:
-    s1 = next(
-        f for f in _features(stac_fixtures, ES_S1, 1) if f["collection"] == "sentinel-1-grd"
-    )
+    s1 = next(f for f in _features(stac_fixtures, ES_S1, 1) if f["collection"] == "sentinel-1-grd")
     item = _item(s1)
     assert item.assets["hh"].href.startswith("s3://sentinel-s1-l1c/")
     with pytest.raises(HrefPolicyError) as err:
@@ -141,9 +140,11 @@ def test_default_config_declares_the_es_buckets() -> None:
     assert stores["copernicus-dem-30m"].access == "public"
     assert stores["sentinel-s1-l1c"].access == "requester-pays"
     assert "sentinel-1-rtc" in (stores["sentinel-s1-l1c"].serves or "")
-    assert settings.orchestration.deployments["s1-flood-daily"].parameters["source"] == (
-        "planetary-computer"
-    )
+    # the daily S1 check reads S1 RTC from Planetary Computer and the DEM from Earth Search
+    daily = settings.orchestration.deployments["s1-flood-daily"].parameters["source"]
+    chosen = resolve_sources(daily, configured=dict(settings.sources))
+    assert chosen.of("s1").name == "planetary-computer"
+    assert chosen.of("dem").name == "earth-search"
 
 
 # -------------------------------------------------------------- end to end over loopback
@@ -237,15 +238,13 @@ def test_s3_dem_read_over_loopback_https_template(
             )
         )
         settings = load_settings(override, env={})
-        source = resolve_source(srv.stac_api_url, profile="earth-search")
+        sources = resolve_sources(srv.stac_api_url, profile="earth-search")
         aoi = resolve_aoi("131.9,33.9,132.0,34.0")
         period = parse_period("2024-01-01/2024-01-31", what="period")
-        prep = Prepared(settings, aoi, period, period, source, tmp_path / "out")
-        assert href_policy(settings, source).object_stores
+        prep = Prepared(settings, aoi, period, period, sources, tmp_path / "out")
+        assert href_policy(settings, sources).object_stores
         dicts = search_family(prep, "dem", None, ("dem",))
-        assert [d["assets"]["data"]["href"] for d in dicts] == [
-            f"http://{host}/{TILE}/{TILE}.tif"
-        ]
+        assert [d["assets"]["data"]["href"] for d in dicts] == [f"http://{host}/{TILE}/{TILE}.tif"]
         geobox = project_geobox(aoi.geometry, crs="EPSG:4326", resolution=RES)
         dem = load_bands(
             [pystac.Item.from_dict(d) for d in dicts],

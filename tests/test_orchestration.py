@@ -339,18 +339,18 @@ def test_items_read_back_from_a_checkpoint_are_vetted_again(
 ) -> None:
     """A checkpoint lives in the output folder: an href planted there is refused on resume."""
     from yamasat.errors import HrefPolicyError
-    from yamasat.flows.prepare import prepare, search_family
+    from yamasat.flows.prepare import layout, prepare, search_family
     from yamasat.flows.product_run import revetted
     from yamasat.settings import load_settings
 
     kw = _burn_kwargs(sample_root)
     prep = prepare(
         aoi=kw["aoi"], before=kw["before"], after=kw["after"], source=kw["source"],
-        out=tmp_path, settings=load_settings(env={}), profile="sample",
+        out=tmp_path, settings=load_settings(env={}),
     )  # fmt: skip
     items = search_family(prep, "s2", prep.before, ("nir",))
     assert revetted(prep, "s2", ("nir",), items) == items
-    key = prep.source.profile.family("s2").asset_key("nir")
+    key = layout(prep, "s2", items).asset_key("nir")
     items[0]["assets"][key]["href"] = "/etc/passwd"
     with pytest.raises(HrefPolicyError):
         revetted(prep, "s2", ("nir",), items)

@@ -336,13 +336,13 @@ def test_unknown_section_in_file_lists_sections(tmp_path: Path) -> None:
             "sources: {x: {kind: ftp, location: x, profile: earth-search}}",
             "sources.x.kind",
             '"ftp"',
-            "'static' or 'stac-api'",
+            "'static', 'stac-api' or 'by-family'",
         ),
         (
             "sources: {x: {kind: static, location: x, profile: usgs}}",
             "sources.x.profile",
             '"usgs"',
-            "'earth-search', 'planetary-computer' or 'jaxa-earth'",
+            "'earth-search', 'planetary-computer', 'jaxa-earth' or 'sample'",
         ),
         (
             "sources: {x: {kind: stac-api, location: api/v1, profile: earth-search}}",

@@ -72,7 +72,6 @@ def test_unknown_solution_fails_before_analysis(
         burn_mapping(
             aoi=bbox,
             source=str(sample_root / "catalog.json"),
-            profile="sample",
             solution="no-such-solution",
             **BURN,
         )

@@ -40,7 +40,7 @@ def _bbox(root: Path) -> str:
     return ",".join(f"{v:g}" for v in SampleManifest.read(root).bbox)
 
 
-def _prep(root: Path, out: Path, run: str, catalog: Path) -> Any:
+def _prep(root: Path, out: Path, run: str, catalog: Path, dem: Path | None = None) -> Any:
     settings = load_settings(env={"YAMASAT_NETWORK__ALLOWED_ROOTS": f"[{root}]"})
     return prepare(
         aoi=_bbox(root),
@@ -49,7 +49,7 @@ def _prep(root: Path, out: Path, run: str, catalog: Path) -> Any:
         source=str(catalog),
         out=out,
         settings=settings,
-        profile="sample",
+        family_sources={"dem": str(dem)} if dem else None,
     )
 
 
@@ -74,7 +74,7 @@ def test_flood_without_dem_fails_unless_asked(sample_root: Path, tmp_path: Path)
     with pytest.raises(SourceError) as err:
         analyse_product(FLOOD_S1, p, *items)
     msg = str(err.value)
-    assert "family 'dem'" in msg and p.source.name in msg and "cop-dem-glo-30" in msg
+    assert "family 'dem'" in msg and p.sources.of("dem").name in msg and "cop-dem-glo-30" in msg
     assert "--no-terrain" in msg
     assert not _published(out / "flood")
 
@@ -87,8 +87,10 @@ def test_flood_without_dem_fails_unless_asked(sample_root: Path, tmp_path: Path)
     assert FLOOD_S1.record(params)["terrain_exclusion"] is False
     assert FLOOD_S1.lock_variant(params) != FLOOD_S1.lock_variant(FLOOD_S1.params(p.settings))
 
-    # the full product, with the DEM, is its own product: not "already exists"
-    full_prep = _prep(sample_root, out, "flood (S1)", sample_root / "catalog.json")
+    # the full product, with the DEM from a source of its own (--dem-source), is its own
+    # product: not "already exists"
+    full_prep = _prep(sample_root, out, "flood (S1)", no_dem, dem=sample_root / "catalog.json")
+    assert full_prep.sources.of("s1").location != full_prep.sources.of("dem").location
     full = analyse_product(FLOOD_S1, full_prep, *_items(full_prep, "s1", ("vv", "vh")))
     assert full.outcome == "published" and full.qa["terrain_exclusion"] is True
     assert "terrain" not in full.qa and "terrain_exclusion" not in FLOOD_S1.record(
@@ -112,7 +114,7 @@ def test_landslide_names_family_and_source(sample_root: Path, tmp_path: Path) ->
     with pytest.raises(SourceError) as err:
         analyse_product(LANDSLIDE, p, *_items(p, "s2", ("red", "nir", "green", "swir16", "scl")))
     msg = str(err.value)
-    assert "family 'dem'" in msg and p.source.name in msg and "cop-dem-glo-30" in msg
+    assert "family 'dem'" in msg and p.sources.of("dem").name in msg and "cop-dem-glo-30" in msg
     assert "landslide" in msg and "--no-terrain" not in msg
     assert "offers no DEM" not in msg
 

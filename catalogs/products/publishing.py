@@ -17,7 +17,7 @@ from .items import ProductSpec, item_folder, product_item, publish_item
 if TYPE_CHECKING:
     from ..extent.aoi import AOI
     from ..extent.periods import Period
-    from ..sources.search import Source
+    from ..sources.family_sources import SourceSet
 
 __all__ = ["product_spec", "publish_draft"]
 
@@ -28,7 +28,7 @@ def product_spec(
     aoi: AOI,
     before: Period,
     after: Period,
-    source: Source,
+    source: SourceSet,
     flow_name: str,
     software_version: str,
     run_id: str | None,
@@ -54,7 +54,7 @@ def product_spec(
         parameters={
             **draft.parameters,
             "threshold_used": draft.threshold,
-            "source": source.name,
+            "source": source.label,
         },
         input_items=draft.inputs,
         valid_fraction=valid_fraction,

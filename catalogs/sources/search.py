@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from ...errors import NoDataError, SourceError, SourceUnreachableError
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href, object_store_url
-from .profiles import Profile, get_profile
+from .profiles import Profile, collections_for, get_profile, layout_of
 
 if TYPE_CHECKING:
     from pystac_client.stac_api_io import StacApiIO
@@ -65,17 +65,29 @@ class Source:
     """``static`` or ``stac-api``"""
     location: str
     """catalog.json path/URL or API root URL"""
-    profile: Profile
-    """asset layout of the provider"""
+    profile: Profile | None
+    """layout of the provider, or None: found per collection from its id and asset keys"""
+
+    @property
+    def label(self) -> str:
+        """The source as named to the user: its name, and where it is when that differs."""
+        return self.location if self.name == self.location else f"{self.name!r} ({self.location})"
 
 
-def _infer_profile(location: str) -> str:
+def _infer_profile(location: str) -> str | None:
+    """The profile of a known service's URL; None (per collection) for any other."""
     host = urlparse(location).hostname or ""
-    if "planetarycomputer" in host:
+    if host.endswith("planetarycomputer.microsoft.com"):
         return "planetary-computer"
-    if "jaxa" in host:
+    if host.endswith("earth.jaxa.jp"):
         return "jaxa-earth"
-    return "earth-search"
+    if host.endswith("earth-search.aws.element84.com"):
+        return "earth-search"
+    return None
+
+
+def _profile(name: str | None) -> Profile | None:
+    return get_profile(name) if name else None
 
 
 def _static_profile(path: Path) -> str | None:
@@ -105,8 +117,14 @@ def resolve_source(
     text = spec.strip()
     if text in configured:
         cfg = configured[text]
+        if cfg.kind == "by-family":
+            raise SourceError(
+                f"source {text!r} draws each data family from another source "
+                f"({', '.join(f'{f}: {s}' for f, s in cfg.families.items())}); "
+                "name one of those for a single source"
+            )
         kind, location = str(cfg.kind), str(cfg.location)
-        prof = profile or str(cfg.profile)
+        prof = profile or cfg.profile
         if kind == "static" and not location.startswith(("http://", "https://")):
             path = Path(location)
             if path.is_dir():
@@ -122,16 +140,16 @@ def resolve_source(
                 )
             location = str(path.resolve())
             prof = profile or _static_profile(path) or prof
-        return Source(text, kind, location, get_profile(prof))
+        return Source(text, kind, location, _profile(prof))
     if text.startswith(("http://", "https://")):
         kind = "static" if text.endswith(".json") else "stac-api"
-        return Source(text, kind, text, get_profile(profile or _infer_profile(text)))
+        return Source(text, kind, text, _profile(profile or _infer_profile(text)))
     path = Path(text).expanduser()
     if path.is_dir():
         path = path / "catalog.json"
     if path.is_file():
-        prof = profile or _static_profile(path) or "earth-search"
-        return Source(str(path), "static", str(path.resolve()), get_profile(prof))
+        prof = profile or _static_profile(path)
+        return Source(str(path), "static", str(path.resolve()), _profile(prof))
     raise SourceError(
         f"unknown source {text!r}: not a configured source ({', '.join(configured) or 'none'}), "
         "not an http(s) URL and not a catalog.json on disk"
@@ -275,7 +293,7 @@ def _matches(item: pystac.Item, geom: BaseGeometry, period: Period | None) -> bo
 
 def _search_static(
     source: Source,
-    collection: str,
+    family: str,
     geom: BaseGeometry,
     period: Period | None,
     policy: NetworkPolicy,
@@ -289,7 +307,13 @@ def _search_static(
         if unreachable(e):
             raise no_connection(source, e) from e
         raise SourceError(f"could not read the STAC catalog at {source.location}: {e}") from e
-    child = root.get_child(collection)
+    if source.profile is not None:
+        collection = source.profile.family(family).collection
+        child = root.get_child(collection)
+    else:
+        children = {c.id: c for c in root.get_children()}
+        collection = _pick_collection(source, family, list(children))
+        child = children[collection]
     if child is None:
         known = [c.id for c in root.get_children()]
         raise NoDataError(
@@ -302,14 +326,27 @@ def _search_static(
     ]
 
 
+def _pick_collection(source: Source, family: str, available: Sequence[str]) -> str:
+    """The collection of ``family`` in a source without a profile: the first known one, in
+    order of preference, that the source has (its items' asset keys then decide the layout)."""
+    for collection in collections_for(family):
+        if collection in available:
+            return collection
+    raise NoDataError(
+        f"source {source.name!r} has no collection of data family {family!r} (looked for "
+        f"{', '.join(collections_for(family))}; it has {', '.join(available) or 'none'}); "
+        f"name a source for {family} (--{family}-source) or force a layout with --profile"
+    )
+
+
 def _search_api(
     source: Source,
-    collection: str,
+    family: str,
     geom: BaseGeometry,
     period: Period | None,
     policy: NetworkPolicy,
     max_items: int | None,
-) -> list[pystac.Item]:
+) -> tuple[str, list[pystac.Item]]:
     from pystac_client import Client
     from pystac_client.exceptions import APIError
 
@@ -317,6 +354,11 @@ def _search_api(
         # Client.open resets the I/O timeout to its own argument: pass it there too
         timeout = (policy.timeout_s, policy.timeout_s)
         client = Client.open(source.location, stac_io=_stac_io(policy), timeout=timeout)
+        if source.profile is not None:
+            collection = source.profile.family(family).collection
+        else:
+            ids = [c.id for c in client.get_collections()]
+            collection = _pick_collection(source, family, ids)
         search = client.search(
             collections=[collection],
             intersects=shapely.geometry.mapping(geom),
@@ -325,6 +367,8 @@ def _search_api(
             limit=100,
         )
         pages = list(search.pages_as_dicts())
+    except NoDataError:
+        raise
     except APIError as e:
         if unreachable(e):
             raise no_connection(source, e) from e
@@ -347,7 +391,7 @@ def _search_api(
             f"STAC API {source.location} reported {matched} matching items but returned "
             f"{len(features)}: the result is incomplete; try again later or narrow the search"
         )
-    return [pystac.Item.from_dict(f, preserve_dict=False) for f in features]
+    return collection, [pystac.Item.from_dict(f, preserve_dict=False) for f in features]
 
 
 def search_items(
@@ -366,11 +410,11 @@ def search_items(
     :class:`NoDataError` (outcome ``no_data``) when nothing matches.
     """
     policy = policy or NetworkPolicy()
-    fam = source.profile.family(family)
     if source.kind == "stac-api":
-        items = _search_api(source, fam.collection, aoi, period, policy, max_items)
+        collection, items = _search_api(source, family, aoi, period, policy, max_items)
     else:
-        items = _search_static(source, fam.collection, aoi, period, policy)
+        items = _search_static(source, family, aoi, period, policy)
+        collection = (items[0].collection_id if items else None) or _wanted(source, family)
     items = dedupe_items(items)
     for it in items:  # callers pass items on as dicts: keep hrefs resolvable without the catalog
         if it.get_self_href():
@@ -378,12 +422,20 @@ def search_items(
     items.sort(key=lambda it: (_item_datetime(it) or dt.datetime.min.replace(tzinfo=dt.UTC), it.id))
     if not items:
         raise NoDataError(
-            f"no {fam.collection} items in source {source.name!r} for the AOI "
+            f"no {collection} items in source {source.name!r} for the AOI "
             f"{tuple(round(v, 4) for v in aoi.bounds)} in {period or 'any period'} "
             "(outcome no_data)"
         )
-    log.info("found %d %s items in %s", len(items), fam.collection, source.name)
+    if source.profile is None:
+        layout_of(family, items)  # the asset keys fit a known layout, or a clear error
+    log.info("found %d %s items in %s", len(items), collection, source.name)
     return items
+
+
+def _wanted(source: Source, family: str) -> str:
+    if source.profile is not None:
+        return source.profile.family(family).collection
+    return " or ".join(collections_for(family))
 
 
 def vet_assets(

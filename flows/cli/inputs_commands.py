@@ -164,12 +164,13 @@ def search(
     """Search a source and list the items found (deduplicated)."""
     from ...catalogs.extent.aoi import resolve_aoi
     from ...catalogs.extent.periods import parse_period
-    from ...catalogs.sources.search import resolve_source, search_items
+    from ...catalogs.sources.family_sources import resolve_sources
+    from ...catalogs.sources.search import search_items
 
     settings = settings_of_invocation()
     p = parse_period(period)
     a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
-    src = resolve_source(source, configured=dict(settings.sources), profile=profile)
+    src = resolve_sources(source, configured=dict(settings.sources), profile=profile).of(family)
     items = search_items(
         src, family=family, aoi=a.geometry, period=p, policy=network_policy(settings)
     )

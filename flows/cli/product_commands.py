@@ -57,7 +57,30 @@ SolutionOpt = Annotated[str | None, typer.Option(help="Solution id to attach the
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Recompute and replace an existing product.")
 ]
-ProfileOpt = Annotated[str | None, typer.Option(help="Asset layout profile of the source.")]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Force an asset layout (earth-search, planetary-computer, sample, jaxa-earth); "
+        "default: the source's own, or found per collection."
+    ),
+]
+
+
+def _family_option(family: str, what: str) -> inspect.Parameter:
+    """``--<family>-source``: the source of one data family, over ``--source``."""
+    return inspect.Parameter(
+        f"{family}_source",
+        _OPTION,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                f"--{family}-source",
+                help=f"Source of the {what} (default: --source).",
+                show_default=False,
+            ),
+        ],
+    )
 
 
 def _run_flow(flow_name: str, title: str, **params: Any) -> None:
@@ -98,6 +121,9 @@ _RUN_OPTIONS = (
     inspect.Parameter("solution", _OPTION, default=None, annotation=SolutionOpt),
     inspect.Parameter("force", _OPTION, default=False, annotation=ForceOpt),
     inspect.Parameter("profile", _OPTION, default=None, annotation=ProfileOpt),
+    _family_option("s2", "Sentinel-2 imagery"),
+    _family_option("s1", "Sentinel-1 imagery"),
+    _family_option("dem", "DEM (slopes)"),
 )
 
 
@@ -109,6 +135,8 @@ def _add_run_command(
     (formatted with the options)."""
 
     def command(**options: Any) -> None:
+        chosen = {f: options.pop(f"{f}_source") for f in ("s2", "s1", "dem")}
+        options["family_sources"] = {f: s for f, s in chosen.items() if s} or None
         _run_flow(flow_name, title.format(**options), **options)
 
     params = [*_PLACE_AND_PERIODS, *own, *_RUN_OPTIONS]

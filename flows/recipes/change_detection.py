@@ -28,7 +28,7 @@ from ...processing.read_back import open_raster, open_warped, read_decimated
 from ...processing.threshold import change_threshold
 from ...processing.write import CogSpec, write_cogs, write_raster
 from ...settings import Settings
-from ..prepare import Prepared, software_version
+from ..prepare import Prepared, layout, software_version
 from ..product_run import Analysis, Recipe
 from ..progress import report
 from ..publish import float_band
@@ -61,7 +61,7 @@ def measure_on_grid(
     """
     grid = prep.settings.grid
     bands = params.bands()
-    all_assets = prep.source.profile.family("s2").assets
+    all_assets = layout(prep, "s2", b_items + a_items).assets
     assets = {b: all_assets[b] for b in (*bands, "scl")}
     zones = split_by_crs(b_items + a_items, assets=assets) or []
     parts: list[xr.DataArray] = []
@@ -77,14 +77,16 @@ def measure_on_grid(
             continue  # observed in one period only: no pixel of this zone has a measure
         # an index is computed from the stored numbers by one kernel per chunk (the same
         # values as scaling, masking and compositing plane by plane, a fraction of the work)
-        common = s2_load_options(prep, native, bands) | {"scaled": bool(params.cva_bands)}
+        opts = s2_load_options(prep, zb + za, native, bands)
+        common = opts | {"scaled": bool(params.cva_bands)}
         measure = change_measure(load_s2(zb, **common), load_s2(za, **common), params)
         src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
         parts.append(
             open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
         )
     if not parts:
-        common = s2_load_options(prep, geobox, bands) | {"scaled": bool(params.cva_bands)}
+        opts = s2_load_options(prep, b_items + a_items, geobox, bands)
+        common = opts | {"scaled": bool(params.cva_bands)}
         return change_measure(load_s2(b_items, **common), load_s2(a_items, **common), params)
     out = parts[0]
     for part in parts[1:]:

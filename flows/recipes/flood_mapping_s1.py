@@ -31,7 +31,7 @@ from ...processing.product_codes import NODATA
 from ...processing.sar import lee_filter, to_db
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
-from ..prepare import Prepared
+from ..prepare import Prepared, layout
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
 from .inputs import flood_slope, terrain_record
@@ -86,7 +86,7 @@ def pick_s1_pair(
 def _sar_db(
     items: list[pystac.Item], prep: Prepared, geobox: GeoBox, params: SarFloodParams
 ) -> dict[str, xr.DataArray]:
-    fam = prep.source.profile.family("s1")
+    fam = layout(prep, "s1", items)
     ds = load_bands(
         items,
         assets={"vv": fam.asset_key("vv"), "vh": fam.asset_key("vh")},

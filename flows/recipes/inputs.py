@@ -9,7 +9,8 @@ from typing import Any
 import pystac
 import xarray as xr
 
-from ...catalogs.sources.profiles import scale_offset
+from ...catalogs.sources.profiles import collections_for, scale_offset
+from ...catalogs.sources.search import Source
 from ...catalogs.sources.signing import signed_for_reading
 from ...errors import NoDataError, SourceError
 from ...processing.composite import median_composite
@@ -17,7 +18,7 @@ from ...processing.gdal_env import configure_gdal
 from ...processing.load import load_bands, load_s2
 from ...processing.terrain import slope_deg
 from ...processing.write import CogSpec, float_spec
-from ..prepare import Prepared, network_policy, search_family
+from ..prepare import Prepared, layout, needs_signing, network_policy, search_family
 from ..publish import Draft
 
 __all__ = [
@@ -38,8 +39,10 @@ def float_cog(prep: Prepared) -> CogSpec:
     return float_spec(prep.settings.storage.float_max_error)
 
 
-def s2_load_options(prep: Prepared, geobox: Any, bands: tuple[str, ...]) -> dict[str, Any]:
-    """Keyword arguments of :func:`load_s2` from the settings and the source's profile (and
+def s2_load_options(
+    prep: Prepared, items: list[pystac.Item], geobox: Any, bands: tuple[str, ...]
+) -> dict[str, Any]:
+    """Keyword arguments of :func:`load_s2` from the settings and the layout of ``items`` (and
     GDAL's network options set from ``network``)."""
     settings = prep.settings
     net = settings.network
@@ -47,7 +50,7 @@ def s2_load_options(prep: Prepared, geobox: Any, bands: tuple[str, ...]) -> dict
         timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
     )
     return {
-        "assets": prep.source.profile.family("s2").assets,
+        "assets": layout(prep, "s2", items).assets,
         "geobox": geobox,
         "scale_fn": scale_offset,
         "bands": bands,
@@ -62,29 +65,30 @@ def s2_composites(
     prep: Prepared, items: list[pystac.Item], geobox: Any, bands: tuple[str, ...]
 ) -> xr.Dataset:
     """Cloud-masked median composites of ``bands`` over ``items`` on ``geobox`` (lazy)."""
-    ds = load_s2(items, **s2_load_options(prep, geobox, bands))
+    ds = load_s2(items, **s2_load_options(prep, items, geobox, bands))
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 
 def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
-    """Slope (degrees) from the source's DEM (family ``dem``) on ``geobox``.
+    """Slope (degrees) from the DEM (family ``dem``) of the run's DEM source on ``geobox``.
 
-    Raises :class:`SourceError` naming the source and the DEM collection tried when the
+    Raises :class:`SourceError` naming the source and the DEM collections tried when the
     source has no DEM for the AOI or its hrefs are refused; ``remedy`` ends the message
     (what the user can do instead).
     """
+    source = prep.sources.of("dem")
     try:
+        found = search_family(prep, "dem", None, ("dem",))
         items = signed_for_reading(
-            search_family(prep, "dem", None, ("dem",)),
-            needs_signing=prep.source.profile.needs_signing,
+            found, needs_signing=needs_signing(prep, "dem", found),
             policy=network_policy(prep.settings),
-        )
+        )  # fmt: skip
     except (NoDataError, SourceError) as e:
         raise SourceError(
-            f"no DEM (family 'dem') from source {prep.source.name!r} "
-            f"(profile {prep.source.profile.name!r}, {_dem_collection(prep)}): {e}; {remedy}"
+            f"no DEM (family 'dem') from source {source.label} ({_dem_collection(source)}): "
+            f"{e}; {remedy}"
         ) from e
-    fam = prep.source.profile.family("dem")
+    fam = layout(prep, "dem", items)
     dem = load_bands(
         [pystac.Item.from_dict(d) for d in items],
         assets={"dem": fam.asset_key("dem")},
@@ -97,14 +101,21 @@ def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
     return slope_deg(dem, resolution=prep.settings.grid.resolution)
 
 
-def _dem_collection(prep: Prepared) -> str:
-    """The DEM collection the source's profile names, or that it names none."""
-    fam = prep.source.profile.families.get("dem")
-    return f"collection {fam.collection!r}" if fam else "which names no DEM collection"
+def _dem_collection(source: Source) -> str:
+    """The DEM collection(s) looked for in ``source``: its profile's, or every known one."""
+    if source.profile is None:
+        return f"collections {', '.join(collections_for('dem'))}"
+    fam = source.profile.families.get("dem")
+    return (
+        f"profile {source.profile.name!r}, collection {fam.collection!r}"
+        if fam
+        else f"profile {source.profile.name!r}, which names no DEM collection"
+    )
 
 
 NO_DEM_FLOOD = (
-    "point --source at a source that serves a DEM, or pass --no-terrain (flow parameter "
+    "name a source that serves a DEM with --dem-source (for example earth-search), or pass "
+    "--no-terrain (flow parameter "
     "terrain=False) for a flood product without terrain exclusion"
 )
 """what to do when the flood finds no DEM"""

@@ -49,7 +49,7 @@ class Landslide(Recipe[LandslideParams]):
             prep,
             geobox,
             remedy="landslide mapping needs the slope and has no mode without it: point "
-            "--source at a source that serves a DEM",
+            "--dem-source (or --source) at a source that serves a DEM, such as earth-search",
         )
         bands = ("red", "nir", "green", "swir16")
         pre = s2_composites(prep, run.before, geobox, bands)

@@ -15,6 +15,7 @@ from .fields import (
     Text,
     check_bucket,
     check_host_entry,
+    check_slug,
     check_url_template,
     read_only,
     to_abs_path,
@@ -22,25 +23,42 @@ from .fields import (
 from .redaction import URL_RE
 from .section import Section
 
-__all__ = ["NetworkConfig", "ObjectStoreConfig", "SourceConfig"]
+__all__ = ["FamilyName", "NetworkConfig", "ObjectStoreConfig", "SourceConfig"]
+
+
+FamilyName = Literal["s2", "s1", "dem", "rainfall"]
 
 
 class SourceConfig(Section):
     """A configured data source."""
 
-    kind: Literal["static", "stac-api"] = Field(
-        description="'static': a catalog.json walked link by link; 'stac-api': a /search endpoint"
+    kind: Literal["static", "stac-api", "by-family"] = Field(
+        description="'static': a catalog.json walked link by link; 'stac-api': a /search "
+        "endpoint; 'by-family': each data family from another configured source (families)"
     )
-    location: Annotated[Text, RELATIVE] = Field(
-        description="http(s) URL of the API root or catalog.json, or a local catalog.json path"
+    location: Annotated[Text | None, RELATIVE] = Field(
+        default=None,
+        description="http(s) URL of the API root or catalog.json, or a local catalog.json path "
+        "(not for by-family)",
     )
-    profile: Literal["earth-search", "planetary-computer", "jaxa-earth"] = Field(
-        description="asset layout of the provider, mapping its asset keys to our band names"
+    profile: Literal["earth-search", "planetary-computer", "jaxa-earth", "sample"] | None = Field(
+        default=None,
+        description="asset layout of the provider, mapping its asset keys to our band names; "
+        "null: found per collection from its id and asset keys",
+    )
+    families: Annotated[
+        dict[FamilyName, Annotated[str, AfterValidator(check_slug)]], AfterValidator(read_only)
+    ] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="by-family only: the configured source of each data family",
     )
 
     @field_validator("location")
     @classmethod
-    def _http_url_or_path(cls, value: str, info: ValidationInfo) -> str:
+    def _http_url_or_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         text = value.strip()
         if URL_RE.match(text):
             parts = urlsplit(text)
@@ -50,6 +68,20 @@ class SourceConfig(Section):
         if info.data.get("kind") == "stac-api":
             raise ValueError("a stac-api source needs an http(s) URL such as 'https://host/v1'")
         return str(to_abs_path(text))
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> SourceConfig:
+        if self.kind == "by-family":
+            if not self.families:
+                raise ValueError("a by-family source names a source per family in 'families'")
+            if self.location is not None or self.profile is not None:
+                raise ValueError("a by-family source takes 'families', not location or profile")
+        else:
+            if self.location is None:
+                raise ValueError(f"a {self.kind} source needs a 'location'")
+            if self.families:
+                raise ValueError("'families' is only for a source of kind by-family")
+        return self
 
 
 class ObjectStoreConfig(Section):

@@ -362,7 +362,7 @@ class Settings(Section):
     def _plain_http_hosts_allowed(self) -> Settings:
         errors: list[InitErrorDetails] = []
         for name, source in self.sources.items():
-            parts = urlsplit(source.location)
+            parts = urlsplit(source.location or "")
             if parts.scheme.lower() != "http" or not parts.hostname:
                 continue
             host = parts.hostname.lower()
@@ -383,6 +383,19 @@ class Settings(Section):
                 )
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    @model_validator(mode="after")
+    def _family_members_exist(self) -> Settings:
+        for name, source in self.sources.items():
+            for family, member in source.families.items():
+                other = self.sources.get(member)
+                if other is None or other.kind == "by-family":
+                    raise ValueError(
+                        f"sources.{name}.families.{family}: {member!r} is not a configured "
+                        f"source of kind static or stac-api (configured: "
+                        f"{', '.join(sorted(self.sources))})"
+                    )
         return self
 
     def __hash__(self) -> int:
