@@ -20,9 +20,10 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from ..errors import LoadError
+from ..errors import LoadError, redact_urls
 from .masks import DEFAULT_SCL_CLASSES, scl_mask
 from .native_grid import asset_grid
+from .read_guard import GuardedDriver, current_read_policy
 
 __all__ = [
     "SCALE_ATTR",
@@ -74,6 +75,9 @@ def _load_group(
     resampling_map = {
         key: ("nearest" if band in _CATEGORICAL else resampling) for band, key in assets.items()
     }
+    # every asset is read through the guarded reader: GTiff only, redirects and failures
+    # checked, errors naming the item and asset (processing.read_guard)
+    names = {str(it.assets[k].href).split("?", 1)[0]: (it.id, k) for it in items for k in keys}
     try:
         ds = odc.stac.load(
             items,
@@ -83,10 +87,13 @@ def _load_group(
             groupby=groupby,
             resampling=resampling_map,
             fail_on_error=True,
+            driver=GuardedDriver(names, current_read_policy()),
         )
     except Exception as e:  # odc-stac raises ValueError/KeyError on metadata problems
         ids = ", ".join(it.id for it in items[:5])
-        raise LoadError(f"odc-stac could not prepare the load of items {ids}: {e}") from e
+        raise LoadError(
+            f"odc-stac could not prepare the load of items {ids}: {redact_urls(str(e))}"
+        ) from None
     return ds.rename({key: band for band, key in assets.items() if key != band})
 
 

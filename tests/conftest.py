@@ -55,6 +55,32 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+#: where GDAL (libcurl bypasses the socket guard above) sends what is not on loopback: a
+#: dead proxy, so a test that would reach the network fails at once without traffic
+DEAD_GDAL_PROXY = {
+    "GDAL_HTTP_PROXY": "http://127.0.0.1:9",
+    "GDAL_HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gdal_dead_proxy() -> Iterator[None]:
+    """GDAL's HTTP goes to a dead loopback proxy except for loopback itself (libcurl honours
+    NO_PROXY; measured with GDAL 3.10): tests never leave the machine through GDAL."""
+    saved = {k: os.environ.get(k) for k in DEAD_GDAL_PROXY}
+    os.environ.update(DEAD_GDAL_PROXY)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _default_output_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Flows record their runs in the configured registry: keep it out of the working tree."""

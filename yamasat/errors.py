@@ -7,6 +7,8 @@ what to do. Library errors (rasterio, pystac, requests) are re-raised as one of 
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "INTERNAL_REASON",
     "AOIError",
@@ -38,6 +40,7 @@ __all__ = [
     "WriteError",
     "YamasatError",
     "reason_of",
+    "redact_urls",
 ]
 
 
@@ -48,6 +51,30 @@ INTERNAL_REASON = "internal_error"
 def reason_of(exc: BaseException) -> str:
     """The machine-readable reason of ``exc``: its class's ``reason``, else ``internal_error``."""
     return exc.reason if isinstance(exc, YamasatError) else INTERNAL_REASON
+
+
+_URL_IN_TEXT_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,15})://(?P<auth>[^\s/?#'\"<>@]*@)?"
+    r"(?P<rest>[^\s?#'\"<>]*)(?P<query>[?#][^\s'\"<>]*)?"
+)
+_SECRET_PAIR_RE = re.compile(
+    r"\b(sig|signature|token|access_token|se|st|sp|skoid|sktid|ske|sks|skv|code|key|"
+    r"x-amz-signature|x-amz-credential|x-amz-security-token)=[^\s&'\"<>]+",
+    re.I,
+)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL's query string, fragment and user-info removed (they may carry
+    SAS tokens or keys) and stray ``sig=...``-like pairs masked: for error messages, logs,
+    run records and states."""
+
+    def url(m: re.Match[str]) -> str:
+        auth = "***@" if m.group("auth") else ""
+        query = "?<redacted>" if m.group("query") else ""
+        return f"{m.group('scheme')}://{auth}{m.group('rest')}{query}"
+
+    return _SECRET_PAIR_RE.sub(lambda m: f"{m.group(1)}=<redacted>", _URL_IN_TEXT_RE.sub(url, text))
 
 
 class YamasatError(Exception):

@@ -7,21 +7,29 @@ storage container, within the network policy's retries and a bounded wait (the p
 requests have no timeout); a token service that refuses or does not answer is a
 :class:`SourceError` naming it. A subscription key, if any, comes from the environment
 (``PC_SDK_SUBSCRIPTION_KEY``), never from config.
+
+During the read, :func:`resign_href` signs an href anew with a token fetched afresh, once,
+when its token has expired or the store refuses it (403): :func:`read_policy` hands it to
+the reader (:mod:`yamasat.processing.read_guard`), with the href policy that decides where
+a redirect may lead. Tokens never appear in a message or a log.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pystac
 
 from ...errors import SourceError
+from ...processing.read_guard import ReadPolicy
+from .hrefs import HrefPolicy, check_href
 from .search import NetworkPolicy
 
-__all__ = ["blob_containers", "signed_for_reading"]
+__all__ = ["blob_containers", "read_policy", "resign_href", "signed_for_reading"]
 
 _BLOB = ".blob.core.windows.net"
 #: tokens with less life left than this are fetched anew before a run reads with them
@@ -101,3 +109,32 @@ def signed_for_reading(
         item = planetary_computer.sign(pystac.Item.from_dict(d))
         out.append(item.to_dict(include_self_link=False, transform_hrefs=False))
     return out
+
+
+def resign_href(href: str) -> str | None:
+    """``href`` (an Azure Blob URL, signed or not) signed with a token fetched afresh from
+    the token service (its cached token dropped); None for any other href."""
+    from planetary_computer.sas import TOKEN_CACHE, get_token
+    from planetary_computer.settings import Settings
+
+    parts = urlsplit(href)
+    host = parts.hostname or ""
+    container = parts.path.lstrip("/").split("/", 1)[0]
+    if not host.endswith(_BLOB) or not container:
+        return None
+    account = host[: -len(_BLOB)]
+    TOKEN_CACHE.pop(f"{Settings.get().sas_url}/{account}/{container}", None)
+    try:
+        token = get_token(account, container, retry_total=2, retry_backoff_factor=0.5)
+    except Exception as e:  # requests' errors: named without the token
+        raise SourceError(
+            f"the Planetary Computer token service gave no new token for {account}/"
+            f"{container} ({type(e).__name__}); set PC_SDK_SUBSCRIPTION_KEY or try later"
+        ) from None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, token.token, ""))
+
+
+def read_policy(policy: HrefPolicy) -> ReadPolicy:
+    """How a run reads its assets: a redirect is followed only to a URL ``policy`` allows,
+    and Azure Blob hrefs are signed anew once when their token expires or is refused."""
+    return ReadPolicy(allow_url=partial(check_href, policy=policy), resign=resign_href)

@@ -36,7 +36,7 @@ import re
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -103,6 +103,7 @@ class _Script:
     method: str | None
     responses: collections.deque[tuple[Any, ...]]
     cycle: bool
+    min_offset: int | None = None
 
 
 class RangeServer:
@@ -117,6 +118,9 @@ class RangeServer:
         self._requests: list[RequestRecord] = []
         self._scripts: list[_Script] = []
         self._index: StacIndex | None = None
+        self.gate: Callable[[str, str], int | None] | None = None
+        """``gate(path, query)`` -> a status to answer instead (a blob store refusing an
+        expired token with 403), or None to answer normally"""
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -199,12 +203,15 @@ class RangeServer:
         *,
         method: str | None = None,
         cycle: bool = False,
+        min_offset: int | None = None,
     ) -> None:
         """Answer the next requests whose path matches ``path_regex`` (``re.search`` on the
         decoded path, no query) with ``responses``, one per request, in order; then normally.
 
         ``method`` restricts the script to one HTTP method; ``cycle=True`` repeats the
-        responses forever. A response is one of:
+        responses forever; ``min_offset`` restricts it to range requests starting at or
+        after that byte (the block reads after a file's header was read). A response is
+        one of:
 
         * ``("status", code)`` or ``("status", code, {header: value})`` - an error with a
           small JSON body;
@@ -226,7 +233,9 @@ class RangeServer:
                 raise ValueError(f"fault {entry!r} takes {low} to {high} arguments")
         with self._lock:
             self._scripts.append(
-                _Script(re.compile(path_regex), method and method.upper(), entries, cycle)
+                _Script(
+                    re.compile(path_regex), method and method.upper(), entries, cycle, min_offset
+                )
             )
 
     def clear_scripts(self) -> None:
@@ -250,13 +259,16 @@ class RangeServer:
 
     # -- used by the handler ------------------------------------------------------------
 
-    def _next_fault(self, method: str, path: str) -> tuple[Any, ...] | None:
+    def _next_fault(
+        self, method: str, path: str, range_header: str | None = None
+    ) -> tuple[Any, ...] | None:
         with self._lock:
             for entry in self._scripts:
                 if (
                     entry.responses
                     and entry.method in (None, method)
                     and entry.pattern.search(path)
+                    and _from_offset(range_header, entry.min_offset)
                 ):
                     fault = entry.responses.popleft()
                     if entry.cycle:
@@ -355,7 +367,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         body = self._read_body()
-        fault = app._next_fault(method, path) or ("none",)
+        fault = app._next_fault(method, path, self.headers.get("Range")) or ("none",)
         action = fault[0]
         record = RequestRecord(
             method,
@@ -375,7 +387,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
 
-        if action == "status":
+        refused = app.gate(path, parts.query) if app.gate and action == "none" else None
+        if refused is not None:
+            response = error_response(refused, "AuthenticationFailed", "gate refused")
+        elif action == "status":
             response = error_response(int(fault[1]), "ScriptedFault", "scripted fault")
             response.headers.update(fault[2] if len(fault) > 2 else {})
         elif action == "body":
@@ -451,6 +466,15 @@ class _Handler(BaseHTTPRequestHandler):
             if trickle is not None and stop.wait(trickle[1]):
                 self.close_connection = True
                 return
+
+
+def _from_offset(range_header: str | None, min_offset: int | None) -> bool:
+    """Whether a request with ``range_header`` starts at or after ``min_offset`` (always
+    when there is no ``min_offset``)."""
+    if min_offset is None:
+        return True
+    match = re.match(r"\s*bytes\s*=\s*(\d+)", range_header or "")
+    return match is not None and int(match.group(1)) >= min_offset
 
 
 def _chunks(response: Response, size: int) -> Iterator[bytes]:
