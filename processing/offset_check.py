@@ -23,13 +23,19 @@ atmospheric-correction noise around ρ = 0 from counting as negative.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LAND_CLASSES", "OffsetDecision", "decide_offset", "read_scene_sample"]
+__all__ = [
+    "LAND_CLASSES",
+    "OffsetDecision",
+    "checked_scale_fn",
+    "decide_offset",
+    "read_scene_sample",
+]
 
 LAND_CLASSES = (4, 5)
 """SCL classes of valid land: vegetation, not vegetated"""
@@ -111,3 +117,61 @@ def read_scene_sample(
             return np.asarray(src.read(1, out_shape=(size, size), resampling=Resampling.nearest))
 
     return {band: read(h) for band, h in hrefs.items()}, read(scl_href)
+
+
+def checked_scale_fn(
+    items: Sequence[Any],
+    assets: Mapping[str, str],
+    base: Callable[[str, Mapping[str, Any], Mapping[str, Any]], tuple[float, float]],
+) -> tuple[
+    Callable[[str, Mapping[str, Any], Mapping[str, Any]], tuple[float, float]],
+    dict[str, OffsetDecision],
+]:
+    """A scale function for ``items`` (pystac Items of Earth Search's older ``sentinel-2-l2a``)
+    whose reflectance offsets are decided per scene from its own pixels (:func:`decide_offset`)
+    instead of its ``earthsearch:boa_offset_applied`` flag, and the decisions by item id.
+
+    Only the visible bands among ``assets`` (our band -> asset key) are read, those the run
+    loads anyway and whose hrefs were vetted; with none of them (burn: nir and swir22) the
+    flag decides, and the rule says so. Other bands and non-reflectance values go to ``base``.
+    """
+    visible = [b for b in VISIBLE if b in assets]
+    decisions: dict[str, OffsetDecision] = {}
+    by_href: dict[str, OffsetDecision] = {}
+    for item in items:
+        props = item.properties
+        flag = props.get("earthsearch:boa_offset_applied")
+        flag = flag if isinstance(flag, bool) else None
+        red = item.assets[assets[visible[0]]].to_dict() if visible else {}
+        scale, offset = _declared(red)
+        if visible and "scl" in assets:
+            hrefs = {b: item.assets[assets[b]].href for b in visible}
+            dn, scl = read_scene_sample(hrefs, item.assets[assets["scl"]].href)
+            decision = decide_offset(dn, scl, flag=flag, scale=scale, offset=offset)
+        else:
+            by_flag = (scale, 0.0) if flag else (scale, offset)
+            decision = OffsetDecision(*by_flag, "flag (no visible band loaded)", flag, None, 0)
+        decisions[item.id] = decision
+        for key in assets.values():
+            by_href[item.assets[key].href] = decision
+
+    def scale_fn(
+        band: str, properties: Mapping[str, Any], asset: Mapping[str, Any]
+    ) -> tuple[float, float]:
+        decision = by_href.get(str(asset.get("href")))
+        if decision is None or band not in REFLECTANCE:
+            return base(band, properties, asset)
+        return (decision.scale, decision.offset)
+
+    return scale_fn, decisions
+
+
+VISIBLE = ("blue", "green", "red")
+REFLECTANCE = frozenset({"blue", "green", "red", "nir", "nir08", "swir16", "swir22"})
+
+
+def _declared(asset: Mapping[str, Any]) -> tuple[float, float]:
+    """The scale and offset ``raster:bands`` declares (Earth Search: 0.0001 and −0.1)."""
+    rb = asset.get("raster:bands") or [{}]
+    first = rb[0] if isinstance(rb[0], Mapping) else {}
+    return float(first.get("scale", 1e-4)), float(first.get("offset", -0.1))

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,3 +67,40 @@ def test_too_few_land_pixels_or_ambiguous_falls_back_on_the_flag() -> None:
     d = decide_offset(mixed, scl, flag=True)
     assert d.rule == "flag (ambiguous)" and d.offset == 0.0
     assert d.negative_share is not None and 0.02 < d.negative_share < 0.2
+
+
+def test_scale_function_applies_each_scenes_decision(tmp_path: Path) -> None:
+    """Two older-l2a scenes with wrong flags, in COGs: the loader's scale function gives each
+    scene's reflectance bands the offset its pixels decide; SCL keeps its own scaling."""
+    import pystac
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from yamasat.catalogs.sources.profiles import scale_offset
+    from yamasat.processing.offset_check import checked_scale_fn
+
+    items = []
+    for n, (flag, applied) in enumerate([(True, False), (False, True)]):
+        bands, scl = _scene(applied, seed=n)
+        arrays = {"red": bands["red"], "nir": bands["green"], "scl": scl}
+        item = pystac.Item(f"scene-{n}", None, None, dt.datetime(2021, 7, 1, tzinfo=dt.UTC), {})
+        item.properties["earthsearch:boa_offset_applied"] = flag
+        for key, arr in arrays.items():
+            path = tmp_path / f"{n}-{key}.tif"
+            with rasterio.open(
+                path, "w", driver="GTiff", width=100, height=100, count=1, dtype=arr.dtype,
+                crs="EPSG:32652", transform=from_origin(700000, 3770000, 10, 10), nodata=0,
+            ) as dst:  # fmt: skip
+                dst.write(arr, 1)
+            rb = [{"scale": 1.0}] if key == "scl" else [{"scale": 0.0001, "offset": -0.1}]
+            item.add_asset(key, pystac.Asset(str(path), extra_fields={"raster:bands": rb}))
+        items.append(item)
+    fn, decisions = checked_scale_fn(
+        items, {"red": "red", "nir": "nir", "scl": "scl"}, scale_offset
+    )
+    assert [decisions[f"scene-{n}"].flag_wrong for n in (0, 1)] == [True, True]
+    for item, want in zip(items, (-0.1, 0.0), strict=True):
+        for band in ("red", "nir"):
+            asset = item.assets[band].to_dict()
+            assert fn(band, item.properties, asset) == (0.0001, want)
+        assert fn("scl", item.properties, item.assets["scl"].to_dict()) == (1.0, 0.0)

@@ -51,8 +51,8 @@ class Burn(Recipe[BurnParams]):
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
         bands = ("nir", "swir22", "green", "swir16")
-        pre = s2_composites(prep, run.before, geobox, bands)
-        post = s2_composites(prep, run.after, geobox, bands)
+        pre = s2_composites(prep, run.before, geobox, bands, draft)
+        post = s2_composites(prep, run.after, geobox, bands, draft)
         dnbr = (nbr(pre.nir, pre.swir22) - nbr(post.nir, post.swir22)).where(inside)
         # NBR over open water is noise (tiny reflectances): water in either period is excluded
         water = (mndwi(pre.green, pre.swir16) > 0) | (mndwi(post.green, post.swir16) > 0)

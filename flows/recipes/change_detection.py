@@ -31,7 +31,7 @@ from ...settings import Settings
 from ..prepare import Prepared, layout, software_version
 from ..product_run import Analysis, Recipe
 from ..progress import report
-from ..publish import float_band
+from ..publish import Draft, float_band
 from .inputs import float_cog, s2_load_options
 
 __all__ = ["Change", "measure_on_grid"]
@@ -47,6 +47,7 @@ def measure_on_grid(
     params: ChangeParams,
     geobox: GeoBox,
     staging: Path,
+    draft: Draft | None = None,
 ) -> xr.DataArray:
     """The change measure on the project grid (lazy; NaN where not observed in both periods).
 
@@ -77,7 +78,7 @@ def measure_on_grid(
             continue  # observed in one period only: no pixel of this zone has a measure
         # an index is computed from the stored numbers by one kernel per chunk (the same
         # values as scaling, masking and compositing plane by plane, a fraction of the work)
-        opts = s2_load_options(prep, zb + za, native, bands)
+        opts = s2_load_options(prep, zb + za, native, bands, draft)
         common = opts | {"scaled": bool(params.cva_bands)}
         measure = change_measure(load_s2(zb, **common), load_s2(za, **common), params)
         src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
@@ -85,7 +86,7 @@ def measure_on_grid(
             open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
         )
     if not parts:
-        opts = s2_load_options(prep, b_items + a_items, geobox, bands)
+        opts = s2_load_options(prep, b_items + a_items, geobox, bands, draft)
         common = opts | {"scaled": bool(params.cva_bands)}
         return change_measure(load_s2(b_items, **common), load_s2(a_items, **common), params)
     out = parts[0]
@@ -120,7 +121,7 @@ class Change(Recipe[ChangeParams]):
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         grid = prep.settings.grid
         staging, geobox = draft.staging, draft.geobox
-        measure = measure_on_grid(prep, run.before, run.after, params, geobox, staging)
+        measure = measure_on_grid(prep, run.before, run.after, params, geobox, staging, draft)
         name = "cva" if params.cva_bands else f"d{params.index}"
         path = staging / f"{name}.tif"
         written = write_cogs(

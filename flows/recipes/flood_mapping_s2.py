@@ -65,8 +65,8 @@ class FloodS2(Recipe[OpticalFloodRun]):
     def analyse(self, run: Analysis[OpticalFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
-        ref = s2_composites(prep, run.before, geobox, ("green", "swir16"))
-        aft = s2_composites(prep, run.after, geobox, ("green", "swir16"))
+        ref = s2_composites(prep, run.before, geobox, ("green", "swir16"), draft)
+        aft = s2_composites(prep, run.after, geobox, ("green", "swir16"), draft)
         m_ref, m_aft = mndwi(ref.green, ref.swir16), mndwi(aft.green, aft.swir16)
         t, from_otsu = bimodal_threshold(m_aft.where(inside), fallback=0.0, plausible=(-0.3, 0.5))
         slope = flood_slope(prep, geobox, draft, params.terrain)

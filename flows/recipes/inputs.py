@@ -16,6 +16,7 @@ from ...errors import NoDataError, SourceError
 from ...processing.composite import median_composite
 from ...processing.gdal_env import configure_gdal
 from ...processing.load import load_bands, load_s2
+from ...processing.offset_check import OffsetDecision, checked_scale_fn
 from ...processing.terrain import slope_deg
 from ...processing.write import CogSpec, float_spec
 from ..prepare import Prepared, layout, needs_signing, network_policy, search_family
@@ -40,19 +41,36 @@ def float_cog(prep: Prepared) -> CogSpec:
 
 
 def s2_load_options(
-    prep: Prepared, items: list[pystac.Item], geobox: Any, bands: tuple[str, ...]
+    prep: Prepared,
+    items: list[pystac.Item],
+    geobox: Any,
+    bands: tuple[str, ...],
+    draft: Draft | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`load_s2` from the settings and the layout of ``items`` (and
-    GDAL's network options set from ``network``)."""
+    GDAL's network options set from ``network``).
+
+    Items of Earth Search's older ``sentinel-2-l2a``, whose offset flag is wrong for some
+    scenes, get their reflectance offset decided per scene from their own pixels
+    (:func:`~yamasat.processing.offset_check.checked_scale_fn`); the decisions and the rule
+    that made each go to ``draft``'s QA, a contradicted flag to its warnings.
+    """
     settings = prep.settings
     net = settings.network
     configure_gdal(
         timeout_s=net.timeout_s, max_retries=net.max_retries, retry_delay_s=net.backoff_s
     )
+    fam = layout(prep, "s2", items)
+    scale_fn: Any = scale_offset
+    if fam.collection == "sentinel-2-l2a" and fam.assets["red"] == "red":  # ES, not PC
+        wanted = {b: fam.assets[b] for b in dict.fromkeys((*bands, "scl"))}
+        scale_fn, decisions = checked_scale_fn(items, wanted, scale_offset)
+        if draft is not None:
+            _record_offsets(draft, decisions)
     return {
-        "assets": layout(prep, "s2", items).assets,
+        "assets": fam.assets,
         "geobox": geobox,
-        "scale_fn": scale_offset,
+        "scale_fn": scale_fn,
         "bands": bands,
         "chunk": settings.grid.chunk_size,
         "mask_classes": tuple(settings.masking.scl_mask_classes),
@@ -61,11 +79,27 @@ def s2_load_options(
     }
 
 
+def _record_offsets(draft: Draft, decisions: dict[str, OffsetDecision]) -> None:
+    qa = draft.qa.setdefault("s2_offset", {})
+    for item_id, d in sorted(decisions.items()):
+        qa[item_id] = d.as_qa()
+        if d.flag_wrong:
+            draft.warnings.append(
+                f"{item_id}: earthsearch:boa_offset_applied={d.flag} contradicts the scene's "
+                f"pixels ({d.rule}, {100 * (d.negative_share or 0):.0f} % of land would be "
+                f"negative after the offset); offset {d.offset:g} used"
+            )
+
+
 def s2_composites(
-    prep: Prepared, items: list[pystac.Item], geobox: Any, bands: tuple[str, ...]
+    prep: Prepared,
+    items: list[pystac.Item],
+    geobox: Any,
+    bands: tuple[str, ...],
+    draft: Draft | None = None,
 ) -> xr.Dataset:
     """Cloud-masked median composites of ``bands`` over ``items`` on ``geobox`` (lazy)."""
-    ds = load_s2(items, **s2_load_options(prep, items, geobox, bands))
+    ds = load_s2(items, **s2_load_options(prep, items, geobox, bands, draft))
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 

@@ -52,8 +52,8 @@ class Landslide(Recipe[LandslideParams]):
             "--dem-source (or --source) at a source that serves a DEM, such as earth-search",
         )
         bands = ("red", "nir", "green", "swir16")
-        pre = s2_composites(prep, run.before, geobox, bands)
-        post = s2_composites(prep, run.after, geobox, bands)
+        pre = s2_composites(prep, run.before, geobox, bands, draft)
+        post = s2_composites(prep, run.after, geobox, bands, draft)
         n_pre, n_post = ndvi(pre.nir, pre.red), ndvi(post.nir, post.red)
         cand, valid = landslide_candidates(
             n_pre, n_post, mndwi(post.green, post.swir16), slope, params
