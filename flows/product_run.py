@@ -14,7 +14,8 @@ finish (artifact, registry).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -25,14 +26,23 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from ..catalogs.sources.signing import signed_for_reading
-from ..errors import HrefPolicyError, SourceError, SourceUnreachableError, YamasatError
+from ..catalogs.sources.signing import read_policy, signed_for_reading
+from ..errors import (
+    HrefPolicyError,
+    LoadError,
+    SourceError,
+    SourceUnreachableError,
+    YamasatError,
+    redact_urls,
+)
 from ..processing.grid import aoi_mask
+from ..processing.read_guard import reading
 from ..settings import Settings
 from .checkpoints import Checkpoints
 from .compute import compute_on
 from .prepare import (
     Prepared,
+    href_policy,
     needs_signing,
     network_policy,
     prepare,
@@ -298,7 +308,9 @@ def analyse_task(
 ) -> ProductOutcome:
     """:func:`analyse_product` on the configured dask scheduler, holding the lock of the
     product (flow, AOI, periods, variant): a second run of the same product waits, then finds
-    it published and does nothing. The items are signed just before reading."""
+    it published and does nothing. The items are signed just before reading, and read with
+    the href policy deciding where a redirect may lead (:func:`read_policy`); what fails
+    while computing reaches the run as one :class:`YamasatError` with URLs redacted."""
     key = {
         "flow": recipe.flow,
         "variant": recipe.lock_variant(params),
@@ -306,7 +318,12 @@ def analyse_task(
         "before": str(prep.before),
         "after": str(prep.after),
     }
-    with product_lock(prep.settings, prep.out_root, key), compute_on(prep.settings):
+    with (
+        product_lock(prep.settings, prep.out_root, key),
+        compute_on(prep.settings),
+        reading(read_policy(href_policy(prep.settings, prep.source))),
+        _redacted_failures(),
+    ):
         signed = [
             signed_for_reading(
                 items,
@@ -319,6 +336,23 @@ def analyse_task(
             recipe, prep, *signed, params=params, force=force, run_id=current_run_id(),
             checkpoints=checkpoints,
         )  # fmt: skip
+
+
+@contextmanager
+def _redacted_failures() -> Iterator[None]:
+    """Errors raised while reading and computing, with URLs' query strings (SAS tokens)
+    removed before they reach logs, the run record and the Prefect state; an I/O error
+    that is not yet ours becomes a :class:`LoadError`."""
+    try:
+        yield
+    except YamasatError as e:
+        e.args = (redact_urls(str(e)),)
+        raise
+    except OSError as e:  # rasterio's and GDAL's I/O errors among them
+        raise LoadError(f"reading failed: {redact_urls(str(e))}") from None
+    except Exception as e:
+        e.args = (redact_urls(str(e)),)
+        raise
 
 
 def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -294,3 +295,65 @@ def test_no_token_in_errors_or_logs(
     assert canary not in str(error) and canary not in repr(error.args)
     ours = [r for r in caplog.records if not r.name.startswith("tests.support")]  # not the server's
     assert ours and not [r.getMessage() for r in ours if canary in r.getMessage()]
+
+
+# -- through the product flow: reason load_failed, nothing published, no canary ----------
+
+
+@pytest.mark.slow
+def test_change_run_with_an_html_asset_fails_load_failed_and_publishes_nothing(
+    sample_root: Path,
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import yaml
+
+    from yamasat.catalogs.registry import open_registry
+    from yamasat.catalogs.registry.run_records import run_records
+    from yamasat.catalogs.sample import SampleManifest
+    from yamasat.flows.cli import run
+    from yamasat.flows.demo import CHANGE_PERIODS
+    from yamasat.settings import load_settings
+
+    canary = "CANARYflow42"
+
+    def signed_looking(doc: dict[str, Any]) -> dict[str, Any]:
+        for feature in doc.get("features", []):
+            nir = feature["assets"].get("nir")
+            if nir:
+                nir["href"] += f"?se=2099-01-01&sig={canary}"
+        return doc
+
+    caplog.set_level(logging.INFO)
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    with RangeServer(sample_root) as srv:
+        srv.script(r"^/search$", [("transform", signed_looking)], cycle=True)
+        srv.script(r"/B08\.tif$", [("body", "<html><body>Sign in</body></html>", "text/html")],
+                   cycle=True)  # fmt: skip
+        override = workspace / "override.yaml"
+        override.write_text(
+            yaml.safe_dump({"network": {"allowed_http_hosts": [f"127.0.0.1:{srv.port}"]}})
+        )
+        code = run(
+            ["--config", str(override), "run", "change", "--aoi", bbox,
+             "--before", CHANGE_PERIODS[0], "--after", CHANGE_PERIODS[1],
+             "--source", srv.stac_api_url, "--profile", "sample"]
+        )  # fmt: skip
+        asked_nir = [r for r in srv.requests if r.path.endswith("/B08.tif")]
+    err = capsys.readouterr().err
+    assert asked_nir and any(canary in r.query for r in asked_nir)  # the flow did read them
+    # the documented exit status and one clear error line (Prefect itself logs the task's
+    # failure above it, with the message redacted)
+    assert code == LoadError.exit_code and "error:" in err
+    assert "HTML page, not a GeoTIFF" in err and "asset 'nir' of item" in err
+    reg = open_registry(load_settings(override, env=dict(os.environ)))
+    runs = run_records(reg)
+    assert [(r.reason, "HTML page" in (r.message or "")) for r in runs[:1]] == [
+        ("load_failed", True)
+    ]
+    assert not any(canary in (r.message or "") for r in runs)
+    assert not list((workspace / "products").rglob("*.tif"))  # nothing published
+    assert canary not in err
+    ours = [r for r in caplog.records if not r.name.startswith("tests.support")]
+    assert not [r.getMessage() for r in ours if canary in r.getMessage()]
