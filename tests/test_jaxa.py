@@ -30,10 +30,16 @@ from yamasat.catalogs.sources.hrefs import HrefPolicy
 from yamasat.catalogs.sources.jaxa import choose_level, search_jaxa
 from yamasat.catalogs.sources.profiles import scale_offset
 from yamasat.catalogs.sources.search import NetworkPolicy, dedupe_items
-from yamasat.errors import HrefPolicyError, NoDataError, SourceError, SourceUnreachableError
+from yamasat.errors import (
+    HrefPolicyError,
+    LoadError,
+    NoDataError,
+    SourceError,
+    SourceUnreachableError,
+)
 from yamasat.processing.gdal_env import configure_gdal
 from yamasat.processing.load import load_bands
-from yamasat.processing.rainfall import DAY_NOTE, read_daily_rainfall
+from yamasat.processing.rainfall import DAY_NOTE, asset_scaling, read_daily_rainfall
 
 PREFECTURE = shapely.box(130.77, 33.71, 132.49, 34.80)
 DAYS = [dt.date(2023, 6, 26) + dt.timedelta(days=i) for i in range(14)]  # 26 Jun - 9 Jul
@@ -240,3 +246,45 @@ def test_aw3d30_voids_are_nan(srv: RangeServer) -> None:
     dem = ds["dem"].isel(time=0).values
     assert dem.shape == (18, 18)
     assert np.isnan(dem[:8, :8]).all() and np.isfinite(dem[8:, 8:]).all()
+
+
+def test_reading_a_week_of_rain_reads_only_its_seven_cogs(tree: JaxaTree, srv: RangeServer) -> None:
+    items = search_jaxa(_root(srv), GSMAP, PREFECTURE, WEEK, FAST)
+    srv.clear_requests()
+    read_daily_rainfall(items, aoi=PREFECTURE, asset="PRECIP")
+
+    paths = _paths(srv)
+    cogs = {p.split(GSMAP + "/", 1)[1][:10] for p in paths}
+    assert cogs == {f"2023-07/{d:02d}" for d in range(1, 8)}
+    assert all(p.endswith("-PRECIP.tiff") for p in paths)
+    assert len(paths) <= 4 * 7 + 2, [(r.method, r.path[-40:], r.range) for r in srv.requests]
+
+
+def test_a_rainfall_cog_that_cannot_be_read_is_a_load_error(srv: RangeServer) -> None:
+    items = search_jaxa(_root(srv), GSMAP, PREFECTURE, WEEK, FAST)
+    srv.script(r"07/04/.*PRECIP\.tiff$", [("status", 503)], cycle=True)
+    with pytest.raises(LoadError, match="PRECIP"):
+        read_daily_rainfall(items, aoi=PREFECTURE, asset="PRECIP")
+
+
+def test_scaling_is_taken_from_je_rasters_then_raster_bands() -> None:
+    je = {
+        "dn": {"nodata": -99},
+        "dn2value": {"slope": 0.01, "offset": 1.5},
+        "value": {"unit": "mm/hr"},
+    }
+    rb = [{"nodata": 0, "scale": 2.0, "offset": 0.0, "unit": "mm/day"}]
+    both = asset_scaling({"je:rasters": je, "raster:bands": rb})
+    assert both is not None and (both.scale, both.offset, both.nodata, both.unit) == (
+        0.01,
+        1.5,
+        -99.0,
+        "mm/hr",
+    )
+    only_rb = asset_scaling({"raster:bands": rb})
+    assert only_rb is not None and (only_rb.scale, only_rb.nodata, only_rb.evidence) == (
+        2.0,
+        0.0,
+        "raster:bands",
+    )
+    assert asset_scaling({"href": "x.tif"}) is None

@@ -256,7 +256,10 @@ def _write_gsmap(
         _write_json(date_dir / "catalog.json", _catalog(day.isoformat(), levels))
         for level in (0, 1):
             _write_level(date_dir / str(level), GSMAP, day.isoformat(), when, level, band)
-        dn = np.round((rain(i, lon, lat) - band.offset) / band.slope).astype(band.dtype)
+        dn = (rain(i, lon, lat) - band.offset) / band.slope
+        if np.dtype(band.dtype).kind in "iu":
+            dn = np.round(dn)
+        dn = dn.astype(band.dtype)
         row, col = tree.rain_nodata_pixel
         dn[row, col] = band.nodata
         physical = dn.astype("float64") * band.slope + band.offset
