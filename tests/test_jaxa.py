@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,9 +28,15 @@ from tests.support.jaxa_catalog import (
 from tests.support.rangeserver import RangeServer
 from yamasat.catalogs.extent.periods import Period
 from yamasat.catalogs.sources.hrefs import HrefPolicy
-from yamasat.catalogs.sources.jaxa import choose_level, search_jaxa
+from yamasat.catalogs.sources.jaxa import choose_level
+from yamasat.catalogs.sources.jaxa import search_jaxa as _search_jaxa
 from yamasat.catalogs.sources.profiles import scale_offset
-from yamasat.catalogs.sources.search import NetworkPolicy, dedupe_items
+from yamasat.catalogs.sources.search import (
+    NetworkPolicy,
+    dedupe_items,
+    retrying_session,
+    unreachable,
+)
 from yamasat.errors import (
     HrefPolicyError,
     LoadError,
@@ -79,6 +86,27 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> JaxaTree:
 def srv(tree: JaxaTree) -> Iterator[RangeServer]:
     with RangeServer(tree.root) as server:
         yield server
+
+
+def search_jaxa(
+    location: str,
+    collection: str,
+    aoi: Any,
+    period: Period | None,
+    policy: NetworkPolicy,
+    **kw: Any,
+) -> list[Any]:
+    """The call ``search.search_items`` makes for a source of kind ``jaxa``."""
+    return _search_jaxa(
+        location,
+        collection,
+        aoi,
+        period,
+        policy,
+        session=retrying_session(policy),
+        unreachable=unreachable,
+        **kw,
+    )
 
 
 def _root(srv: RangeServer) -> str:

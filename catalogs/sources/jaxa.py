@@ -27,6 +27,10 @@ returns numpy images, not STAC items, so odc-stac and the href policy could not 
 its results. Its layout knowledge is what is taken from it (the names parsed above, the
 ``je:rasters`` scaling, the level table).
 
+The search side is :func:`search_jaxa`; ``search.search_items`` dispatches sources of kind
+``jaxa`` to it, passing its retrying session and ``unreachable`` (this module does not import
+``search``, which would close an import cycle).
+
 Items are returned as pystac Items that the rest of yamasat reads like any other:
 
 * asset hrefs absolute; ``raster:bands`` (nodata, scale, offset, unit, data type) added from
@@ -51,10 +55,10 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import pystac
@@ -64,9 +68,8 @@ from shapely.geometry.base import BaseGeometry
 from ...errors import NoDataError, SourceError, SourceUnreachableError
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href
-from .search import NetworkPolicy, retrying_session, unreachable
 
-__all__ = ["JAXA_EARTH_STAC", "LEVEL_MAX_PPU", "choose_level", "search_jaxa"]
+__all__ = ["JAXA_EARTH_STAC", "LEVEL_MAX_PPU", "Policy", "choose_level", "search_jaxa"]
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +101,27 @@ class _DateNode:
     url: str
 
 
+class Policy(Protocol):
+    """What the walker needs of :class:`yamasat.catalogs.sources.search.NetworkPolicy`."""
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    @property
+    def max_retries(self) -> int: ...
+
+
 @dataclass
 class _Reader:
-    """GET of the tree's JSON files: timeouts and retries from the policy, one session,
+    """GET of the tree's JSON files: timeouts from the policy, retries in the session,
     errors naming the URL, a count of the requests."""
 
-    policy: NetworkPolicy
+    policy: Policy
     href_policy: HrefPolicy | None
-    session: Any = None
+    session: Any
+    unreachable: Callable[[BaseException], bool]
     count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.session = retrying_session(self.policy)
 
     def json(self, url: str) -> dict[str, Any]:
         if self.href_policy is not None:
@@ -121,7 +132,7 @@ class _Reader:
         try:
             resp = self.session.get(url, timeout=(t, t))
         except Exception as e:  # requests/urllib3 errors after the retries
-            if unreachable(e):
+            if self.unreachable(e):
                 raise SourceUnreachableError(
                     f"JAXA Earth API: no connection to {url}; check the network, or use "
                     f"--source sample for the offline sample archive ({e})"
@@ -341,8 +352,10 @@ def search_jaxa(
     collection: str,
     aoi: BaseGeometry,
     period: Period | None,
-    policy: NetworkPolicy,
+    policy: Policy,
     *,
+    session: Any,
+    unreachable: Callable[[BaseException], bool],
     resolution_deg: float | None = None,
     href_policy: HrefPolicy | None = None,
     max_workers: int = 4,
@@ -352,13 +365,17 @@ def search_jaxa(
     the COG level that fits ``resolution_deg`` (``None``: the finest the collection has).
 
     Only the branches that can hold such items are fetched (see the module docstring); dates
-    are walked by ``max_workers`` threads sharing one retrying session. Every JSON URL is
+    are walked by ``max_workers`` threads sharing ``session``, a ``requests.Session`` that
+    retries (``search.retrying_session(policy)``); ``policy`` gives each request's timeout.
+    ``unreachable`` (``search.unreachable``) tells a connection that could not be made at all.
+    Both are passed in, not imported, because ``search`` dispatches to this module (an import
+    back would be a cycle). Every JSON URL is
     checked against ``href_policy`` when given. Raises :class:`SourceUnreachableError` when no
     connection can be made, :class:`SourceError` naming the URL for any other failure and
     :class:`NoDataError` when the catalog has no such collection; an empty list when it has
     no items there.
     """
-    reader = _Reader(policy, href_policy)
+    reader = _Reader(policy, href_policy, session, unreachable)
     coll_url = _collection_url(reader, location, collection)
     coll = reader.json(coll_url)
     ppu = _first((coll.get("summaries") or {}).get("je:ppu_max"))
