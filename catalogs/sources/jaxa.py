@@ -19,13 +19,13 @@ items outside the AOI's bounds are never requested. A one-week GSMaP query over 
 prefecture reads 31 JSON files (root, collection, month, and per day: day, level, strip,
 item); the AW3D30 tiles of the prefecture 13.
 
-Why not the ``jaxa-earth`` package itself (read in full before deciding): it fixes the
-catalog URL only per ``ImageCollection`` call but builds its own ``requests.Session`` with no
-timeout and no retries (a stalled server hangs it), prints progress to stdout, raises bare
-``Exception``, and reads every month catalog of a daily collection to find dates; it also
-returns numpy images, not STAC items, so odc-stac and the href policy could not be used on
-its results. Its layout knowledge is what is taken from it (the names parsed above, the
-``je:rasters`` scaling, the level table).
+Why not the ``jaxa-earth`` package itself (0.1.6, read in full before deciding): it can be
+pointed at a loopback catalog (``ImageCollection(stac_cog_url=...)``), but it builds its own
+``requests.Session`` with no timeout and no retries (a stalled server hangs it; a refused
+connection is a bare ``Exception``), prints progress to stdout, walks one date after the
+other, and returns numpy mosaics, not STAC items, so odc-stac, the href policy and our error
+hierarchy could not be used on its results. Its walk reads the same branches as this one. Its layout knowledge is what is taken from it
+(the names parsed above, the ``je:rasters`` scaling, the level table).
 
 The search side is :func:`search_jaxa`; ``search.search_items`` dispatches sources of kind
 ``jaxa`` to it, passing its retrying session and ``unreachable`` (this module does not import
