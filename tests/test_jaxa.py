@@ -316,3 +316,22 @@ def test_scaling_is_taken_from_je_rasters_then_raster_bands() -> None:
         "raster:bands",
     )
     assert asset_scaling({"href": "x.tif"}) is None
+
+
+def test_a_configured_jaxa_source_is_searched_through_search_items(srv: RangeServer) -> None:
+    """The production path: a source of kind ``jaxa`` serves both families it has (DEM and
+    rainfall) through ``search_items`` with the walker, not the generic static-catalog walk."""
+    from yamasat.catalogs.sources.profiles import layout_of
+    from yamasat.catalogs.sources.search import resolve_source, search_items
+    from yamasat.settings.access import SourceConfig
+
+    cfg = SourceConfig(kind="jaxa", location=_root(srv), profile="jaxa-earth")
+    src = resolve_source("jaxa", configured={"jaxa": cfg})
+    assert src.kind == "jaxa"
+    rain = search_items(src, family="rainfall", aoi=PREFECTURE, period=WEEK, policy=FAST)
+    assert len(rain) == 7 and layout_of("rainfall", rain).assets == {"rainfall": "PRECIP"}
+    assert len(_paths(srv)) <= 31
+    dem = search_items(src, family="dem", aoi=PREFECTURE, period=None, policy=FAST)
+    assert len(dem) == 6 and layout_of("dem", dem).assets == {"dem": "DSM"}
+    with pytest.raises(SourceError, match="offers no 's2'"):
+        search_items(src, family="s2", aoi=PREFECTURE, period=WEEK, policy=FAST)

@@ -336,7 +336,7 @@ def test_unknown_section_in_file_lists_sections(tmp_path: Path) -> None:
             "sources: {x: {kind: ftp, location: x, profile: earth-search}}",
             "sources.x.kind",
             '"ftp"',
-            "'static', 'stac-api' or 'by-family'",
+            "'static', 'stac-api', 'jaxa' or 'by-family'",
         ),
         (
             "sources: {x: {kind: static, location: x, profile: usgs}}",

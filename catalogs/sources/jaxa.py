@@ -24,8 +24,9 @@ pointed at a loopback catalog (``ImageCollection(stac_cog_url=...)``), but it bu
 ``requests.Session`` with no timeout and no retries (a stalled server hangs it; a refused
 connection is a bare ``Exception``), prints progress to stdout, walks one date after the
 other, and returns numpy mosaics, not STAC items, so odc-stac, the href policy and our error
-hierarchy could not be used on its results. Its walk reads the same branches as this one. Its layout knowledge is what is taken from it
-(the names parsed above, the ``je:rasters`` scaling, the level table).
+hierarchy could not be used on its results. Its walk reads the same branches as this one.
+Its layout knowledge is what is taken from it (the names parsed above, the ``je:rasters``
+scaling, the level table).
 
 The search side is :func:`search_jaxa`; ``search.search_items`` dispatches sources of kind
 ``jaxa`` to it, passing its retrying session and ``unreachable`` (this module does not import

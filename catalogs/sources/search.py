@@ -62,7 +62,8 @@ class Source:
     name: str
     """configured name, or the URL/path the user gave"""
     kind: str
-    """``static`` or ``stac-api``"""
+    """``static``, ``stac-api`` or ``jaxa`` (the JAXA Earth API's static tree, walked only
+    along the branches of the AOI and period)"""
     location: str
     """catalog.json path/URL or API root URL"""
     profile: Profile | None
@@ -143,6 +144,8 @@ def resolve_source(
         return Source(text, kind, location, _profile(prof))
     if text.startswith(("http://", "https://")):
         kind = "static" if text.endswith(".json") else "stac-api"
+        if kind == "static" and (urlparse(text).hostname or "").endswith("earth.jaxa.jp"):
+            kind = "jaxa"  # its static tree is walked only where the AOI and period lie
         return Source(text, kind, text, _profile(profile or _infer_profile(text)))
     path = Path(text).expanduser()
     if path.is_dir():
@@ -412,6 +415,14 @@ def search_items(
     policy = policy or NetworkPolicy()
     if source.kind == "stac-api":
         collection, items = _search_api(source, family, aoi, period, policy, max_items)
+    elif source.kind == "jaxa":
+        from .jaxa import search_jaxa
+
+        collection = (source.profile or get_profile("jaxa-earth")).family(family).collection
+        items = search_jaxa(
+            source.location, collection, aoi, period, policy,
+            session=retrying_session(policy), unreachable=unreachable,
+        )  # fmt: skip
     else:
         items = _search_static(source, family, aoi, period, policy)
         collection = (items[0].collection_id if items else None) or _wanted(source, family)

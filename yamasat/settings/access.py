@@ -32,9 +32,10 @@ FamilyName = Literal["s2", "s1", "dem", "rainfall"]
 class SourceConfig(Section):
     """A configured data source."""
 
-    kind: Literal["static", "stac-api", "by-family"] = Field(
+    kind: Literal["static", "stac-api", "jaxa", "by-family"] = Field(
         description="'static': a catalog.json walked link by link; 'stac-api': a /search "
-        "endpoint; 'by-family': each data family from another configured source (families)"
+        "endpoint; 'jaxa': the JAXA Earth API's static catalog, walked only where the AOI and "
+        "period lie; 'by-family': each data family from another configured source (families)"
     )
     location: Annotated[Text | None, RELATIVE] = Field(
         default=None,
