@@ -25,6 +25,7 @@ import contextvars
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -166,6 +167,9 @@ class _GuardedReader(RioReader):
 
 #: final URL of each http(s) asset that probed as a TIFF, per process
 _RESOLVED: dict[tuple[str, str], str] = {}
+#: signed href -> the same href signed anew (by the first read that found its token stale)
+_RENEWED: dict[str, str] = {}
+_SIGNING = threading.Lock()
 #: why an http(s) asset was refused for good (HTML, not a TIFF, redirect), per process
 _REFUSED: dict[tuple[str, str], str] = {}
 
@@ -182,7 +186,7 @@ class _Guard:
         self.resigned = False
 
     def run(self, read: Callable[[str], Any]) -> Any:
-        url = self._fresh(self.uri)
+        url = self._fresh(_RENEWED.get(self.uri, self.uri))
         url = self._resolved(url) if self.remote else url
         failure = "the read failed"
         wait = self.policy.backoff_s
@@ -265,12 +269,19 @@ class _Guard:
         return self.policy.resign is not None and not self.resigned and "?" in url
 
     def _resign(self, url: str) -> str:
+        """``url`` signed anew, once per href and process: reads of other chunks of the
+        same asset that failed with the old token take the new one."""
         assert self.policy.resign is not None
         self.resigned = True
-        try:
-            fresh = self.policy.resign(url)
-        except Exception as e:  # the token service failing is named, never the token
-            raise self._error(f"signing anew failed: {redact_urls(str(e))}") from None
+        with _SIGNING:
+            renewed = _RENEWED.get(self.uri)
+            if renewed is not None and renewed != url:
+                return renewed
+            try:
+                fresh = self.policy.resign(url)
+            except Exception as e:  # the token service failing is named, never the token
+                raise self._error(f"signing anew failed: {redact_urls(str(e))}") from None
+            _RENEWED[self.uri] = fresh or url
         return fresh or url
 
     def _where(self) -> str:

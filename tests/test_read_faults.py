@@ -342,7 +342,7 @@ def test_change_run_with_an_html_asset_fails_load_failed_and_publishes_nothing(
         )  # fmt: skip
         asked_nir = [r for r in srv.requests if r.path.endswith("/B08.tif")]
     err = capsys.readouterr().err
-    assert asked_nir and any(canary in r.query for r in asked_nir)  # the flow did read them
+    assert asked_nir and any(canary in r.query for r in asked_nir), err  # the flow read them
     # the documented exit status and one clear error line (Prefect itself logs the task's
     # failure above it, with the message redacted)
     assert code == LoadError.exit_code and "error:" in err

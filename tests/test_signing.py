@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import rasterio
 
 from tests.support.scripted_http import ScriptedServer, scripted_server
 from yamasat.catalogs.sources.search import NetworkPolicy
 from yamasat.catalogs.sources.signing import blob_containers, signed_for_reading
-from yamasat.errors import SourceError
+from yamasat.errors import LoadError, SourceError
 
 NET = NetworkPolicy(timeout_s=1.0, max_retries=1, backoff_s=0.01)
 TOKEN_PATH = "/api/sas/v1/token/sentinel2l2a01/sentinel2-l2"
@@ -95,3 +97,102 @@ def test_a_silent_token_service_fails_in_bounded_time(
     with pytest.raises(SourceError, match="did not answer within"):
         signed_for_reading(pc_items, needs_signing=True, policy=NET)
     assert time.monotonic() - started < 10
+
+
+# -- re-signing during the read (issue 12, item 3): expiring tokens, a blob store saying 403 --
+
+BLOB = "http://sentinel2l2a01.blob.core.windows.net/sentinel2-l2"
+
+
+@pytest.fixture
+def blob_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Any, Any, np.ndarray]]:
+    """A blob store on loopback (GDAL and the reader reach the real blob host name through
+    it as their proxy) and a token service issuing tokens it accepts."""
+    from planetary_computer.sas import TOKEN_CACHE
+    from planetary_computer.settings import Settings
+
+    from tests.support.pc_tokens import token_service
+    from tests.support.rangeserver import RangeServer
+    from tests.test_read_faults import SIZE, TRANSFORM
+
+    store = tmp_path / "sentinel2-l2"
+    store.mkdir()
+    values = np.random.default_rng(3).integers(1, 9000, (SIZE, SIZE), dtype=np.uint16)
+    with rasterio.open(
+        store / "b04.tif", "w", driver="COG", width=SIZE, height=SIZE, count=1,
+        dtype="uint16", crs="EPSG:32652", transform=TRANSFORM, nodata=0, blocksize=256,
+    ) as dst:  # fmt: skip
+        dst.write(values, 1)
+    with token_service() as tokens, RangeServer(tmp_path) as blobs:
+        blobs.gate = tokens.gate
+        monkeypatch.setenv("PC_SDK_SAS_URL", tokens.url)
+        monkeypatch.setenv("GDAL_HTTP_PROXY", blobs.url)
+        monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+        Settings.get.cache_clear()
+        TOKEN_CACHE.clear()
+        yield tokens, blobs, values
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+
+
+def _signed_item() -> dict[str, Any]:
+    from tests.test_read_faults import item
+
+    d: dict[str, Any] = item(f"{BLOB}/b04.tif").to_dict()
+    (signed,) = signed_for_reading([d], needs_signing=True, policy=NET)
+    assert "sig=tok" in signed["assets"]["data"]["href"] and "?" not in d["assets"]["data"]["href"]
+    return signed
+
+
+def _read(signed: dict[str, Any]) -> np.ndarray:
+    import pystac
+
+    from tests.test_read_faults import GBOX
+    from yamasat.catalogs.sources.hrefs import HrefPolicy
+    from yamasat.catalogs.sources.signing import read_policy
+    from yamasat.processing.load import load_bands
+    from yamasat.processing.read_guard import reading
+
+    with reading(read_policy(HrefPolicy())):
+        ds = load_bands(
+            [pystac.Item.from_dict(signed)], assets={"v": "data"}, geobox=GBOX,
+            scale_fn=lambda *_: (1.0, 0.0), chunk=256, resampling="nearest", scaled=False,
+        )  # fmt: skip
+        values: np.ndarray = ds["v"].isel(time=0).compute().values
+    return values
+
+
+def test_a_token_refused_during_the_read_is_renewed_once(blob_store: Any) -> None:
+    tokens, blobs, values = blob_store
+    signed = _signed_item()
+    tokens.revoked.add("tok1")  # the store now says 403 to it (expired during a long read)
+    np.testing.assert_array_equal(_read(signed), values)
+    assert len(tokens.requests) == 2  # signed anew once
+    assert any(r.status == 403 for r in blobs.requests)
+    assert any("sig=tok2" in r.query and r.status == 206 for r in blobs.requests)
+
+
+def test_a_token_about_to_expire_is_renewed_before_reading(blob_store: Any) -> None:
+    tokens, blobs, values = blob_store
+    tokens.ttl_s = 90  # < the reader's margin: renewed before any request with it
+    signed = _signed_item()
+    tokens.ttl_s = 3600
+    np.testing.assert_array_equal(_read(signed), values)
+    assert not any("sig=tok1" in r.query for r in blobs.requests)
+    assert not any(r.status == 403 for r in blobs.requests)
+
+
+def test_a_token_refused_again_after_renewal_is_a_clear_token_expired_error(
+    blob_store: Any,
+) -> None:
+    tokens, blobs, _ = blob_store
+    signed = _signed_item()
+    blobs.gate = lambda path, query: 403
+    with pytest.raises(LoadError) as info:
+        _read(signed)
+    text = str(info.value)
+    assert "token expired or refused" in text and "asset 'data' of item 'scene-1'" in text
+    assert "tok1" not in text and "tok2" not in text and "sig=" not in text.replace("sig=<", "")
+    assert len(tokens.requests) == 2  # one renewal, no storm
