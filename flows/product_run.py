@@ -321,7 +321,7 @@ def analyse_task(
     with (
         product_lock(prep.settings, prep.out_root, key),
         compute_on(prep.settings),
-        reading(read_policy(href_policy(prep.settings, prep.source))),
+        reading(read_policy(href_policy(prep.settings, prep.sources))),
         _redacted_failures(),
     ):
         signed = [
