@@ -87,3 +87,53 @@ def test_incomplete_results_fail_and_duplicates_count_once(sample_root: Path) ->
         srv.script(r"^/search$", [("transform", duplicate)])
         items = _search(srv, sample_root)
         assert len(items) == len({(i.collection_id, i.id) for i in items}) == 16
+
+
+def _with_next(doc: dict[str, Any], link: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` whose only next link is ``link``."""
+    return {**doc, "links": [*(x for x in doc.get("links", []) if x["rel"] != "next"), link]}
+
+
+def _next_post(srv: RangeServer, body: dict[str, Any]) -> dict[str, Any]:
+    return {"rel": "next", "href": f"{srv.url}/search", "method": "POST", "body": body,
+            "merge": False, "type": "application/geo+json"}  # fmt: skip
+
+
+def test_a_next_link_that_repeats_is_stopped_within_a_few_pages(sample_root: Path) -> None:
+    """Every page links to the same next page: stopped at page 2, not followed forever."""
+    with RangeServer(sample_root) as srv:
+        same = _next_post(srv, {"collections": ["sentinel-2-c1-l2a"], "limit": 3})
+
+        def loop(doc: dict[str, Any]) -> dict[str, Any]:
+            return _with_next(doc, same)
+
+        srv.script(r"^/search$", [("transform", loop)], cycle=True)
+        with pytest.raises(SourceError, match="same next page as page 1: the server's paging"):
+            _search(srv, sample_root)
+        assert sum(r.path == "/search" for r in srv.requests) == 2
+
+
+def test_a_page_that_repeats_under_new_tokens_is_stopped(sample_root: Path) -> None:
+    """Each next link is new (a fresh token), but the server sends the same items again."""
+    with RangeServer(sample_root) as srv:
+        count = iter(range(1000))
+
+        def fresh(doc: dict[str, Any]) -> dict[str, Any]:
+            body = {"collections": ["sentinel-2-c1-l2a"], "limit": 3, "nonce": next(count)}
+            return _with_next(doc, _next_post(srv, body))
+
+        srv.script(r"^/search$", [("transform", fresh)], cycle=True)
+        with pytest.raises(SourceError, match="page 3 repeats page 2"):
+            _search(srv, sample_root)
+        assert sum(r.path == "/search" for r in srv.requests) == 3
+
+
+def test_the_page_cap_bounds_a_search() -> None:
+    from yamasat.catalogs.sources.paging import collect_pages
+
+    def endless() -> Any:
+        for n in range(10**6):
+            yield {"features": [{"id": f"item-{n}"}], "links": [{"rel": "next", "href": f"?t={n}"}]}
+
+    with pytest.raises(SourceError, match="past 50 pages"):
+        collect_pages(endless(), where="http://example.test", max_pages=50)

@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from ...errors import NoDataError, SourceError, SourceUnreachableError
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href, object_store_url
+from .paging import collect_pages
 from .profiles import Profile, collections_for, get_profile, layout_of
 
 if TYPE_CHECKING:
@@ -369,8 +370,8 @@ def _search_api(
             max_items=max_items,
             limit=100,
         )
-        pages = list(search.pages_as_dicts())
-    except NoDataError:
+        pages = collect_pages(search.pages_as_dicts(), where=source.location)
+    except (NoDataError, SourceError):
         raise
     except APIError as e:
         if unreachable(e):
