@@ -29,12 +29,13 @@ def flood_mapping(
     after: str,
     sensor: str = "s1",
     resume_of: str | None = None,
-    terrain: bool = True,
+    terrain: bool | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period.
     ``terrain=False`` makes it without the steep-terrain exclusion (no DEM read): a product
-    of its own, never the full one; without it, a source with no DEM fails the run."""
+    of its own, never the full one; without it, a source with no DEM fails the run. ``None``
+    (the default): as ``analytics.flood.terrain`` says (true unless configured off)."""
     params = dict(
         aoi=aoi, before=before, after=after, sensor=sensor, **options, resume_of=resume_of,
         terrain=terrain,

@@ -137,3 +137,19 @@ def test_cli_no_terrain(
     assert run([*args, "--no-terrain"]) == 0
     text = capsys.readouterr().out
     assert "published" in text and "by request" in text
+
+
+def test_config_turns_terrain_off_and_the_flag_overrides_it(tmp_path: Path) -> None:
+    """analytics.flood.terrain: false makes floods without terrain exclusion (the same
+    product identity as --no-terrain); an explicit --terrain still asks for it."""
+    override = tmp_path / "override.yaml"
+    override.write_text("analytics:\n  flood:\n    terrain: false\n")
+    off = load_settings(override, env={})
+    on = load_settings(env={})
+    for recipe in (FLOOD_S1, FLOOD_S2):
+        by_config = recipe.choose(recipe.params(off), {})
+        by_flag = recipe.choose(recipe.params(on), {"terrain": False})
+        assert by_config.terrain is False and by_config == by_flag
+        assert recipe.record(by_config)["terrain_exclusion"] is False
+        assert recipe.choose(recipe.params(off), {"terrain": True}).terrain is True
+        assert recipe.choose(recipe.params(on), {"terrain": None}).terrain is True

@@ -168,14 +168,15 @@ _add_run_command(
     inspect.Parameter(
         "terrain",
         _OPTION,
-        default=True,
+        default=None,
         annotation=Annotated[
-            bool,
+            bool | None,
             typer.Option(
                 "--terrain/--no-terrain",
-                help="Exclude steep terrain with the source's DEM (both sensors; default). "
-                "Without a DEM the run fails; --no-terrain makes a product of its own without "
-                "the exclusion, its QA saying so.",
+                help="Exclude steep terrain with the DEM (both sensors; default: "
+                "analytics.flood.terrain, true). Without a DEM the run fails; --no-terrain "
+                "makes a product of its own without the exclusion, its QA saying so.",
+                show_default=False,
             ),
         ],
     ),

@@ -34,7 +34,7 @@ from ...settings import Settings
 from ..prepare import Prepared, layout
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from .inputs import flood_slope, terrain_record
+from .inputs import chosen_terrain, flood_slope, terrain_record
 
 __all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair"]
 
@@ -113,7 +113,7 @@ class FloodS1(Recipe[SarFloodRun]):
         return SarFloodRun(**settings.analytics.flood.model_dump())
 
     def choose(self, params: SarFloodRun, flow_params: Mapping[str, Any]) -> SarFloodRun:
-        return replace(params, terrain=bool(flow_params.get("terrain", True)))
+        return replace(params, terrain=chosen_terrain(params.terrain, flow_params))
 
     def record(self, params: SarFloodRun) -> dict[str, Any]:
         own = params_dict(params)

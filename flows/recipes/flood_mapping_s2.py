@@ -20,7 +20,7 @@ from ...settings import Settings
 from ..product_run import Analysis, Recipe
 from ..progress import report
 from ..publish import float_band
-from .inputs import float_cog, flood_slope, s2_composites, terrain_record
+from .inputs import chosen_terrain, float_cog, flood_slope, s2_composites, terrain_record
 
 __all__ = ["FloodS2", "OpticalFloodRun"]
 
@@ -44,11 +44,13 @@ class FloodS2(Recipe[OpticalFloodRun]):
     def params(self, settings: Settings) -> OpticalFloodRun:
         cfg = settings.analytics.flood
         return OpticalFloodRun(
-            min_mapping_unit_px=cfg.min_mapping_unit_px, max_slope_deg=cfg.max_slope_deg
+            min_mapping_unit_px=cfg.min_mapping_unit_px,
+            max_slope_deg=cfg.max_slope_deg,
+            terrain=cfg.terrain,
         )
 
     def choose(self, params: OpticalFloodRun, flow_params: Mapping[str, Any]) -> OpticalFloodRun:
-        return replace(params, terrain=bool(flow_params.get("terrain", True)))
+        return replace(params, terrain=chosen_terrain(params.terrain, flow_params))
 
     def lock_variant(self, params: OpticalFloodRun) -> str:
         return self.variant if params.terrain else f"{self.variant}-no-terrain"

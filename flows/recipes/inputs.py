@@ -4,6 +4,7 @@ composites, and the slope of the source's DEM, lazily on a given grid."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pystac
@@ -24,6 +25,7 @@ from ..publish import Draft
 
 __all__ = [
     "NO_DEM_FLOOD",
+    "chosen_terrain",
     "float_cog",
     "flood_slope",
     "load_slope",
@@ -161,12 +163,22 @@ def flood_slope(prep: Prepared, geobox: Any, draft: Draft, terrain: bool) -> xr.
     while ``terrain`` is asked for: :class:`SourceError` (:func:`load_slope`)."""
     if terrain:
         return load_slope(prep, geobox, remedy=NO_DEM_FLOOD)
-    draft.qa["terrain"] = "off by request (--no-terrain): no DEM read, steep slopes not excluded"
+    draft.qa["terrain"] = (
+        "off by request (--no-terrain or analytics.flood.terrain: false): no DEM read, steep "
+        "slopes not excluded"
+    )
     draft.warnings.append(
-        "terrain (slope) exclusion off by request (--no-terrain): water-like signals on steep "
-        "slopes are not excluded"
+        "terrain (slope) exclusion off by request (--no-terrain or analytics.flood.terrain: "
+        "false): water-like signals on steep slopes are not excluded"
     )
     return None
+
+
+def chosen_terrain(configured: bool, flow_params: Mapping[str, Any]) -> bool:
+    """Whether steep terrain is excluded: the flow's ``terrain`` parameter when given
+    (``--terrain``/``--no-terrain``), else ``analytics.flood.terrain``."""
+    asked = flow_params.get("terrain")
+    return configured if asked is None else bool(asked)
 
 
 def terrain_record(terrain: bool) -> dict[str, Any]:

@@ -180,6 +180,11 @@ class FloodConfig(Section):
     max_slope_deg: Float = Field(default=5.0, gt=0, le=90, description="steeper is excluded")
     speckle_window: Int = Field(default=5, ge=3, le=15, description="Lee filter window, pixels")
     min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest flood region")
+    terrain: bool = Field(
+        default=True,
+        description="exclude steep terrain with the DEM; false: floods are made without it "
+        "(products of their own, their QA saying so), as with --no-terrain",
+    )
 
 
 class LandslideConfig(Section):
