@@ -29,7 +29,11 @@ as recorded, and :attr:`Replay.edits` lists, per item, the fields that were actu
   server makes a loopback URL; Earth Search's DEM keeps its ``s3://copernicus-dem-30m/`` form,
   the bucket's https template pointing at the server), ``proj:shape``, ``proj:transform``,
   ``proj:bbox``, and the DEM tile name in ``title``. Other assets keep their real remote hrefs:
-  nothing reads them. ``file:size``/``file:checksum`` stay as recorded (no reader checks them).
+  nothing reads them; their ``proj:shape``, ``proj:transform``, ``proj:bbox`` are moved onto
+  the replayed grid at their own resolution too, as a real item's assets share its tile's grid
+  (left on the template's tile, odc-stac may take that far-off grid as the item's footprint and
+  skip the item: blank reads). ``file:size``/``file:checksum`` stay as recorded (no reader
+  checks them).
 
 Structural links (self, parent, root, collection) are the server's own, as any API's are.
 The collections are minimal documents made here, except Planetary Computer's
@@ -56,6 +60,7 @@ from .replay_items import (
     diff_paths,
     place,
     place_asset,
+    place_proj,
     retag,
     shift_time,
     utm_grid,
@@ -324,12 +329,30 @@ def _replay_s2(
                     crs=grid.crs, transform=grid.transform, layout=layout,
                 )  # fmt: skip
                 place_asset(asset, grid, f"./{item['id']}/{name}")
+            _place_unread(item, READ_ASSETS[spec.key].values(), z)
             rep.items.setdefault(cid, []).append(item)
             rep.edits[item["id"]] = list(diff_paths(template, item))
             rep.truth[item["id"]] = {
                 "zone": zone, "period": period, "offset_in_data": in_data,
                 "flag": item["properties"].get("earthsearch:boa_offset_applied"),
             }  # fmt: skip
+
+
+def _place_unread(item: dict[str, Any], read: Collection[str], z: Zone) -> None:
+    """Move the ``proj:*`` grid of the assets no COG is written for onto the replayed tile at
+    their own resolution, as in a real item, whose assets of one resolution share one grid.
+
+    Left on the template's tile (another MGRS tile, read in the replayed zone's CRS), e.g.
+    ``visual`` gives the item a second 10 m grid far from the AOI; odc-stac takes an item's
+    footprint from the first of its assets' grids (all assets, a ``set`` sorted by resolution,
+    so the pick among equal resolutions follows the per-process string hash), finds no output
+    tile under it and returns the item as nodata without reading it."""
+    for key, asset in item["assets"].items():
+        if key in read or not ({"proj:shape", "proj:transform", "proj:bbox"} & asset.keys()):
+            continue
+        res = (asset.get("proj:transform") or [asset.get("gsd")])[0]
+        if res:
+            place_proj(asset, utm_grid(z.epsg, z.lon, float(res)))
 
 
 def _replay_dem(

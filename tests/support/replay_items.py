@@ -152,6 +152,12 @@ def place(item: dict[str, Any], grid: Grid, epsg: int | None) -> None:
 
 def place_asset(asset: dict[str, Any], grid: Grid, href: str) -> None:
     asset["href"] = href
+    place_proj(asset, grid)
+
+
+def place_proj(asset: dict[str, Any], grid: Grid) -> None:
+    """Move an asset's ``proj:shape``/``proj:transform``/``proj:bbox`` (those it has) onto
+    ``grid``, leaving its href alone."""
     t = grid.transform
     if "proj:shape" in asset:
         asset["proj:shape"] = list(grid.shape)
