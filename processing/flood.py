@@ -28,6 +28,7 @@ import xarray as xr
 from skimage.filters import threshold_otsu
 
 from .product_codes import NODATA
+from .sar import S1_IW_GRDH_ENL
 from .threshold import sample_valid
 
 __all__ = [
@@ -54,7 +55,10 @@ class SarFloodParams:
     max_slope_deg: float = 5.0
     """steeper terrain cannot hold standing flood water: excluded"""
     speckle_window: int = 5
-    """Lee filter window (pixels)"""
+    """Lee filter window (pixels, odd)"""
+    speckle_enl: float = S1_IW_GRDH_ENL
+    """equivalent number of looks of the speckle: the Lee filter's noise level (Sentinel-1 IW
+    GRDH, ESA Sentinel-1 Product Definition)"""
     min_mapping_unit_px: int = 10
     """smallest flood region kept (pixels)"""
 

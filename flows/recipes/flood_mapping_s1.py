@@ -95,7 +95,10 @@ def _sar_db(
         chunk=prep.settings.grid.chunk_size,
     )
     ds = ds.isel(time=0)
-    return {p: to_db(lee_filter(ds[p], size=params.speckle_window)) for p in ("vv", "vh")}
+    return {
+        p: to_db(lee_filter(ds[p], size=params.speckle_window, enl=params.speckle_enl))
+        for p in ("vv", "vh")
+    }
 
 
 class FloodS1(Recipe[SarFloodRun]):

@@ -178,13 +178,29 @@ class FloodConfig(Section):
         default=-24.0, description="S1: VH water threshold when Otsu finds no bimodal histogram"
     )
     max_slope_deg: Float = Field(default=5.0, gt=0, le=90, description="steeper is excluded")
-    speckle_window: Int = Field(default=5, ge=3, le=15, description="Lee filter window, pixels")
+    speckle_window: Int = Field(
+        default=5, ge=3, le=15, description="Lee filter window, pixels (odd)"
+    )
+    speckle_enl: Float = Field(
+        default=4.4,
+        ge=1,
+        le=100,
+        description="S1: equivalent number of looks of the speckle, the noise level of the Lee "
+        "filter (4.4: Sentinel-1 IW GRDH, ESA product definition)",
+    )
     min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest flood region")
     terrain: bool = Field(
         default=True,
         description="exclude steep terrain with the DEM; false: floods are made without it "
         "(products of their own, their QA saying so), as with --no-terrain",
     )
+
+    @field_validator("speckle_window")
+    @classmethod
+    def _odd_window(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"{value} is even; the window is centred on a pixel: give 3, 5, 7 …")
+        return value
 
 
 class LandslideConfig(Section):
