@@ -5,6 +5,7 @@ Cases from FAULTS.md section A, injected for real on the wire.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,22 @@ def _search(srv: RangeServer, root: Path, policy: NetworkPolicy = FAST) -> list[
     return search_items(src, family="s2", aoi=WINDOW, period=_period(root), policy=policy)
 
 
-def test_503_twice_then_ok_is_retried(sample_root: Path) -> None:
+def test_503_twice_then_ok_is_retried(sample_root: Path, caplog: Any) -> None:
     with RangeServer(sample_root) as srv:
         clean = sorted(i.id for i in _search(srv, sample_root))
         srv.clear_requests()
-        srv.script(r"^/search$", [("status", 503), ("status", 503)])
-        again = sorted(i.id for i in _search(srv, sample_root))
+        srv.script(r"^/search$", [("status", 503), ("status", 429, {"Retry-After": "1"})])
+        with caplog.at_level(logging.INFO, logger="yamasat.catalogs.sources.search"):
+            again = sorted(i.id for i in _search(srv, sample_root))
         assert again == clean and len(clean) == 16
         statuses = [r.status for r in srv.requests if r.path == "/search"]
-        assert statuses[:3] == [503, 503, 200]
+        assert statuses[:3] == [503, 429, 200]
+        url = srv.url
+    # each retry is logged: the URL, why, and how long it waits (Retry-After honoured)
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert len(retries) == 2, retries
+    assert f"POST {url}/search after HTTP 503 (retry 1 of 3)" in retries[0]
+    assert "after HTTP 429 (retry 2 of 3), waiting 1.0 s" in retries[1]
 
 
 def test_503_forever_gives_up_in_bounded_time(sample_root: Path) -> None:

@@ -20,7 +20,7 @@ import pystac
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ...errors import NoDataError, SourceError, SourceUnreachableError
+from ...errors import NoDataError, SourceError, SourceUnreachableError, redact_urls
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href, object_store_url
 from .paging import collect_pages
@@ -222,14 +222,34 @@ def _retry(policy: NetworkPolicy) -> Any:
 
     class _Retry(Retry):
         """Retries as configured, except a connection that cannot be made at all (a name
-        that does not resolve, a refused connection): retrying it only delays the failure."""
+        that does not resolve, a refused connection): retrying it only delays the failure.
+        Every retry is logged at INFO: the URL (without its query), why, and the wait."""
 
         def increment(self, *args: Any, **kwargs: Any) -> Any:
-            error = kwargs.get("error", args[3] if len(args) > 3 else None)
+            names = ("method", "url", "response", "error", "_pool", "_stacktrace")
+            call = dict(zip(names, args, strict=False)) | kwargs
+            error, url, pool = call.get("error"), call.get("url"), call.get("_pool")
             if isinstance(error, NewConnectionError):
-                url = kwargs.get("url", args[1] if len(args) > 1 else None)
-                raise MaxRetryError(kwargs.get("_pool"), url, error) from error  # type: ignore[arg-type]
-            return super().increment(*args, **kwargs)
+                raise MaxRetryError(pool, url, error) from error  # type: ignore[arg-type]
+            new = super().increment(*args, **kwargs)
+            _log_retry(new, call, policy.max_retries)
+            return new
+
+    def _log_retry(new: Any, call: dict[str, Any], most: int) -> None:
+        response, error, pool = call.get("response"), call.get("error"), call.get("_pool")
+        where = str(call.get("url") or "")
+        if pool is not None and where.startswith("/"):
+            where = f"{pool.scheme}://{pool.host}:{pool.port}{where}"
+        status = getattr(response, "status", None)
+        why = f"HTTP {status}" if status else f"{type(error).__name__}: {error}"
+        wait = new.get_retry_after(response) if response is not None else None
+        if wait is None:
+            wait = new.get_backoff_time()
+        log.info(
+            "retrying %s %s after %s (retry %d of %d), waiting %.1f s",
+            call.get("method") or "request", redact_urls(where.split("?", 1)[0]),
+            redact_urls(why), len(new.history), most, wait,
+        )  # fmt: skip
 
     return _Retry(
         total=policy.max_retries,
@@ -238,7 +258,7 @@ def _retry(policy: NetworkPolicy) -> Any:
         status=policy.max_retries,
         backoff_factor=policy.backoff_s,
         backoff_jitter=policy.backoff_s / 4,
-        status_forcelist=(429, 500, 502, 503, 504),
+        status_forcelist=(408, 429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "POST", "HEAD"}),
         raise_on_status=False,
         respect_retry_after_header=True,
