@@ -10,6 +10,12 @@ which combines independent algorithms by majority vote and publishes a 0–100 l
   fixed fallback (about −18 dB) when the histogram is not bimodal;
 - D3 post-event water in VH, the same way (fallback about −24 dB).
 
+The inputs are speckle-filtered first (:func:`yamasat.processing.sar.lee_filter`, whose noise
+level is the product's equivalent number of looks, so the result does not depend on dask
+chunks). The Otsu thresholds are taken from a strided sample of the full-resolution pixels
+(:func:`yamasat.processing.threshold.sample_valid`), not from averaged overviews, so a small
+flood still weighs in the histogram by its pixel count.
+
 Likelihood = 100 × (votes / 3); flood where at least two detectors agree, outside the
 exclusion mask: reference water (water already in the pre-event image) and slopes steeper
 than ``max_slope_deg`` (from the DEM; skipped, and said so, without one). HAND is not
