@@ -13,6 +13,10 @@ Example::
     manifest = build_sample(Path("sample"))
     world = World(manifest.seed, manifest.bbox)
     truth = world.truth(world.project_geobox(), "flood")
+
+``build_sample(out, seed=s, vary=True)`` draws the scene parameters (clouds, speckle,
+relief, phenology, event sizes; :class:`WorldParams`, :data:`RANGES`) from documented
+ranges by seed, so each seed is a different world; the default is the demo world.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .build import Progress, build_sample
 from .events import Event
 from .landscape import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
 from .manifest import EventRecord, SampleManifest
+from .params import RANGES, Range, WorldParams
 from .schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
 from .spectra import BANDS
 from .stac_collections import CoreOnlyValidator
@@ -35,6 +40,7 @@ __all__ = [
     "EVENT_NAMES",
     "FOREST",
     "PADDY",
+    "RANGES",
     "S1_SCHEDULE",
     "S2_SCHEDULE",
     "URBAN",
@@ -43,7 +49,9 @@ __all__ = [
     "Event",
     "EventRecord",
     "Progress",
+    "Range",
     "SampleManifest",
     "World",
+    "WorldParams",
     "build_sample",
 ]

@@ -38,6 +38,7 @@ from ...processing.write import WrittenFile
 from .cog import write_cog
 from .events import Event
 from .manifest import MANIFEST_NAME, EventRecord, SampleManifest
+from .params import WorldParams
 from .scenes import (
     TEN_M_BANDS,
     dem_tiles,
@@ -76,6 +77,8 @@ def build_sample(
     *,
     bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
     seed: int = DEFAULT_SEED,
+    vary: bool = False,
+    params: WorldParams | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> SampleManifest:
@@ -84,7 +87,10 @@ def build_sample(
     Args:
         out: folder of the archive (``out/catalog.json`` is the STAC root).
         bbox: W, S, E, N degrees of the sample area (default: the Suō-nada coast across 132°E).
-        seed: the world seed; the same seed and bbox give byte-identical files.
+        seed: the world seed; the same seed, bbox and parameters give byte-identical files.
+        vary: draw the scene parameters from their ranges by ``seed``
+            (``WorldParams.draw(seed)``) instead of the demo world's constants.
+        params: explicit scene parameters (overrides ``vary``).
         overwrite: replace an existing sample archive at ``out`` (CLI ``--force``).
         progress: called as ``progress(stage, done, total)`` while work proceeds.
 
@@ -97,7 +103,10 @@ def build_sample(
     report = progress or _no_progress
     started = time.perf_counter()
     report("world", 0, 1)
-    world = World(seed, bbox)
+    if params is None and vary:
+        _validate_seed(seed)
+        params = WorldParams.draw(seed)
+    world = World(seed, bbox, params)
     report("world", 1, 1)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +124,11 @@ def build_sample(
         raise
     log.info("sample archive written to %s in %.1f s", target, time.perf_counter() - started)
     return manifest
+
+
+def _validate_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SampleArchiveError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def _check_target(target: Path, *, overwrite: bool) -> None:
@@ -177,7 +191,8 @@ def _write_archive(root: Path, world: World, report: Progress) -> SampleManifest
         catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
     except OSError as e:
         raise SampleArchiveError(f"cannot write the STAC catalog under {root}: {e}") from e
-    cloudy = max(S2_SCHEDULE, key=lambda a: a.cloud_fraction)
+    clouds = {a.date: world.cloud_fraction(a.date) for a in S2_SCHEDULE}
+    cloudy = max(S2_SCHEDULE, key=lambda a: clouds[a.date])
     manifest = SampleManifest(
         bbox=world.bbox,
         seed=world.seed,
@@ -186,7 +201,8 @@ def _write_archive(root: Path, world: World, report: Progress) -> SampleManifest
         events=records,
         truth=truth,
         items=counts,
-        cloudy_date=cloudy.date if cloudy.cloud_fraction > 0.7 else None,
+        cloudy_date=cloudy.date if clouds[cloudy.date] > 0.7 else None,
+        params=None if world.params.is_demo else world.params,
     )
     (root / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     report("catalog", 1, 1)
@@ -222,13 +238,13 @@ def _write_s1(root: Path, world: World, report: Progress) -> list[pystac.Item]:
             pol: write_cog(folder / ASSET_FILES[pol], array, geobox=geobox, nodata=-32768)
             for pol, array in s1_rasters(world, geobox, acq).items()
         }
-        items.append(s1_item(acq, geobox, files))
+        items.append(s1_item(acq, geobox, files, enl=world.s1_enl))
         report("sentinel-1", k + 1, len(S1_SCHEDULE))
     return items
 
 
 def _write_dem(root: Path, world: World, report: Progress) -> list[pystac.Item]:
-    tiles = dem_tiles(world.bbox)
+    tiles = dem_tiles(world.bbox, margin=world.params.dem_margin_deg)
     items = []
     report("dem", 0, len(tiles))
     for k, tile in enumerate(tiles):

@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .landscape import BARE, FOREST, PADDY, RIVER_HALF_WIDTH, Terrain, slope_degrees
 from .noise import Lattice, rng_for
+from .params import WorldParams
 from .schedule import EVENT_DATES, FLOOD_END_DATE, FLOOD_RECEDED_DATE
 
 __all__ = ["Event", "Phase", "place_events", "place_ponds"]
@@ -172,9 +173,25 @@ def _scar(
     return Polygon(np.column_stack([x, y])).buffer(0)
 
 
+def _scar_size(rng: np.random.Generator, params: WorldParams) -> tuple[float, float]:
+    """(length, width) of one scar, metres: the demo's rule (0.6–2 ha), or log-uniform
+    areas in ``params.landslide_area_ha`` with a length/width ratio in its elongation range."""
+    if params.landslide_area_ha is None:
+        length = rng.uniform(140.0, 320.0)
+        return length, max(rng.uniform(45.0, 100.0), 6000.0 / (0.62 * length))
+    lo, hi = params.landslide_area_ha
+    area = math.exp(rng.uniform(math.log(lo), math.log(hi))) * 1e4
+    ratio = rng.uniform(*params.landslide_elongation)
+    length = math.sqrt(area * ratio / 0.62)  # the scar outline fills ~0.62 of L x W
+    return length, length / ratio
+
+
 def _landslides(
-    site: _Site, seed: int, avoid: BaseGeometry, count: int = 10
+    site: _Site, seed: int, avoid: BaseGeometry, params: WorldParams
 ) -> BaseGeometry | None:
+    count = params.landslide_count
+    if count <= 0:
+        return None
     rng = rng_for(seed, "event-landslide")
     t = site.terrain
     ok = (
@@ -195,11 +212,12 @@ def _landslides(
         r, c = np.unravel_index(int(flat), site.lattice.shape)
         gx, gy = float(t.grad_x[r, c]), float(t.grad_y[r, c])
         g = math.hypot(gx, gy)
-        length = rng.uniform(140.0, 320.0)
-        width = max(rng.uniform(45.0, 100.0), 6000.0 / (0.62 * length))
+        length, width = _scar_size(rng, params)
         scar = _scar(cx, cy, (-gx / g, -gy / g), length, width)
         if not isinstance(scar, Polygon):
             continue
+        if params.landslide_area_ha is not None and any(s.distance(scar) < 60.0 for s in scars):
+            continue  # varied sizes: keep long scars apart
         slopes = slope_degrees(site.sample(t.grad_x, scar), site.sample(t.grad_y, scar))
         if slopes.size == 0 or slopes.mean() < 24.0 or slopes.min() < 15.0:
             continue
@@ -211,7 +229,9 @@ def _landslides(
     return MultiPolygon(scars) if scars else None
 
 
-def _flood_mask(site: _Site, seed: int, width_factor: float) -> BaseGeometry | None:
+def _flood_mask(
+    site: _Site, seed: int, width_factor: float, params: WorldParams
+) -> BaseGeometry | None:
     t = site.terrain
     if t.river is None:
         return None
@@ -226,7 +246,10 @@ def _flood_mask(site: _Site, seed: int, width_factor: float) -> BaseGeometry | N
     if good.size < 10:
         return None
     s0 = float(good[0]) * 50.0
-    s1 = min(s0 + 3300.0, float(good[-1]) * 50.0)
+    if params.flood_start:
+        room = float(good[-1]) * 50.0 - s0 - params.flood_length_m
+        s0 += params.flood_start * max(0.0, room)
+    s1 = min(s0 + params.flood_length_m, float(good[-1]) * 50.0)
     if s1 - s0 < 500.0:
         return None
     near = (
@@ -240,7 +263,8 @@ def _flood_mask(site: _Site, seed: int, width_factor: float) -> BaseGeometry | N
     along = np.full(site.lattice.shape, -1.0)
     along[near] = shapely.line_locate_point(line, shapely.points(xx[near], yy[near]))
     phase = rng.uniform(0.0, 2.0 * math.pi)
-    half = 440.0 * (1.0 + 0.25 * np.sin(2.0 * math.pi * along / 1300.0 + phase)) * width_factor
+    width = width_factor * params.flood_width
+    half = 440.0 * (1.0 + 0.25 * np.sin(2.0 * math.pi * along / 1300.0 + phase)) * width
     taper = np.sqrt(np.clip(np.minimum(along - s0, s1 - along) / 400.0, 0.0, 1.0))
     mask = near & (t.river_distance < half * taper)
     if not mask.any():
@@ -283,9 +307,15 @@ def _solar_farm(site: _Site, seed: int, avoid: BaseGeometry) -> BaseGeometry | N
 
 
 def place_events(
-    seed: int, terrain: Terrain, land_cover: NDArray[np.uint8], slope: NDArray[np.float32]
+    seed: int,
+    terrain: Terrain,
+    land_cover: NDArray[np.uint8],
+    slope: NDArray[np.float32],
+    params: WorldParams | None = None,
 ) -> tuple[Event, ...]:
-    """Place the four planted events on the terrain (absent ones are left out)."""
+    """Place the four planted events on the terrain (absent ones are left out); ``params``
+    sets the flood's size and position and the landslides' count and size."""
+    params = params or WorldParams()
     site = _Site(terrain, land_cover, slope)
     events: list[Event] = []
 
@@ -308,8 +338,8 @@ def place_events(
             )
         )
 
-    flood = _flood_mask(site, seed, 1.0)
-    receded = _flood_mask(site, seed, 0.45)
+    flood = _flood_mask(site, seed, 1.0, params)
+    receded = _flood_mask(site, seed, 0.45, params)
     if flood is not None:
         receded = _polygonal(receded.intersection(flood)) if receded is not None else Polygon()
         when = EVENT_DATES["flood"].date
@@ -326,7 +356,7 @@ def place_events(
     burn = _burn(site, seed)
     add("burn", burn, "Forest fire: canopy charred (NIR down, SWIR 2.2 µm up)")
     taken = shapely.union_all([e.geometry for e in events]) if events else Polygon()
-    slides = _landslides(site, seed, taken)
+    slides = _landslides(site, seed, taken, params)
     add(
         "landslide",
         slides,

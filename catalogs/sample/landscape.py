@@ -215,8 +215,11 @@ def _line_distance(lattice: Lattice, line: LineString | None) -> Float32Array:
     return (ndimage.distance_transform_edt(free) * lattice.step).astype(np.float32)
 
 
-def build_terrain(seed: int, bbox: tuple[float, float, float, float]) -> Terrain:
-    """Build the static fields of the world for ``seed`` over the lon/lat ``bbox``."""
+def build_terrain(
+    seed: int, bbox: tuple[float, float, float, float], *, hill_scale: float = 1.0
+) -> Terrain:
+    """Build the static fields of the world for ``seed`` over the lon/lat ``bbox``;
+    ``hill_scale`` scales the height of the hills (1: up to about 600 m)."""
     poly = bbox_polygon_6671(bbox)
     lattice = Lattice.covering(poly.bounds, step=STEP, margin=MARGIN)
     shape, step = lattice.shape, lattice.step
@@ -238,6 +241,8 @@ def build_terrain(seed: int, bbox: tuple[float, float, float, float]) -> Terrain
     texture = field("texture", 30.0, 400.0, beta=2.5)
     ridges = np.clip(0.35 + 0.3 * relief + 0.04 * detail, 0.0, None)
     height = 150.0 + 400.0 * _smoothstep(coast_distance, 1500.0, 6000.0)
+    if hill_scale != 1.0:
+        height = height * hill_scale
     hills = _smoothstep(coast_distance, 300.0, 2500.0) * _smoothstep(river_distance, 450.0, 1100.0)
     plain = 1.0 + 0.003 * coast_distance + 0.6 * texture
     elevation = np.where(is_land, np.maximum(plain + hills * height * ridges, 0.5), 0.0).astype(

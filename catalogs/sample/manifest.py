@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import SampleArchiveError
+from .params import WorldParams
 
 __all__ = ["MANIFEST_NAME", "EventRecord", "SampleManifest"]
 
@@ -94,6 +95,13 @@ class SampleManifest:
     """CRS of the truth rasters"""
     synthetic: bool = True
     """always True: the archive is synthetic"""
+    params: WorldParams | None = None
+    """the scene parameters of a varied world; None: the demo world's (not written)"""
+
+    @property
+    def world_params(self) -> WorldParams:
+        """The scene parameters of the archive's world (the demo's when none recorded)."""
+        return self.params or WorldParams()
 
     def event(self, name: str) -> EventRecord:
         """The record of event ``name``."""
@@ -116,7 +124,7 @@ class SampleManifest:
             "events": [e.to_dict() for e in self.events],
             "truth": dict(sorted(self.truth.items())),
             "items": dict(sorted(self.items.items())),
-        }
+        } | ({"world_params": self.params.to_dict()} if self.params is not None else {})
 
     def to_json(self) -> str:
         """The manifest as pretty JSON text (stable key order, trailing newline)."""
@@ -145,6 +153,7 @@ class SampleManifest:
                 else None,
                 project_crs=d.get("project_crs", "EPSG:6671"),
                 synthetic=bool(d.get("synthetic", True)),
+                params=WorldParams.from_dict(d["world_params"]) if "world_params" in d else None,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SampleArchiveError(

@@ -6,7 +6,7 @@
   grids nest). DN = round((ρ + 0.1) / 0.0001) with Gaussian sensor noise σ = 0.003.
 - Sentinel-1 RTC: one UTM 52N grid at 10 m over the bbox (+500 m); γ⁰ in linear power
   times gamma-distributed speckle of ENL 4.4 (the ``sar:looks_equivalent_number`` of
-  Planetary Computer RTC items).
+  Planetary Computer RTC items; a varied world draws its own, :class:`WorldParams`).
 - Copernicus DEM GLO-30: the real 1° tiles' 1″ grid (pixel centres on whole arc-seconds),
   cropped to the bbox plus 0.005°.
 """
@@ -49,7 +49,7 @@ DN_OFFSET = -0.1
 S2_NOISE = 0.003
 """Standard deviation of the Sentinel-2 sensor noise, reflectance units."""
 S1_ENL = 4.4
-"""Equivalent number of looks of the speckle."""
+"""Equivalent number of looks of the speckle in the demo world (``World.s1_enl`` per world)."""
 TEN_M_BANDS = ("blue", "green", "red", "nir")
 """Bands at 10 m; the others (and SCL) are at 20 m."""
 ZONE_OVERLAP = 0.025
@@ -213,7 +213,8 @@ def s1_rasters(world: World, geobox: GeoBox, acq: S1Acquisition) -> dict[str, ND
     for pol in ("vv", "vh"):
         clean = world.sar_backscatter(geobox, acq.date, pol)
         rng = rng_for(world.seed, f"s1-speckle/{pol}", acq.date.toordinal())
-        speckle = rng.gamma(S1_ENL, 1.0 / S1_ENL, size=clean.shape).astype(np.float32)
+        enl = world.s1_enl
+        speckle = rng.gamma(enl, 1.0 / enl, size=clean.shape).astype(np.float32)
         noisy = np.ascontiguousarray(clean * speckle, dtype=np.float32)
         out[pol] = (noisy.view(np.uint32) & np.uint32(0xFFFFF000)).view(np.float32)
     return out

@@ -89,11 +89,13 @@ class CloudDeck:
     """degrees clockwise from north"""
     sun_zenith: float
     """degrees"""
+    cloud_height: float = CLOUD_HEIGHT
+    """cloud-top height above ground, metres"""
 
     @property
     def shadow_offset(self) -> tuple[float, float]:
         """Vector from a shadowed point to the cloud that casts it (towards the sun), metres."""
-        d = CLOUD_HEIGHT * math.tan(math.radians(self.sun_zenith))
+        d = self.cloud_height * math.tan(math.radians(self.sun_zenith))
         az = math.radians(self.sun_azimuth)
         return d * math.sin(az), d * math.cos(az)
 
@@ -113,6 +115,12 @@ class CloudDeck:
         caster = self.lattice.sample(self.field, x + dx, y + dy) > self.threshold
         return SkyState(opacity=opacity, cirrus=cirrus, shadow=clear & ~cirrus & caster)
 
+    def haze_weight(self, x: NDArray[np.floating], y: NDArray[np.floating]) -> Float32Array:
+        """Relative thickness 0..1 of unflagged haze at points (smooth, follows the cirrus
+        field at half strength so haze and cirrus come together)."""
+        c = self.lattice.sample(self.cirrus_field, x, y)
+        return np.clip(0.5 + 0.25 * c, 0.0, 1.0).astype(np.float32)
+
 
 def cloud_deck(
     seed: int,
@@ -123,6 +131,9 @@ def cloud_deck(
     fraction: float,
     lonlat: tuple[float, float],
     clear_spots: tuple[tuple[float, float, float], ...] = (),
+    clear_depth: float = 4.0,
+    cloud_height: float = CLOUD_HEIGHT,
+    cirrus_max: float = 0.06,
 ) -> CloudDeck:
     """Build the cloud deck of one overpass.
 
@@ -134,6 +145,9 @@ def cloud_deck(
         fraction: cloudy fraction of the bbox, 0..1.
         lonlat: where the sun position is computed.
         clear_spots: (x, y, radius) places kept free of cloud and shadow.
+        clear_depth: how strongly the clear spots push the cloud field down (0: not at all).
+        cloud_height: cloud-top height, metres (sets the shadow displacement).
+        cirrus_max: the largest thin-cirrus fraction (cirrus covers 0.4 x ``fraction``).
     """
     lattice = Lattice.covering(bounds, step=_STEP, margin=3000.0)
     key = when.date().toordinal()
@@ -154,13 +168,13 @@ def cloud_deck(
         beta=3.6,
     )
     azimuth, zenith = sun_position(when, *lonlat)
-    deck = CloudDeck(lattice, field, 0.0, cirrus, 0.0, azimuth, zenith)
-    if fraction < 0.5 and clear_spots:
+    deck = CloudDeck(lattice, field, 0.0, cirrus, 0.0, azimuth, zenith, cloud_height)
+    if fraction < 0.5 and clear_spots and clear_depth > 0:
         xx, yy = lattice.nodes()
         dx, dy = deck.shadow_offset
         for sx, sy, radius in clear_spots:
             for cx, cy in ((sx, sy), (sx + dx, sy + dy)):
-                field = field - 4.0 * np.exp(
+                field = field - clear_depth * np.exp(
                     -(((xx - cx) ** 2 + (yy - cy) ** 2) / radius**2)
                 ).astype(np.float32)
     if inside_bbox is None:
@@ -169,11 +183,18 @@ def cloud_deck(
     threshold = (
         float(np.quantile(samples, 1.0 - fraction)) if fraction > 0 else float(samples.max()) + 1.0
     )
-    cirrus_fraction = min(0.06, 0.4 * fraction)
+    cirrus_fraction = min(cirrus_max, 0.4 * fraction)
     c_samples = lattice.sample(cirrus, *inside_bbox)
     c_threshold = (
         float(np.quantile(c_samples, 1.0 - cirrus_fraction)) if cirrus_fraction > 0 else 1e9
     )
     return CloudDeck(
-        lattice, field.astype(np.float32), threshold, cirrus, c_threshold, azimuth, zenith
+        lattice,
+        field.astype(np.float32),
+        threshold,
+        cirrus,
+        c_threshold,
+        azimuth,
+        zenith,
+        cloud_height,
     )

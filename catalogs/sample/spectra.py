@@ -19,6 +19,7 @@ __all__ = [
     "CIRRUS",
     "CLOUD",
     "ENDMEMBERS",
+    "HAZE",
     "SAR_DB",
     "SHADOW_FACTOR",
     "SPECTRA",
@@ -70,6 +71,9 @@ CIRRUS: NDArray[np.float32] = np.array(
     [0.045, 0.045, 0.045, 0.040, 0.040, 0.020, 0.015], dtype=np.float32
 )
 """Reflectance added by thin cirrus (BANDS order)."""
+HAZE: NDArray[np.float32] = np.array([1.0, 0.75, 0.6, 0.42, 0.4, 0.15, 0.07], dtype=np.float32)
+"""Haze reflectance relative to blue (BANDS order): aerosol scattering falls with wavelength
+about as λ^-1.3 (Ångström exponent of continental haze)."""
 SHADOW_FACTOR = 0.35
 """Fraction of the surface signal left in a cloud shadow (diffuse light only)."""
 
@@ -92,6 +96,7 @@ def paddy_fractions(doy: NDArray[np.floating]) -> tuple[NDArray[np.float32], NDA
     return veg, water
 
 
-def forest_vigour(doy: int) -> float:
-    """Vegetation fraction of a closed forest canopy on day of year ``doy`` (0.86–0.92)."""
-    return 0.86 + 0.06 * float(np.exp(-(((doy - 205) / 45.0) ** 2)))
+def forest_vigour(doy: int, *, amplitude: float = 0.06, peak: float = 205) -> float:
+    """Vegetation fraction of a closed forest canopy on day of year ``doy``: 0.86 plus a
+    seasonal swing of ``amplitude`` peaking on day ``peak`` (the demo: 0.86–0.92 in late July)."""
+    return 0.86 + amplitude * float(np.exp(-(((doy - peak) / 45.0) ** 2)))

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from .events import Event
 from .landscape import BARE, FOREST, PADDY, URBAN, WATER
 from .noise import Float32Array
+from .params import WorldParams
 from .render import Pixels
 from .sky import SkyState, sun_position
 from .spectra import ENDMEMBERS, SAR_DB, SPECTRA, forest_vigour, paddy_fractions
@@ -26,18 +27,28 @@ __all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_cla
 _END = {name: i for i, name in enumerate(ENDMEMBERS)}
 
 
-def fractions(p: Pixels, day: dt.date, events: tuple[Event, ...]) -> NDArray[np.float32]:
-    """End-member fractions, shape (end-member, y, x), on ``day``: phenology, then events."""
+def fractions(
+    p: Pixels, day: dt.date, events: tuple[Event, ...], params: WorldParams | None = None
+) -> NDArray[np.float32]:
+    """End-member fractions, shape (end-member, y, x), on ``day``: phenology, then events.
+
+    ``params`` sets the forest's seasonal swing and the paddy calendar (default: the demo's).
+    """
+    params = params or WorldParams()
     lc, tex = p.land_cover, p.texture
     doy = day.timetuple().tm_yday
     frac = np.zeros((len(ENDMEMBERS), *lc.shape), dtype=np.float32)
     veg, soil, water = frac[_END["veg"]], frac[_END["soil"]], frac[_END["water"]]
 
     m = lc == FOREST
-    v = np.clip(forest_vigour(doy) + 0.04 * tex[m], 0.6, 0.98)
+    vigour = forest_vigour(doy, amplitude=params.forest_amplitude, peak=params.forest_peak_doy)
+    v = np.clip(vigour + 0.04 * tex[m], 0.6, 0.98)
     veg[m], soil[m] = v, 1.0 - v
     m = lc == PADDY
-    pv, pw = paddy_fractions(doy + p.parcel[m])
+    paddy_day = doy + p.parcel[m]
+    if params.paddy_shift_days:
+        paddy_day = paddy_day - np.float32(params.paddy_shift_days)
+    pv, pw = paddy_fractions(paddy_day)
     pv = np.clip(pv * (1.0 + 0.05 * tex[m]), 0.0, 1.0 - pw)
     veg[m], water[m], soil[m] = pv, pw, 1.0 - pv - pw
     m = lc == URBAN
@@ -67,17 +78,21 @@ def fractions(p: Pixels, day: dt.date, events: tuple[Event, ...]) -> NDArray[np.
     return frac
 
 
-def illumination(p: Pixels, when: dt.datetime, lonlat: tuple[float, float]) -> Float32Array:
-    """Terrain illumination gain ``sqrt(cos i / cos z)``, 0.5..1.4, with the sun at ``when``.
+def illumination(
+    p: Pixels, when: dt.datetime, lonlat: tuple[float, float], k: float = 0.5
+) -> Float32Array:
+    """Terrain illumination gain ``(cos i / cos z) ** k``, with the sun at ``when``
+    (``k`` 0.5: ``sqrt``, 0.5..1.4).
 
     ``i`` is the angle between the sun and the surface normal, ``z`` the solar zenith: a
-    damped cosine correction (Teillet et al. 1982, *Can. J. Remote Sens.* 8(2)).
+    damped cosine correction (Teillet et al. 1982, *Can. J. Remote Sens.* 8(2)); ``k`` is a
+    Minnaert-type constant (1: Lambertian).
     """
     az, zen = (math.radians(v) for v in sun_position(when, *lonlat))
     sun = (math.sin(zen) * math.sin(az), math.sin(zen) * math.cos(az), math.cos(zen))
     norm = np.sqrt(1.0 + p.grad_x**2 + p.grad_y**2)
     cos_i = (-p.grad_x * sun[0] - p.grad_y * sun[1] + sun[2]) / norm
-    return (np.clip(np.maximum(cos_i, 0.0) / sun[2], 0.25, 1.96) ** 0.5).astype(np.float32)
+    return (np.clip(np.maximum(cos_i, 0.0) / sun[2], 0.25, 1.96) ** k).astype(np.float32)
 
 
 def reflectance(

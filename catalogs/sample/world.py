@@ -33,10 +33,11 @@ from .landscape import (
     slope_degrees,
 )
 from .noise import Float32Array, rng_for
+from .params import WorldParams
 from .render import LruCache, Pixels, sample_pixels, transformer
-from .schedule import EVENT_NAMES, S2_SENSING_TIME, s2_acquisition
+from .schedule import EVENT_NAMES, S2_SCHEDULE, S2_SENSING_TIME, s2_acquisition
 from .sky import CloudDeck, SkyState, cloud_deck
-from .spectra import BANDS, CIRRUS, CLOUD, SAR_DB, SHADOW_FACTOR
+from .spectra import BANDS, CIRRUS, CLOUD, HAZE, SAR_DB
 from .surface import backscatter, fractions, illumination, reflectance, scene_classification
 
 __all__ = ["DEFAULT_BBOX", "DEFAULT_SEED", "World"]
@@ -92,6 +93,9 @@ class World:
         seed: non-negative integer; the same seed and bbox always give the same world.
         bbox: W, S, E, N in degrees (inside 130–133.5°E, 32.5–35.5°N). The world is defined
             on the bbox plus a 1.5 km margin; beyond that, fields are clamped to the edge.
+        params: the scene parameters (clouds, speckle, relief, phenology, event sizes);
+            default: the demo world's (``WorldParams()``); ``WorldParams.draw(seed)`` gives
+            a varied world.
     """
 
     WATER = WATER
@@ -101,13 +105,17 @@ class World:
     BARE = BARE
 
     def __init__(
-        self, seed: int = DEFAULT_SEED, bbox: tuple[float, float, float, float] = DEFAULT_BBOX
+        self,
+        seed: int = DEFAULT_SEED,
+        bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
+        params: WorldParams | None = None,
     ) -> None:
         w, s, e, n = _validate(seed, bbox)
         self._bbox = (w, s, e, n)
         self._seed = int(seed)
+        self._params = params or WorldParams()
         self._centre = ((w + e) / 2, (s + n) / 2)
-        t = self._terrain = build_terrain(self._seed, self._bbox)
+        t = self._terrain = build_terrain(self._seed, self._bbox, hill_scale=self._params.relief)
         slope = slope_degrees(t.grad_x, t.grad_y)
         cover = classify(
             land=t.land,
@@ -119,7 +127,7 @@ class World:
             bare_noise=t.bare_noise,
             water=t.river_distance < RIVER_HALF_WIDTH,
         )
-        self._events = place_events(self._seed, t, cover, slope)
+        self._events = place_events(self._seed, t, cover, slope, self._params)
         taken = (
             shapely.union_all([ev.geometry for ev in self._events])
             if self._events
@@ -144,6 +152,11 @@ class World:
     def bbox(self) -> tuple[float, float, float, float]:
         """W, S, E, N in degrees."""
         return self._bbox
+
+    @property
+    def params(self) -> WorldParams:
+        """The scene parameters of this world."""
+        return self._params
 
     def events(self) -> tuple[Event, ...]:
         """The planted events that exist in this world (EPSG:6671 geometries)."""
@@ -190,7 +203,7 @@ class World:
         day = _as_date(date)
         p = self._at(geobox)
         when = dt.datetime.combine(day, S2_SENSING_TIME, tzinfo=dt.UTC)
-        gain = illumination(p, when, self._centre)
+        gain = illumination(p, when, self._centre, self._params.illumination_k)
         return reflectance(self._mixture(geobox, day), p, _BAND[band], gain)
 
     def observed_reflectance(self, geobox: GeoBox, band: str, date: dt.date | str) -> Float32Array:
@@ -199,16 +212,29 @@ class World:
         refl = self.surface_reflectance(geobox, band, day)
         sky = self._sky(geobox, day)
         b = _BAND[band]
-        refl = np.where(sky.shadow, refl * SHADOW_FACTOR, refl)
+        refl = np.where(sky.shadow, refl * self._params.shadow_factor, refl)
         refl = np.where(sky.cirrus, refl + CIRRUS[b], refl)
+        if self._params.haze > 0:
+            refl = refl + self.haze(geobox, day) * HAZE[b]
         return (refl * (1.0 - sky.opacity) + sky.opacity * CLOUD[b]).astype(np.float32)
+
+    def haze(self, geobox: GeoBox, date: dt.date | str) -> Float32Array:
+        """Unflagged haze on ``date``: reflectance added in blue (other bands by
+        :data:`~.spectra.HAZE`), 0 in the demo world; SCL does not mark it."""
+        day = _as_date(date)
+        if self._params.haze <= 0:
+            return np.zeros(geobox.shape.yx, dtype=np.float32)
+        amount = rng_for(self._seed, "haze", day.toordinal()).uniform(0.0, self._params.haze)
+        p = self._at(geobox)
+        weight = self._deck(day).haze_weight(p.x.astype(np.float64), p.y.astype(np.float64))
+        return (np.float32(amount) * weight).astype(np.float32)
 
     def cloud_fraction(self, date: dt.date | str) -> float:
         """Cloudy fraction of the bbox on ``date`` (scheduled value, else a seeded 5–30 %)."""
         day = _as_date(date)
         acq = s2_acquisition(day)
         if acq is not None:
-            return acq.cloud_fraction
+            return self._params.cloud_fractions[S2_SCHEDULE.index(acq)]
         return float(rng_for(self._seed, "cloud-fraction", day.toordinal()).uniform(0.05, 0.30))
 
     def scl(self, geobox: GeoBox, date: dt.date | str) -> NDArray[np.uint8]:
@@ -233,6 +259,11 @@ class World:
         day = _as_date(date)
         return backscatter(self._mixture(geobox, day), self._at(geobox), pol)
 
+    @property
+    def s1_enl(self) -> float:
+        """Equivalent number of looks of this world's Sentinel-1 speckle."""
+        return self._params.s1_enl
+
     # ------------------------------------------------------------------ truth
     def truth(self, geobox: GeoBox, event: str) -> NDArray[np.uint8]:
         """1 where the planted ``event`` is (its ground truth), else 0; uint8.
@@ -253,7 +284,7 @@ class World:
 
     def _mixture(self, geobox: GeoBox, day: dt.date) -> NDArray[np.float32]:
         return self._fractions.get_or(
-            (geobox, day), lambda: fractions(self._at(geobox), day, self._events)
+            (geobox, day), lambda: fractions(self._at(geobox), day, self._events, self._params)
         )
 
     def _deck(self, day: dt.date) -> CloudDeck:
@@ -278,6 +309,9 @@ class World:
             fraction=self.cloud_fraction(day),
             lonlat=self._centre,
             clear_spots=tuple(spots),
+            clear_depth=self._params.clear_events,
+            cloud_height=self._params.cloud_height_m,
+            cirrus_max=self._params.cirrus_max,
         )
 
     def _sky(self, geobox: GeoBox, day: dt.date) -> SkyState:
