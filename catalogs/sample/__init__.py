@@ -22,6 +22,7 @@ ranges by seed, so each seed is a different world; the default is the demo world
 from __future__ import annotations
 
 from .build import Progress, build_sample
+from .causes import CAUSE_CODES, CAUSE_NAMES
 from .events import Event
 from .landscape import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
 from .manifest import EventRecord, SampleManifest
@@ -34,6 +35,8 @@ from .world import DEFAULT_BBOX, DEFAULT_SEED, World
 __all__ = [
     "BANDS",
     "BARE",
+    "CAUSE_CODES",
+    "CAUSE_NAMES",
     "CLASS_NAMES",
     "DEFAULT_BBOX",
     "DEFAULT_SEED",

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 
 from ...errors import SampleArchiveError
+from .causes import cause_labels
 from .events import Event, place_events, place_ponds
 from .landscape import (
     BARE,
@@ -275,6 +276,26 @@ class World:
             return np.zeros(geobox.shape.yx, dtype=np.uint8)
         p = self._at(geobox)
         return (p.mask(("truth", event), ev.geometry) & (p.land_cover != WATER)).astype(np.uint8)
+
+    def causes(self, geobox: GeoBox, dates: tuple[dt.date | str, ...] = ()) -> NDArray[np.uint8]:
+        """Why a pixel might fool a detector comparing ``dates`` (see
+        :data:`~.causes.CAUSE_NAMES`): the planted events (their peak extent), then clouds,
+        shadows and cirrus on those of ``dates`` that are Sentinel-2 overpasses, then haze
+        over 0.01 in blue, steep slopes and the land cover. uint8, one code per pixel."""
+        p = self._at(geobox)
+        events = {ev.name: p.mask(("truth", ev.name), ev.geometry) for ev in self._events}
+        days = [d for d in map(_as_date, dates) if s2_acquisition(d) is not None]
+        skies = [(s.opacity, s.shadow, s.cirrus) for s in (self._sky(geobox, d) for d in days)]
+        haze = None
+        if self._params.haze > 0 and days:
+            haze = np.maximum.reduce([self.haze(geobox, d) for d in days]) > 0.01
+        return cause_labels(
+            land_cover=p.land_cover,
+            slope=slope_degrees(p.grad_x, p.grad_y),
+            events=events,
+            skies=skies,
+            haze=haze,
+        )
 
     # ------------------------------------------------------------------ internals
     def _at(self, geobox: GeoBox) -> Pixels:
