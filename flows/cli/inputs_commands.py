@@ -35,6 +35,12 @@ def sample_build(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default sample.seed).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing archive.")] = False,
+    vary: Annotated[
+        bool,
+        typer.Option(
+            "--vary", help="Draw the scene parameters from their ranges by seed (not the demo's)."
+        ),
+    ] = False,
 ) -> None:
     """Write the embedded sample archive: STAC catalog, COG assets and planted ground truth."""
     from ...catalogs.sample import build_sample
@@ -47,6 +53,7 @@ def sample_build(
             root,
             bbox=settings.sample.bbox,
             seed=seed if seed is not None else settings.sample.seed,
+            vary=vary,
             overwrite=force,
             progress=progress,
         )
