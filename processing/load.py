@@ -72,6 +72,8 @@ def _load_group(
     groupby: str,
 ) -> xr.Dataset:
     keys = list(assets.values())
+    items = _only_loaded(items, keys)
+    _check_footprints(items, geobox)
     resampling_map = {
         key: ("nearest" if band in _CATEGORICAL else resampling) for band, key in assets.items()
     }
@@ -95,6 +97,49 @@ def _load_group(
             f"odc-stac could not prepare the load of items {ids}: {redact_urls(str(e))}"
         ) from None
     return ds.rename({key: band for band, key in assets.items() if key != band})
+
+
+def _only_loaded(items: Sequence[pystac.Item], keys: Sequence[str]) -> list[pystac.Item]:
+    """Copies of ``items`` holding only the assets that are loaded.
+
+    odc-stac places an item by the grid of one of its assets, the first of the finest
+    resolution among *all* its assets (whichever a set yields first, so it varies with the
+    process's hash seed): an unread asset with stale ``proj:*`` metadata could move an item
+    off the output grid, and odc-stac would then read nothing and fill with nodata, without
+    an error. With only the loaded assets, the grids that place the item are those read.
+    """
+    out = []
+    for item in items:
+        copy = item.clone()
+        copy.assets = {k: v for k, v in item.assets.items() if k in keys}
+        out.append(copy)
+    return out
+
+
+def _check_footprints(items: Sequence[pystac.Item], geobox: GeoBox) -> None:
+    """LoadError for an item whose footprint covers ``geobox`` while the grids of its
+    loaded assets do not: its projection metadata is wrong, and odc-stac would skip it
+    silently (a blank scene instead of an error)."""
+    from odc.geo.geom import Geometry
+    from odc.stac import parse_item
+
+    if geobox.crs is None:
+        return
+    extent = geobox.extent
+    for item in items:
+        if item.geometry is None:
+            continue
+        footprint = Geometry(item.geometry, "EPSG:4326").to_crs(geobox.crs)
+        if not footprint.intersects(extent):
+            continue
+        placed = parse_item(item).safe_geometry(geobox.crs)
+        if placed is None or not placed.intersects(extent):
+            raise LoadError(
+                f"item {item.id}: its footprint covers the area to load, but the grids of its "
+                f"assets {', '.join(item.assets)} (proj:shape/proj:transform in "
+                f"{item.properties.get('proj:code') or item.properties.get('proj:epsg')}) lie "
+                "elsewhere: its projection metadata is wrong, so its pixels cannot be placed"
+            )
 
 
 def scale_block(raw: np.ndarray, *, scale: float, offset: float, nodata: Any) -> np.ndarray:

@@ -228,6 +228,7 @@ def test_coarse_scl_read_equals_nearest_load(
     import shapely
 
     import yamasat.processing.load as load_mod
+
     geobox = project_geobox(shapely.box(131.99, 33.945, 132.03, 33.965), resolution=10)
     east = two_zone_items[1:]  # the clouded tile
     assets = {b: ASSETS[b] for b in ("red", "nir", "scl")}
@@ -292,3 +293,42 @@ def test_split_by_crs(two_zone_items: list[pystac.Item]) -> None:
         asset.extra_fields.pop("proj:transform")
     bare.properties.pop("proj:code")
     assert split_by_crs([bare], assets=assets) is None
+
+
+PROJ_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+
+
+def _off_grid(asset: pystac.Asset) -> None:
+    """Give ``asset`` the grid of another MGRS tile (far away, in the same CRS), declaring
+    the projection extension so that odc-stac places the item by its assets' grids."""
+    assert asset.owner is not None
+    if PROJ_EXT not in asset.owner.stac_extensions:
+        asset.owner.stac_extensions.append(PROJ_EXT)
+    asset.extra_fields["proj:shape"] = [10980, 10980]
+    asset.extra_fields["proj:transform"] = [10.0, 0.0, 300000.0, 0.0, -10.0, 9500020.0]
+
+
+def test_a_stale_grid_on_an_unread_asset_does_not_blank_the_scene(tmp_path: Path) -> None:
+    """odc-stac places an item by the first finest grid among all its assets; an unread
+    asset with another tile's grid used to move the item off the grid, so that nothing was
+    read and the scene came back as nodata without an error, depending on the hash seed."""
+    import shapely
+
+    item = _tile(tmp_path, 32652, (131.965, 132.012), dt.date(2025, 5, 12))
+    for key in ("visual", "aot", "wvp"):  # unread assets, same resolution, stale grids
+        item.add_asset(key, pystac.Asset(item.assets["red"].href, extra_fields={}))
+        _off_grid(item.assets[key])
+    geobox = project_geobox(shapely.box(131.97, 33.94, 131.99, 33.96), resolution=10)
+    ds = load_bands([item], assets={"red": "red"}, geobox=geobox, scale_fn=scale_offset)
+    expected, _ = _planted_on(geobox)
+    np.testing.assert_allclose(ds.red.isel(time=0).values, expected, atol=2e-3)
+
+
+def test_a_read_asset_placed_off_its_footprint_is_an_error(tmp_path: Path) -> None:
+    import shapely
+
+    item = _tile(tmp_path, 32652, (131.965, 132.012), dt.date(2025, 5, 12))
+    _off_grid(item.assets["red"])
+    geobox = project_geobox(shapely.box(131.97, 33.94, 131.99, 33.96), resolution=10)
+    with pytest.raises(LoadError, match=f"item {item.id}: its footprint covers .* lie elsewhere"):
+        load_bands([item], assets={"red": "red"}, geobox=geobox, scale_fn=scale_offset)

@@ -34,7 +34,7 @@ from tests.support.replay import (
 )
 from yamasat.flows.prepare import prepare, search_family
 from yamasat.flows.product_run import analyse_product
-from yamasat.flows.recipes import BURN, CHANGE
+from yamasat.flows.recipes import BURN, CHANGE, FLOOD_S1, FLOOD_S2, LANDSLIDE
 from yamasat.processing.change_map import ChangeParams
 from yamasat.settings import load_settings
 
@@ -49,14 +49,6 @@ FIXED = ChangeParams(threshold=-0.3)
 """a fixed ΔNDVI threshold: Otsu splits the planted patches among themselves"""
 QUIET = world.Patch("quiet", world.VEG, (131.994, 34.0105, 132.006, 34.0185))
 """vegetation in both periods, where the two zones overlap"""
-
-BLANK_READS = pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: in the flow, one UTM zone (or all) reads as nodata without error "
-    "(NaN product, or 0 % valid), while the same items load and combine correctly outside "
-    "the flow; under investigation (issue 12, item 5 report) - make strict once fixed",
-)
-
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -116,6 +108,16 @@ def _run(recipe: Any, prep: Any, params: Any = None) -> Any:
     b = search_family(prep, recipe.family, prep.before, bands)
     a = search_family(prep, recipe.family, prep.after, bands)
     return analyse_product(recipe, prep, b, a, params=params)
+
+
+def _flags_wrong(scratch: Path, stac_fixtures: Path) -> Any:
+    """Earth Search's older sentinel-2-l2a whose offset flag is wrong in both directions:
+    the west scenes say applied but keep the offset, the east ones say not but removed it."""
+    flags = {(z, p): ((True, False) if z == "w" else (False, True))
+             for z in "we" for p in ("before", "after")}  # fmt: skip
+    return build_earth_search(
+        scratch / "es-l2a", stac_fixtures, l2a_flags=flags, collections=("sentinel-2-l2a",)
+    )
 
 
 def _prep(tmp: Path, settings: Any, source: str, periods: tuple[str, str], **kw: Any) -> Any:
@@ -224,11 +226,10 @@ def test_cogs_copy_the_recorded_layouts(es: Any, pc: Any, stac_fixtures: Path) -
 # ----------------------------------------------------------------------------- products
 
 
-@BLANK_READS
 def test_change_from_earth_search_c1(es: Any, tmp_path: Path) -> None:
     _rep, srv = es
     settings = _settings(tmp_path, srv)
-    prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS, profile="earth-search")
+    prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS)
     outcome = _run(CHANGE, prep, FIXED)
     assert outcome.outcome == "published", outcome.message
     assert_index_change(outcome.files["dndvi"]["path"], "ndvi", ("change_w", "change_e", "burn_w"))
@@ -239,11 +240,10 @@ def test_change_from_earth_search_c1(es: Any, tmp_path: Path) -> None:
     assert_both_zones(outcome, srv)
 
 
-@BLANK_READS
 def test_burn_from_earth_search_c1(es: Any, tmp_path: Path) -> None:
     _rep, srv = es
     settings = _settings(tmp_path, srv)
-    prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS, profile="earth-search")
+    prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS)
     outcome = _run(BURN, prep)
     assert outcome.outcome == "published", outcome.message
     assert_index_change(outcome.files["dnbr"]["path"], "nbr", ("burn_w", "burn_e"))
@@ -254,13 +254,82 @@ def test_burn_from_earth_search_c1(es: Any, tmp_path: Path) -> None:
     assert_both_zones(outcome, srv)
 
 
-@BLANK_READS
 def test_change_from_planetary_computer_s2(pc: Any, tmp_path: Path) -> None:
     """PC's B04/B08 keys, no raster:bands on the items: scale and offset from the baseline."""
     _rep, srv = pc
     settings = _settings(tmp_path, srv)
-    prep = _prep(tmp_path, settings, srv.stac_api_url, PC_PERIODS, profile="planetary-computer")
+    prep = _prep(tmp_path, settings, srv.stac_api_url, PC_PERIODS)
     outcome = _run(CHANGE, prep)
     assert outcome.outcome == "published", outcome.message
     assert_index_change(outcome.files["dndvi"]["path"], "ndvi", ("change_w", "change_e", "burn_e"))
     assert_both_zones(outcome, srv)
+
+
+# ------------------------------------------- families from different sources, no profile
+
+
+def test_s1_flood_from_pc_rtc_with_the_earth_search_dem(es: Any, pc: Any, tmp_path: Path) -> None:
+    """S1 RTC from the Planetary Computer layout, the DEM from Earth Search's s3:// bucket
+    read over its https template: two sources, two layouts, no --profile."""
+    (_, srv_es), (_, srv_pc) = es, pc
+    settings = _settings(tmp_path, srv_pc, srv_es, dem_bucket=srv_es)
+    prep = _prep(tmp_path, settings, srv_pc.stac_api_url, S1_PERIODS,
+                 family_sources={"dem": srv_es.stac_api_url})  # fmt: skip
+    outcome = _run(FLOOD_S1, prep)
+    assert outcome.outcome == "published", outcome.message
+    flood = outcome.files["flood"]["path"]
+    assert _share(flood, "water", 1) > 0.95
+    for name in ("change_w", "change_e", "slide_w", "slide_e"):
+        assert _share(flood, name, 0) > 0.95, name
+    assert outcome.qa["terrain_exclusion"] is True
+    dem_reads = {r.path for r in srv_es.requests if r.range and "cop-dem-glo-30" in r.path}
+    assert dem_reads, "the DEM was not read from the Earth Search bucket"
+
+
+def test_s2_flood_from_earth_search(es: Any, tmp_path: Path) -> None:
+    _rep, srv = es
+    settings = _settings(tmp_path, srv, dem_bucket=srv)
+    prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS)
+    outcome = _run(FLOOD_S2, prep)
+    assert outcome.outcome == "published", outcome.message
+    flood = outcome.files["flood"]["path"]
+    assert _share(flood, "water", 1) > 0.95
+    assert _share(flood, "change_w", 0) > 0.95 and np.all(_at(flood, QUIET) == 0)
+    assert_both_zones(outcome, srv)
+
+
+def test_landslide_from_earth_search_with_the_pc_dem(es: Any, pc: Any, tmp_path: Path) -> None:
+    """Scars on the steep slope are found; bare soil on flat ground is not a landslide, which
+    needs the slope from the Planetary Computer DEM."""
+    (_, srv_es), (_, srv_pc) = es, pc
+    settings = _settings(tmp_path, srv_es, srv_pc)
+    prep = _prep(tmp_path, settings, srv_es.stac_api_url, ES_PERIODS,
+                 family_sources={"dem": srv_pc.stac_api_url})  # fmt: skip
+    outcome = _run(LANDSLIDE, prep)
+    assert outcome.outcome == "published", outcome.message
+    product = outcome.files["landslide"]["path"]
+    for name in ("slide_w", "slide_e"):
+        assert _share(product, name, 1) > 0.9, name
+    for name in ("change_w", "change_e"):
+        assert _share(product, name, 0) > 0.95, name
+    assert any("cop-dem-glo-30" in r.path for r in srv_pc.requests if r.range)
+
+
+def test_change_from_earth_search_l2a_with_wrong_flags(
+    scratch: Path, stac_fixtures: Path, tmp_path: Path
+) -> None:
+    """The flag says the offset was applied where it was not, and the reverse: the pixels
+    decide, the QA says which rule did, and the published ΔNDVI is as planted."""
+    rep = _flags_wrong(scratch, stac_fixtures)
+    with RangeServer(rep.root) as srv:
+        settings = _settings(tmp_path, srv)
+        prep = _prep(tmp_path, settings, srv.stac_api_url, ES_PERIODS)
+        outcome = _run(CHANGE, prep, FIXED)
+    assert outcome.outcome == "published", outcome.message
+    assert_index_change(outcome.files["dndvi"]["path"], "ndvi", ("change_w", "change_e", "burn_w"))
+    decisions = outcome.qa["s2_offset"]
+    assert len(decisions) == 4
+    for item_id, d in decisions.items():
+        assert d["flag_wrong"] and d["rule"].startswith("negative-share"), (item_id, d)
+        assert d["offset"] == (-0.1 if "52SGD" in item_id else 0.0), (item_id, d)
+    assert sum("contradicts" in w for w in outcome.warnings) == 4
