@@ -20,8 +20,9 @@ from ..catalogs.extent.aoi import AOI, resolve_aoi
 from ..catalogs.extent.periods import Period, check_before_after, parse_period
 from ..catalogs.sources.family_sources import SourceSet, resolve_sources
 from ..catalogs.sources.hrefs import HrefPolicy, ObjectStore
+from ..catalogs.sources.network import NetworkPolicy
 from ..catalogs.sources.profiles import Family, layout_of
-from ..catalogs.sources.search import NetworkPolicy, search_items, vet_assets
+from ..catalogs.sources.search import search_items, vet_assets
 from ..catalogs.sources.signing import blob_containers
 from ..errors import NoDataError
 from ..settings import Settings

@@ -12,7 +12,7 @@ import pytest
 from tests.support.scripted_http import ScriptedServer, scripted_server
 from yamasat.catalogs.sources.boundaries_download import fetch_boundaries, n03_url
 from yamasat.catalogs.sources.hrefs import HrefPolicy
-from yamasat.catalogs.sources.search import NetworkPolicy
+from yamasat.catalogs.sources.network import NetworkPolicy
 from yamasat.errors import BoundariesMissingError, HrefPolicyError, SourceError
 from yamasat.flows.cli import run
 

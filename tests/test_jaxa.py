@@ -30,13 +30,9 @@ from yamasat.catalogs.extent.periods import Period
 from yamasat.catalogs.sources.hrefs import HrefPolicy
 from yamasat.catalogs.sources.jaxa import choose_level
 from yamasat.catalogs.sources.jaxa import search_jaxa as _search_jaxa
+from yamasat.catalogs.sources.network import NetworkPolicy, retrying_session, unreachable
 from yamasat.catalogs.sources.profiles import scale_offset
-from yamasat.catalogs.sources.search import (
-    NetworkPolicy,
-    dedupe_items,
-    retrying_session,
-    unreachable,
-)
+from yamasat.catalogs.sources.search import dedupe_items
 from yamasat.errors import (
     HrefPolicyError,
     LoadError,

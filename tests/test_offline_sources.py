@@ -13,7 +13,8 @@ import pytest
 import shapely
 
 from yamasat.catalogs.extent.periods import parse_period
-from yamasat.catalogs.sources.search import NetworkPolicy, resolve_source, search_items
+from yamasat.catalogs.sources.network import NetworkPolicy
+from yamasat.catalogs.sources.search import resolve_source, search_items
 from yamasat.errors import SourceError, SourceUnreachableError
 from yamasat.flows.cli import run
 from yamasat.flows.product_run import retry_worthwhile

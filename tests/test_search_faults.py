@@ -16,7 +16,8 @@ import shapely
 from tests.support.rangeserver import RangeServer
 from yamasat.catalogs.extent.periods import Period
 from yamasat.catalogs.sample import SampleManifest
-from yamasat.catalogs.sources.search import NetworkPolicy, resolve_source, search_items
+from yamasat.catalogs.sources.network import NetworkPolicy
+from yamasat.catalogs.sources.search import resolve_source, search_items
 from yamasat.errors import SourceError
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def test_503_twice_then_ok_is_retried(sample_root: Path, caplog: Any) -> None:
         clean = sorted(i.id for i in _search(srv, sample_root))
         srv.clear_requests()
         srv.script(r"^/search$", [("status", 503), ("status", 429, {"Retry-After": "1"})])
-        with caplog.at_level(logging.INFO, logger="yamasat.catalogs.sources.search"):
+        with caplog.at_level(logging.INFO, logger="yamasat.catalogs.sources.network"):
             again = sorted(i.id for i in _search(srv, sample_root))
         assert again == clean and len(clean) == 16
         statuses = [r.status for r in srv.requests if r.path == "/search"]

@@ -16,7 +16,7 @@ import pytest
 import rasterio
 
 from tests.support.scripted_http import ScriptedServer, scripted_server
-from yamasat.catalogs.sources.search import NetworkPolicy
+from yamasat.catalogs.sources.network import NetworkPolicy
 from yamasat.catalogs.sources.signing import blob_containers, signed_for_reading
 from yamasat.errors import LoadError, SourceError
 

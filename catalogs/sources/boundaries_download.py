@@ -20,7 +20,7 @@ from ...errors import BoundariesMissingError, SourceError
 from ..extent.boundaries import Boundaries, load_boundaries
 from ..extent.municipalities import PREFECTURE
 from .hrefs import HrefPolicy, check_href
-from .search import NetworkPolicy, retrying_session
+from .network import NetworkPolicy, retrying_session
 
 __all__ = ["N03_URL", "FetchResult", "fetch_boundaries", "n03_url"]
 

@@ -367,8 +367,8 @@ def search_jaxa(
 
     Only the branches that can hold such items are fetched (see the module docstring); dates
     are walked by ``max_workers`` threads sharing ``session``, a ``requests.Session`` that
-    retries (``search.retrying_session(policy)``); ``policy`` gives each request's timeout.
-    ``unreachable`` (``search.unreachable``) tells a connection that could not be made at all.
+    retries (``network.retrying_session(policy)``); ``policy`` gives each request's timeout.
+    ``unreachable`` (``network.unreachable``) tells a connection that could not be made at all.
     Both are passed in, not imported, because ``search`` dispatches to this module (an import
     back would be a cycle). Every JSON URL is
     checked against ``href_policy`` when given. Raises :class:`SourceUnreachableError` when no

@@ -27,7 +27,7 @@ import pystac
 from ...errors import SourceError
 from ...processing.read_guard import ReadPolicy
 from .hrefs import HrefPolicy, check_href
-from .search import NetworkPolicy
+from .network import NetworkPolicy
 
 __all__ = ["blob_containers", "read_policy", "resign_href", "signed_for_reading"]
 
