@@ -86,6 +86,7 @@ def _family_option(family: str, what: str) -> inspect.Parameter:
 def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     """Run one product flow with a progress display; print its summary; set the exit code."""
     from ..prefect_env import prefect_defaults, prefect_run_settings
+    from ..preflight import preflight
 
     prefect_defaults()
     from ..deployments import load_flow
@@ -95,7 +96,14 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     params["out"] = str(Path(params["out"]).resolve()) if params.get("out") else None
     config = config_path()
     params["config"] = str(config.resolve()) if config else None
-    with prefect_run_settings(settings_of_invocation()), stage_progress(console) as progress:
+    settings = settings_of_invocation()
+    # every input is checked before Prefect starts: a refusal takes a second, not a server
+    preflight(
+        settings, aoi=params["aoi"], before=params["before"], after=params["after"],
+        source=params["source"], out=params["out"], profile=params.get("profile"),
+        family_sources=params.get("family_sources"), solution=params.get("solution"),
+    )  # fmt: skip
+    with prefect_run_settings(settings), stage_progress(console) as progress:
         set_reporter(progress)
         try:
             result = load_flow(flow_name)(**params)
