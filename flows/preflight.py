@@ -18,7 +18,6 @@ from ..catalogs.sources.hrefs import check_href
 from ..errors import SourceError, WriteError
 from ..settings import Settings
 from .prepare import Prepared, href_policy, prepare
-from .registration import check_solution
 
 __all__ = ["BYTES_PER_PIXEL", "Preflight", "preflight"]
 
@@ -75,6 +74,8 @@ def preflight(
             f"{needed / 1e9:.2f} GB: free some space or choose another --out"
         )
     if solution:
+        from .registration import check_solution  # the registry (and Prefect) only when asked
+
         check_solution(settings, solution)
     return Preflight(prep, needed, free)
 

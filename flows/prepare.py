@@ -23,7 +23,6 @@ from ..catalogs.sources.hrefs import HrefPolicy, ObjectStore
 from ..catalogs.sources.network import NetworkPolicy
 from ..catalogs.sources.profiles import Family, layout_of
 from ..catalogs.sources.search import search_items, vet_assets
-from ..catalogs.sources.signing import blob_containers
 from ..errors import NoDataError
 from ..settings import Settings
 
@@ -148,6 +147,8 @@ def vetted(
 def needs_signing(prep: Prepared, family: str, items: Sequence[dict[str, Any]]) -> bool:
     """Whether ``items`` of ``family`` must be signed before reading: their source's profile
     says so (Planetary Computer), or, without a profile, they name Azure Blob hrefs."""
+    from ..catalogs.sources.signing import blob_containers  # (it imports the guarded reader)
+
     profile = prep.sources.of(family).profile
     if profile is not None:
         return profile.needs_signing

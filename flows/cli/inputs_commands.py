@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ..prepare import network_policy
 from .toolkit import console, settings_of_invocation
 
 __all__ = ["aoi_show", "boundaries_app", "config_app", "sample_app", "search"]
@@ -89,7 +88,7 @@ def boundaries_fetch(
         out,
         year=year,
         url=url,
-        network=network_policy(settings),
+        network=_network_policy(settings),
         href_policy=HrefPolicy(allowed_http_hosts=tuple(settings.network.allowed_http_hosts)),
         force=force,
         prefecture_code=settings.boundaries.prefecture_code,
@@ -179,7 +178,7 @@ def search(
     a = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
     src = resolve_sources(source, configured=dict(settings.sources), profile=profile).of(family)
     items = search_items(
-        src, family=family, aoi=a.geometry, period=p, policy=network_policy(settings)
+        src, family=family, aoi=a.geometry, period=p, policy=_network_policy(settings)
     )
     table = Table(title=f"{len(items)} items from {src.name}")
     for col in ("id", "datetime", "cloud %", "crs"):
@@ -189,3 +188,9 @@ def search(
         cc = it.properties.get("eo:cloud_cover")
         table.add_row(it.id, str(it.datetime), "" if cc is None else f"{cc:.1f}", str(crs))
     console.print(table)
+
+
+def _network_policy(settings: Any) -> Any:
+    from ..prepare import network_policy  # pystac, shapely and the sources: only when used
+
+    return network_policy(settings)

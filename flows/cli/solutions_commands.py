@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ...catalogs.registry import SolutionRecord, Tally
 from .toolkit import (
     ListFormat,
     literal,
@@ -20,6 +19,9 @@ from .toolkit import (
     registry_session,
     settings_of_invocation,
 )
+
+if TYPE_CHECKING:  # the registry loads SQLAlchemy and dask: only when a command runs
+    from ...catalogs.registry import SolutionRecord, Tally
 
 __all__ = ["solutions_app"]
 

@@ -11,14 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ...catalogs.registry import Registry, open_registry
 from ...settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the registry (SQLAlchemy, and dask through evidence) only when used
+    from ...catalogs.registry import Registry
 
 __all__ = [
     "EXIT_CHECK_FAILED",
@@ -82,6 +84,8 @@ def settings_of_invocation() -> Settings:
 @contextmanager
 def registry_session() -> Iterator[Registry]:
     """The configured registry, open for the duration of the ``with`` block."""
+    from ...catalogs.registry import open_registry
+
     with open_registry(settings_of_invocation()) as reg:
         yield reg
 
