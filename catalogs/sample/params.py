@@ -50,9 +50,8 @@ RANGES: dict[str, Range] = {
         0.0,
         0.60,
         "fraction of the bbox, each S2 date",
-        "issue 13 (cloud cover 0-60 % on usable scenes); the Earth Search eo:cloud_cover of "
-        "Apr-Oct Sentinel-2 tiles over Yamaguchi spans this and more, the rainy season "
-        "(梅雨, June-July) being the cloudiest",
+        "issue 13 (cloud cover 0-60 %, as on usable scenes over Yamaguchi; the rainy season, "
+        "梅雨 in June-July, is the cloudiest); the demo has 5-24 % and one 86 % date",
     ),
     "clear_events": Range(
         0.0,
@@ -100,8 +99,8 @@ RANGES: dict[str, Range] = {
         0.6,
         1.4,
         "x the demo's hill height",
-        "coastal hills of Shūnan/Hikari/Hōfu: summits of about 350-700 m within 5-10 km of "
-        "the shore (GSI maps); the demo's hills rise to about 600 m",
+        "the hills behind the Shūnan-Hikari coast rise to a few hundred metres within 5-10 km "
+        "of the shore (GSI topographic maps); the demo's hills reach about 600 m",
     ),
     "illumination_k": Range(
         0.3,
@@ -135,7 +134,7 @@ RANGES: dict[str, Range] = {
         1.6,
         "x the demo's flood half-width (440 m)",
         "valley-floor floods of small Seto Inland Sea rivers, from a narrow overflow to the "
-        "whole floodplain (e.g. the 2009 Hōfu and 2023 Shūnan floods)",
+        "whole floodplain (as in the July 2009 heavy rain in Yamaguchi)",
     ),
     "flood_length_m": Range(
         800.0,
