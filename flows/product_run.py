@@ -28,10 +28,8 @@ from prefect.cache_policies import NO_CACHE
 
 from ..catalogs.sources.signing import read_policy, signed_for_reading
 from ..errors import (
-    HrefPolicyError,
     LoadError,
     SourceError,
-    SourceUnreachableError,
     YamasatError,
     redact_urls,
 )
@@ -232,19 +230,22 @@ def prepare_run(
 
 
 def retry_worthwhile(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a search only when it failed in a way that may pass: the network or the service
-    (SourceError), or something unexpected; not for no data, a refused href, a source that
-    cannot be connected to at all (no network) or bad input."""
+    """Retry a search only when it failed in a way that may pass: a source error that says
+    so (5xx or a timeout after the request-level retries, an incomplete result), or a network
+    error; not no data, a refused href, a source that cannot be connected to at all, a 4xx,
+    a document that does not parse, a missing file, a permission error or a bug."""
+    import requests
+
     try:
         state.result()
-    except (HrefPolicyError, SourceUnreachableError):
-        return False
-    except SourceError:
-        return True
+    except SourceError as e:
+        return bool(e.retryable)
     except YamasatError:
         return False
-    except Exception:
+    except (requests.RequestException, ConnectionError, TimeoutError):
         return True
+    except Exception:
+        return False
     return False
 
 

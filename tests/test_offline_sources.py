@@ -15,7 +15,13 @@ import shapely
 from yamasat.catalogs.extent.periods import parse_period
 from yamasat.catalogs.sources.network import NetworkPolicy
 from yamasat.catalogs.sources.search import resolve_source, search_items
-from yamasat.errors import SourceError, SourceUnreachableError
+from yamasat.errors import (
+    HrefPolicyError,
+    NoDataError,
+    SourceError,
+    SourceRefusedError,
+    SourceUnreachableError,
+)
 from yamasat.flows.cli import run
 from yamasat.flows.product_run import retry_worthwhile
 
@@ -91,3 +97,45 @@ class _State:
 def test_prefect_retries_a_failing_service_but_not_an_unreachable_one() -> None:
     assert retry_worthwhile(None, None, _State(SourceError("HTTP 503")))
     assert not retry_worthwhile(None, None, _State(SourceUnreachableError("refused")))
+
+
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (SourceRefusedError("HTTP 400"), False),  # a 4xx, a bad document: the same again
+        (HrefPolicyError("refused href"), False),
+        (NoDataError("nothing"), False),
+        (FileNotFoundError("catalog.json"), False),
+        (PermissionError("out"), False),
+        (KeyError("a bug"), False),
+        (ConnectionResetError("reset"), True),
+        (TimeoutError("timed out"), True),
+    ],
+)
+def test_only_what_can_pass_is_retried(exc: BaseException, retried: bool) -> None:
+    assert retry_worthwhile(None, None, _State(exc)) is retried
+
+
+def test_a_4xx_and_a_bad_document_are_refused_not_retried(tmp_path: Path) -> None:
+    """A 400 from the API and a body that is not JSON end as SourceRefusedError (not
+    retried), with the source's own words; a 503 stays retryable."""
+    import shapely
+
+    from tests.support.rangeserver import RangeServer
+    from yamasat.catalogs.extent.periods import parse_period
+
+    (tmp_path / "api").mkdir()
+    aoi, period = shapely.box(131.9, 33.9, 132.0, 34.0), parse_period("2025-01-01/2025-01-31")
+    fast = NetworkPolicy(timeout_s=2.0, max_retries=1, backoff_s=0.01)
+    with RangeServer(tmp_path / "api") as srv:
+        src = resolve_source(srv.stac_api_url, profile="earth-search")
+        srv.script(r"^/search$", [("status", 400)])
+        with pytest.raises(SourceRefusedError, match="refused the search"):
+            search_items(src, family="s2", aoi=aoi, period=period, policy=fast)
+        srv.script(r"^/search$", [("body", "<html>maintenance</html>", "text/html")])
+        with pytest.raises(SourceRefusedError, match="did not answer with STAC JSON"):
+            search_items(src, family="s2", aoi=aoi, period=period, policy=fast)
+        srv.script(r"^/search$", [("status", 503)], cycle=True)
+        with pytest.raises(SourceError) as info:
+            search_items(src, family="s2", aoi=aoi, period=period, policy=fast)
+        assert info.value.retryable

@@ -18,7 +18,7 @@ from yamasat.catalogs.extent.periods import Period
 from yamasat.catalogs.sample import SampleManifest
 from yamasat.catalogs.sources.network import NetworkPolicy
 from yamasat.catalogs.sources.search import resolve_source, search_items
-from yamasat.errors import SourceError
+from yamasat.errors import SourceError, SourceRefusedError
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +76,7 @@ def test_silent_server_hits_the_read_timeout(sample_root: Path) -> None:
 def test_malformed_json_is_a_clear_error(sample_root: Path) -> None:
     with RangeServer(sample_root) as srv:
         srv.script(r"^/search$", [("body", "{not json", "application/json", 200)])
-        with pytest.raises(SourceError, match=r"could not be searched|refused"):
+        with pytest.raises(SourceRefusedError, match=r"did not answer with STAC JSON"):
             _search(srv, sample_root, NetworkPolicy(timeout_s=2, max_retries=0, backoff_s=0))
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "SampleArchiveError",
     "SolutionExistsError",
     "SourceError",
+    "SourceRefusedError",
     "SourceUnreachableError",
     "StatusTransitionError",
     "UnknownProductError",
@@ -121,6 +122,17 @@ class SourceError(YamasatError):
     """A data source is unknown, unreachable or answered with something unusable."""
 
     reason = "source_failed"
+    #: whether trying again later may pass (5xx after retries, a timeout, an incomplete
+    #: result); subclasses for answers that will not change say False
+    retryable = True
+
+
+class SourceRefusedError(SourceError):
+    """A source answered in a way that trying again cannot change: a 4xx other than 408/429,
+    a document that does not parse, a local catalog that is missing or unreadable, paging
+    that loops, items in no known layout. Not retried; the message is the source's own."""
+
+    retryable = False
 
 
 class SourceUnreachableError(SourceError):
@@ -128,12 +140,14 @@ class SourceUnreachableError(SourceError):
     connection is refused): not retried, the message names the source and the offline way."""
 
     reason = "source_unreachable"
+    retryable = False
 
 
 class HrefPolicyError(SourceError):
     """An asset href was refused by the security policy (scheme, host or path)."""
 
     reason = "href_refused"
+    retryable = False
 
 
 class NoDataError(YamasatError):

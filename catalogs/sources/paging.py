@@ -3,8 +3,9 @@
 pystac-client follows each page's ``next`` link for as long as there is one. A server that
 answers the same ``next`` link again (the same URL, token or body) or the same page again
 would keep a search going forever (FAULTS.md §A; issue 12, item 6). :func:`collect_pages`
-takes the pages as they come and stops the search, with a :class:`SourceError` naming the
-API, as soon as a ``next`` link or a non-empty page repeats, or past a page cap.
+takes the pages as they come and stops the search, with a ``SourceRefusedError`` (not
+retried) naming the API, as soon as a ``next`` link or a non-empty page repeats, or past a
+page cap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ...errors import SourceError
+from ...errors import SourceRefusedError
 
 __all__ = ["MAX_PAGES", "collect_pages"]
 
@@ -51,19 +52,19 @@ def collect_pages(
     bodies: dict[str, int] = {}
     for number, page in enumerate(pages, start=1):
         if number > max_pages:
-            raise SourceError(
+            raise SourceRefusedError(
                 f"STAC API {where}: the search went on past {max_pages} pages; stopped. "
                 "Narrow the AOI or the period"
             )
         digest = _digest(page)
         if digest is not None and digest in bodies:
-            raise SourceError(
+            raise SourceRefusedError(
                 f"STAC API {where}: page {number} repeats page {bodies[digest]} (the same "
                 "items again): the server's paging loops; stopped the search"
             )
         link = _next_link(page)
         if link is not None and link in links:
-            raise SourceError(
+            raise SourceRefusedError(
                 f"STAC API {where}: page {number} links to the same next page as page "
                 f"{links[link]}: the server's paging loops; stopped the search"
             )

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import SourceError
+from ...errors import SourceError, SourceRefusedError
 
 __all__ = [
     "FAMILIES",
@@ -57,7 +57,7 @@ class Family:
         try:
             return self.assets[band]
         except KeyError:
-            raise SourceError(
+            raise SourceRefusedError(
                 f"band {band!r} is not published in collection {self.collection!r}; "
                 f"known bands: {', '.join(self.assets)}"
             ) from None
@@ -77,7 +77,7 @@ class Profile:
         try:
             return self.families[kind]
         except KeyError:
-            raise SourceError(
+            raise SourceRefusedError(
                 f"source profile {self.name!r} offers no {kind!r} data; it offers "
                 f"{', '.join(self.families) or 'nothing searchable'}"
             ) from None
@@ -150,11 +150,11 @@ def layout_of(family: str, items: Sequence[Any]) -> Family:
         wants = "; ".join(
             f"{f.provider}: {', '.join(sorted(set(f.assets.values()) - set(keys)))}" for f in same
         )
-        raise SourceError(
+        raise SourceRefusedError(
             f"items of collection {collection!r} lack the assets of every known {family} "
             f"layout (missing {wants}; they have {', '.join(sorted(keys))})"
         )
-    raise SourceError(
+    raise SourceRefusedError(
         f"collection {collection!r} is not a known {family!r} layout; known collections: "
         f"{', '.join(collections_for(family))} (or force one with --profile)"
     )

@@ -20,7 +20,13 @@ import pystac
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ...errors import NoDataError, SourceError, SourceUnreachableError
+from ...errors import (
+    NoDataError,
+    SourceError,
+    SourceRefusedError,
+    SourceUnreachableError,
+    redact_urls,
+)
 from ..extent.periods import Period
 from .hrefs import HrefPolicy, check_href, object_store_url
 from .network import NetworkPolicy, retry_strategy, retrying_session, unreachable
@@ -195,8 +201,21 @@ class _HttpStacIO(pystac.stac_io.DefaultStacIO):
         t = self._policy.timeout_s
         resp = self._session.get(href, timeout=(t, t))
         if resp.status_code != 200:
-            raise SourceError(f"GET {href} answered HTTP {resp.status_code}")
+            kind = SourceError if _may_pass(resp.status_code) else SourceRefusedError
+            raise kind(f"GET {redact_urls(href)} answered HTTP {resp.status_code}")
         return resp.text
+
+
+def _may_pass(status: int | None) -> bool:
+    """Whether a request answered ``status`` may pass if tried again (408, 429, 5xx)."""
+    return status is None or status in (408, 429) or status >= 500
+
+
+def _network(e: BaseException) -> bool:
+    """Whether ``e`` is a network failure (which may pass later), not a bad document."""
+    import requests
+
+    return isinstance(e, (requests.RequestException, ConnectionError, TimeoutError))
 
 
 def _item_datetime(item: pystac.Item) -> dt.datetime | None:
@@ -229,10 +248,13 @@ def _search_static(
             root = pystac.Catalog.from_file(source.location, stac_io=_HttpStacIO(policy))
         else:
             root = pystac.Catalog.from_file(source.location)
+    except SourceError:
+        raise
     except Exception as e:  # pystac raises many kinds (STACTypeError, JSONDecodeError, OSError)
         if unreachable(e):
             raise no_connection(source, e) from e
-        raise SourceError(f"could not read the STAC catalog at {source.location}: {e}") from e
+        kind = SourceError if _network(e) else SourceRefusedError  # a missing file, bad JSON
+        raise kind(f"could not read the STAC catalog at {source.location}: {e}") from e
     if source.profile is not None:
         collection = source.profile.family(family).collection
         child = root.get_child(collection)
@@ -298,10 +320,15 @@ def _search_api(
     except APIError as e:
         if unreachable(e):
             raise no_connection(source, e) from e
-        raise SourceError(f"STAC API {source.location} refused the search: {e}") from e
+        kind = SourceError if _may_pass(getattr(e, "status_code", None)) else SourceRefusedError
+        raise kind(f"STAC API {source.location} refused the search: {e}") from e
     except Exception as e:  # requests/urllib3 errors after retries, JSON errors
         if unreachable(e):
             raise no_connection(source, e) from e
+        if not _network(e):
+            raise SourceRefusedError(
+                f"STAC API {source.location} did not answer with STAC JSON: {e}"
+            ) from e
         raise SourceError(
             f"STAC API {source.location} could not be searched "
             f"(after {policy.max_retries} retries, timeout {policy.timeout_s:g} s): {e}"
