@@ -24,7 +24,7 @@ from ...errors import InvariantError
 from ...processing.change_map import NODATA, ChangeParams, change_measure, change_product
 from ...processing.load import load_s2
 from ...processing.native_grid import native_geobox, split_by_crs
-from ...processing.read_back import open_raster, open_warped, read_decimated
+from ...processing.read_back import open_raster, open_warped
 from ...processing.threshold import change_threshold
 from ...processing.write import CogSpec, write_cogs, write_raster
 from ...settings import Settings
@@ -139,12 +139,14 @@ class Change(Recipe[ChangeParams]):
             raise InvariantError(f"write_cogs kept no stream of {path} (keep_streams=True)")
         draft.add_cog(name, written[path], f"{name} (after − before)", float_band(prep, unit="1"))
         report("analyse", 1, 4)
+        stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
+        # the threshold from a strided sample of the full-resolution values: the overviews
+        # average small changes away (issue 13), and a stride does not depend on the chunks
         draft.threshold = (
-            round(change_threshold(read_decimated(path), direction=params.direction), 4)
+            round(change_threshold(stored, direction=params.direction), 4)
             if params.threshold == "otsu"
             else float(params.threshold)
         )
-        stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
         product = change_product(
             stored,
             stored.notnull(),
