@@ -123,8 +123,9 @@ def _score_run(
     return row
 
 
-def run_world(seed: int, work: Path, settings: Any) -> dict[str, Any]:
-    """Build world ``seed`` under ``work``, run every demo product on it and score them."""
+def run_world(seed: int, work: Path, settings: Any, only: set[str] | None = None) -> dict[str, Any]:
+    """Build world ``seed`` under ``work``, run every demo product (or those named in
+    ``only``) on it and score them."""
     from yamasat.catalogs.sample import SampleManifest, World, build_sample
     from yamasat.flows.demo import DEMO_RUNS
     from yamasat.flows.deployments import load_flow
@@ -142,6 +143,8 @@ def run_world(seed: int, work: Path, settings: Any) -> dict[str, Any]:
     bbox_text = ",".join(f"{v:g}" for v in manifest.bbox)
     products: dict[str, Any] = {}
     for name, flow_name, params, _floor in DEMO_RUNS:
+        if only is not None and name not in only:
+            continue
         try:
             result = load_flow(flow_name)(
                 aoi=bbox_text,
