@@ -190,8 +190,8 @@ def analyse_product(
     )
     if isinstance(draft, ProductOutcome):
         return draft
-    enrich = recipe.enrich(draft.staging)
-    with staged(draft, checkpoints):
+    with staged(draft, checkpoints):  # removes the staging, whatever ends the block
+        enrich = recipe.enrich(draft.staging)
         if draft.rasters_done:  # resumed: the failed run wrote every raster
             return finish_draft(prep, draft, None, run_id, recipe.flow, enrich)
         report("analyse", 0, 4)

@@ -40,6 +40,7 @@ from ..processing.zonal import class_counts
 from .checkpoints import Checkpoints
 from .prepare import Prepared, product_id, software_version
 from .progress import report
+from .signals import publishing
 
 __all__ = [
     "Draft",
@@ -229,9 +230,13 @@ def start_draft(
     if not force and (done := existing_product(prep, kind, item_id)) is not None:
         return done
     staging = staging_folder(prep, kind, item_id, force=force)
-    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
-    if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
-        return resumed
+    try:
+        geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
+        if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
+            return resumed
+    except BaseException:  # a stop signal among them: no staging left behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return Draft(
         kind=kind,
         item_id=item_id,
@@ -328,7 +333,8 @@ def finalize(
             "warnings": draft.warnings,
         },
     )
-    href, final = publish_draft(draft, spec, prep.out_root)
+    with publishing(draft.item_id):  # refused once a stop was asked (flows/signals.py)
+        href, final = publish_draft(draft, spec, prep.out_root)
     return ProductOutcome(
         outcome="published",
         kind=draft.kind,

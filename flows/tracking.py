@@ -35,8 +35,9 @@ from ..errors import ParameterError, RunBusyError, YamasatError, reason_of
 from ..settings import Settings, load_settings
 from .checkpoints import Checkpoints
 from .prepare import software_version
+from .signals import interrupted_by, noting_stops, signal_name
 
-__all__ = ["RunContext", "current_run_id", "product_lock", "products_of", "tracked"]
+__all__ = ["INTERRUPTED", "RunContext", "current_run_id", "product_lock", "products_of", "tracked"]
 
 log = logging.getLogger(__name__)
 _MAX_CHAIN = 50
@@ -192,12 +193,14 @@ def tracked(
         if resume_of:
             done = ctx.checkpoints.stages()
             log.info("run %s resumes %s; finished stages: %s", run_id, resume_of, done or "none")
-        result = body(ctx)
+        with noting_stops():
+            result = body(ctx)
     except Exception as e:
         recorder.finish(state="failed", reason=reason_of(e), message=str(e)[:4000])
         return _failed(e)
     except BaseException as e:  # Ctrl-C, or the process told to stop: recorded, then re-raised
-        recorder.finish(state="failed", reason="interrupted", message=type(e).__name__)
+        recorder.finish(state="failed", reason=INTERRUPTED, message=_stopped(e, run_id),
+                        products=list(getattr(e, "published", ())))  # fmt: skip
         raise
     recorder.finish(
         state="completed",
@@ -208,6 +211,23 @@ def tracked(
     ctx.checkpoints.clear()
     result["run_id"] = run_id
     return result
+
+
+#: the reason recorded for a run stopped by a signal (``yamasat.flows.signals``)
+INTERRUPTED = "interrupted"
+
+
+def _stopped(e: BaseException, run_id: str) -> str:
+    """The recorded message of a run that ``e`` stopped."""
+    signum = interrupted_by(e)
+    if signum is None:  # SystemExit, GeneratorExit...
+        return f"stopped ({type(e).__name__}); resume it with 'yamasat runs resume {run_id}'"
+    published = list(getattr(e, "published", ()))
+    done = f" after publishing {', '.join(published)}" if published else "; nothing published"
+    return (
+        f"stopped by {signal_name(signum)}{done}; its staging was removed and the stages it "
+        f"finished are kept: 'yamasat runs resume {run_id}' continues it"
+    )
 
 
 def _failed(e: Exception) -> State:

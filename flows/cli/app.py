@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from ...errors import YamasatError
 from ...processing.gdal_env import ignore_not_georeferenced
+from ..signals import interrupted_by, signal_name
 from .catalog_commands import catalog_app
 from .inputs_commands import aoi_show, boundaries_app, config_app, sample_app, search
 from .product_commands import demo, run_app
@@ -71,9 +72,12 @@ def run(argv: list[str] | None = None) -> int:
     except YamasatError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         return e.exit_code
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        return 130
+    except BaseException as e:  # a stop signal (flows/signals.py): 128 + its number
+        signum = interrupted_by(e)
+        if signum is None:
+            raise
+        err_console.print(f"[yellow]interrupted[/] ({signal_name(signum)})")
+        return 128 + signum
     return 0
 
 

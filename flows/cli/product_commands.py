@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..signals import stopping_on_signals
 from .toolkit import EXIT_INSUFFICIENT, config_path, console, settings_of_invocation
 
 __all__ = ["demo", "run_app"]
@@ -83,6 +84,7 @@ def _family_option(family: str, what: str) -> inspect.Parameter:
     )
 
 
+@stopping_on_signals()  # SIGINT/SIGTERM, from the first moment: exit 130/143 (flows/signals.py)
 def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     """Run one product flow with a progress display; print its summary; set the exit code."""
     from ..prefect_env import prefect_defaults, prefect_run_settings
@@ -90,6 +92,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
 
     prefect_defaults()
     from ..deployments import load_flow
+    from ..local_prefect import run_api
     from ..progress import set_reporter, stage_progress
 
     # absolute, so that the run record (and `runs resume` from anywhere) names the same files
@@ -103,7 +106,9 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
         source=params["source"], out=params["out"], profile=params.get("profile"),
         family_sources=params.get("family_sources"), solution=params.get("solution"),
     )  # fmt: skip
-    with prefect_run_settings(settings), stage_progress(console) as progress:
+    # a Prefect server of the run's own unless PREFECT_API_URL names one: out of reach of the
+    # signals sent to the run's process group (flows/local_prefect.py)
+    with run_api(), prefect_run_settings(settings), stage_progress(console) as progress:
         set_reporter(progress)
         try:
             result = load_flow(flow_name)(**params)
