@@ -193,3 +193,32 @@ def test_ctrl_c_with_the_clis_own_prefect_server(sample_root: Path, tmp_path: Pa
     output = (tmp_path / "run.log").read_text()
     _assert_interrupted(Stopped(code, stop_s, out, env, output), signal.SIGINT)
     assert not _local_servers_of(proc.pid), "the CLI's Prefect server outlived it"
+
+
+def test_a_stop_refuses_publishing() -> None:
+    """Once a stop was asked, no product is moved into place; the signal's exit status."""
+    from yamasat.flows.signals import RunInterrupted, publishing, stopping_on_signals
+
+    moved: list[str] = []
+    with stopping_on_signals():
+        with pytest.raises(RunInterrupted) as stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises in the main thread at once
+        assert stop.value.exit_code == 143
+        with pytest.raises(RunInterrupted), publishing("item-1"):
+            moved.append("item-1")
+    assert moved == []
+
+
+def test_a_signal_while_publishing_is_held_until_the_product_is_in_place() -> None:
+    """A signal arriving while a product is moved into place is raised once it is there,
+    naming it (the run record then lists it)."""
+    from yamasat.flows.signals import RunInterrupted, publishing, stopping_on_signals
+
+    moved: list[str] = []
+    with stopping_on_signals(), pytest.raises(RunInterrupted) as stop, publishing("item-1"):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler runs here, and must not raise
+        moved.append("item-1")
+    assert moved == ["item-1"]
+    assert stop.value.published == ("item-1",) and stop.value.exit_code == 130
