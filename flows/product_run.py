@@ -34,7 +34,7 @@ from ..errors import (
     redact_urls,
 )
 from ..processing.grid import aoi_mask
-from ..processing.read_guard import reading
+from ..processing.read_guard import is_read_error, reading
 from ..settings import Settings
 from .checkpoints import Checkpoints
 from .compute import compute_on
@@ -342,15 +342,18 @@ def analyse_task(
 @contextmanager
 def _redacted_failures() -> Iterator[None]:
     """Errors raised while reading and computing, with URLs' query strings (SAS tokens)
-    removed before they reach logs, the run record and the Prefect state; an I/O error
-    that is not yet ours becomes a :class:`LoadError`."""
+    removed before they reach logs, the run record and the Prefect state; a read error of
+    GDAL's that is not yet ours becomes a :class:`LoadError` (a file-system error while
+    writing stays an OSError)."""
     try:
         yield
     except YamasatError as e:
         e.args = (redact_urls(str(e)),)
         raise
-    except OSError as e:  # rasterio's and GDAL's I/O errors among them
-        raise LoadError(f"reading failed: {redact_urls(str(e))}") from None
+    except OSError as e:
+        if is_read_error(e):  # GDAL could not read: ours, named and redacted
+            raise LoadError(f"reading failed: {redact_urls(str(e))}") from None
+        raise  # a file-system error (no space, no permission) stays what it is
     except Exception as e:
         e.args = (redact_urls(str(e)),)
         raise

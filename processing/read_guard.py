@@ -44,6 +44,7 @@ __all__ = [
     "GuardedDriver",
     "ReadPolicy",
     "current_read_policy",
+    "is_read_error",
     "reading",
 ]
 
@@ -344,3 +345,11 @@ def _gdal_detail(e: BaseException) -> str:
         seen = seen.__cause__ or seen.__context__
     detail = next((m for m in reversed(messages) if m), str(e))
     return redact_urls(detail)[:300]
+
+
+def is_read_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is GDAL failing to read (rasterio's I/O error), as opposed to a
+    file-system error such as no space left while writing."""
+    from rasterio.errors import RasterioIOError
+
+    return isinstance(exc, RasterioIOError)
