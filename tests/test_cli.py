@@ -160,3 +160,44 @@ def test_runs_prune_removes_only_old_checkpoints_of_runs_not_running(
     said = capsys.readouterr().out
     assert "removed old-run" in said and "new-run" not in said and "live-run" not in said
     assert sorted(p.name for p in root.iterdir()) == ["live-run", "new-run"]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"yamasat {version('yamasat')}"
+
+
+def test_help_imports_neither_prefect_dask_nor_rasterio() -> None:
+    """`--help` (of the root and of commands) stays quick: the heavy libraries are imported
+    where a command uses them, not when the CLI starts (a fresh interpreter checks)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from yamasat.flows.cli import run\n"
+        "for args in (['--help'], ['run', 'change', '--help'], ['solutions', '--help'],\n"
+        "             ['runs', 'list', '--help'], ['catalog', '--help'], ['--version']):\n"
+        "    assert run(args) == 0, args\n"
+        "print(sorted(m for m in ('prefect', 'dask', 'rasterio') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_piped_tables_keep_whole_ids(sample_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Output that is not a terminal is not cut to 80 columns: ids come out whole."""
+    from yamasat.catalogs.sample import SampleManifest
+
+    m = SampleManifest.read(sample_root)
+    bbox = ",".join(f"{v:g}" for v in m.bbox)
+    catalog = str(sample_root / "catalog.json")
+    args = ["search", "--aoi", bbox, "--period", "2025-06-01/2025-06-30", "--family", "s1"]
+    assert run([*args, "--source", catalog]) == 0
+    out = capsys.readouterr().out
+    ids = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    assert ids and all(i.startswith("S1") and i.endswith("_rtc") and "…" not in i for i in ids)

@@ -192,3 +192,30 @@ def test_indicator_report_flow(prefect_harness: None, out: Path) -> None:
         keys = ArtifactFilterKey(any_=["indicator-report", "indicator-tally"])
         found = client.read_artifacts(artifact_filter=ArtifactFilter(key=keys))
     assert {a.key for a in found} == {"indicator-report", "indicator-tally"}
+
+
+def test_plain_tally_does_not_count_evidence_changed_after_attaching(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tally re-checks the evidence by default: a product file changed since it was
+    attached no longer counts (it overcounted before, trusting the check made at attach)."""
+    _ok(_add("changed", "--status", "developed", "--developed-on", "2024-06-01"), capsys)
+    product = publish_fake_product(out, "changed")
+    _ok(["solutions", "attach", "changed", product["item_href"]], capsys)
+    counted = json.loads(_ok(["solutions", "tally", "--format", "json"], capsys))
+    fy24 = next(r for r in counted["rows"] if r["fy"] == 2024)
+    assert [c["id"] for c in fy24["counted"]] == ["changed"]
+
+    item = json.loads(Path(product["item_href"]).read_text(encoding="utf-8"))
+    tif = next(a["href"] for a in item["assets"].values() if a["href"].endswith(".tif"))
+    path = Path(tif) if Path(tif).is_absolute() else Path(product["item_href"]).parent / tif
+    path.write_bytes(path.read_bytes() + b"tampered")
+
+    trusted = _ok(["solutions", "tally", "--no-verify"], capsys)
+    assert "not re-checked (--no-verify)" in trusted
+    data = json.loads(_ok(["solutions", "tally", "--format", "json"], capsys))
+    fy24 = next(r for r in data["rows"] if r["fy"] == 2024)
+    assert fy24["counted"] == [] and fy24["new"] == 0
+    assert any(x["id"] == "changed" for x in data["not_counted"])
+    table = _ok(["solutions", "tally"], capsys)
+    assert "re-checked now" in table

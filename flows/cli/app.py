@@ -45,6 +45,14 @@ app.command("search")(search)
 app.command("demo")(demo)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ..prepare import software_version
+
+        typer.echo(f"yamasat {software_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     config: Annotated[
@@ -52,6 +60,12 @@ def _main(
         typer.Option("--config", "-c", help="Override config file (else $YAMASAT_CONFIG)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     set_config_path(config)
     logging.basicConfig(

@@ -245,6 +245,16 @@ def _tally_table(t: Tally) -> None:
         print_rich(f"[yellow]warning:[/] {literal(w)}")
 
 
+def _checked_line(t: Tally, verify: bool) -> str:
+    """When the counted evidence was last verified (now, or the oldest recorded check)."""
+    evidence = [e for c in t.counted for e in c.evidence]
+    if verify:
+        return f"[dim]evidence: {len(evidence)} products re-checked now[/]"
+    stamps = [e.checked_at for e in evidence if e.checked_at is not None]
+    when = min(stamps).isoformat(timespec="seconds") if stamps else "never"
+    return f"[yellow]evidence not re-checked (--no-verify); oldest check: {when}[/]"
+
+
 _Fy = Annotated[int | None, typer.Option("--fy", help="Last fiscal year (April–March).")]
 
 
@@ -255,8 +265,13 @@ def tally_cmd(
         TallyFormat.table
     ),
     verify: Annotated[
-        bool, typer.Option("--verify", help="Re-check every product's files first.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Re-check every product's files first (default), so that evidence changed "
+            "since it was attached is not counted; --no-verify trusts the last check.",
+        ),
+    ] = True,
 ) -> None:
     """The indicator per fiscal year: new, cumulative, target, gap, and the evidence."""
     from ...catalogs.registry.formats import tally_csv, tally_json, tally_markdown
@@ -264,6 +279,7 @@ def tally_cmd(
     t = _tally(fy, verify)
     if fmt is TallyFormat.table:
         _tally_table(t)
+        print_rich(_checked_line(t, verify))
     else:
         render = {"csv": tally_csv, "json": tally_json, "md": tally_markdown}[fmt.value]
         print_plain(render(t))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ __all__ = [
 # soft wrap: long paths and messages stay on one line, so they can be copied whole
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+#: the width of a console that is not a terminal (piped, redirected): tables are never cut,
+#: so ids come out whole (``COLUMNS`` in the environment still wins)
+PIPED_WIDTH = 1000
+for _c in (console, err_console):
+    if not _c.is_terminal and "COLUMNS" not in os.environ:
+        _c.width = PIPED_WIDTH
 
 #: exit status when ``catalog validate`` finds products that fail their checks
 EXIT_CHECK_FAILED = 1
