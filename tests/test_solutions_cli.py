@@ -219,3 +219,21 @@ def test_plain_tally_does_not_count_evidence_changed_after_attaching(
     assert any(x["id"] == "changed" for x in data["not_counted"])
     table = _ok(["solutions", "tally"], capsys)
     assert "re-checked now" in table
+
+
+def test_a_late_solution_gets_its_real_history_with_since(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Registered today as a prototype, a solution could not be marked developed on its real
+    (earlier) date, and the error read '(None → prototype)'."""
+    _ok(_add("late", "--status", "prototype"), capsys)
+    err = _fails(["solutions", "set-status", "late", "developed", "--reason", "done",
+                  "--on", "2023-10-01"], capsys)  # fmt: skip
+    assert "None" not in err and "first recorded as 'prototype'" in err and "--since" in err
+    _ok(_add("late2", "--status", "prototype", "--since", "2023-05-01"), capsys)
+    _ok(["solutions", "set-status", "late2", "developed", "--reason", "done",
+         "--on", "2023-10-01"], capsys)  # fmt: skip
+    _ok(["solutions", "attach", "late2", publish_fake_product(out, "late2")["item_href"]], capsys)
+    data = json.loads(_ok(["solutions", "tally", "--format", "json"], capsys))
+    fy23 = next(r for r in data["rows"] if r["fy"] == 2023)
+    assert [c["id"] for c in fy23["counted"]] == ["late2"]

@@ -235,9 +235,20 @@ def set_status(
         last = max(row.history, key=lambda h: h.seq) if row.history else None
         if last is not None and day < last.effective_on:
             raise InputDateError(
-                f"the status of {row.id!r} last changed on {last.effective_on} "
-                f"({last.from_status} → {last.to_status}); a change cannot take effect "
-                f"before it (got {day})"
+                f"the status of {row.id!r} "
+                + (
+                    f"last changed on {last.effective_on} ({last.from_status} → {last.to_status})"
+                    if last.from_status
+                    else f"was first recorded as {last.to_status!r} on {last.effective_on}, "
+                    "when it was registered"
+                )
+                + f"; a change cannot take effect before it (got {day})"
+                + (
+                    "; a solution registered late can be given the date its first status took "
+                    "effect with `solutions add --since DATE`"
+                    if not last.from_status
+                    else ""
+                )
             )
         if target != "retired" and rank(target) >= _DEVELOPED and row.developed_on is None:
             row.developed_on = day

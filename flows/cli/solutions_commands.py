@@ -61,6 +61,13 @@ def add(
     developed_on: Annotated[
         str | None, typer.Option(help="Date it reached 'developed' (YYYY-MM-DD).")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Date its initial status took effect (YYYY-MM-DD), for a solution registered "
+            "late (default: --developed-on for developed/deployed, else today).",
+        ),
+    ] = None,
     notes: Annotated[str, typer.Option(help="Free notes.")] = "",
     by: _By = None,
 ) -> None:
@@ -78,6 +85,7 @@ def add(
             data_sources=source or (),
             status=status,
             developed_on=developed_on,
+            since=since,
             notes=notes,
             by=_by(by),
         )
