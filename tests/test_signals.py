@@ -29,6 +29,29 @@ STOP_WITHIN_S = 10.0
 COMPUTING_WITHIN_S = 120.0
 
 
+#: runs the CLI with SIGINT as a terminal's foreground job has it: a process started ignoring
+#: SIGINT (a background job of a non-interactive shell, as a CI runner may start the tests)
+#: passes SIG_IGN on to its children, and yamasat rightly keeps an inherited SIG_IGN
+#: (``nohup``); these tests play a terminal's Ctrl-C (exec keeps the default disposition)
+FOREGROUND = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+    CLI,
+]  # fmt: skip
+
+
+@pytest.fixture
+def sigint_handled() -> Iterator[None]:
+    """SIGINT handled in this process as in a foreground terminal, whatever the test runner
+    was started with (see :data:`FOREGROUND`)."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
+
+
 @pytest.fixture(scope="module")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One loopback Prefect server for the tests that do not test the CLI's own."""
@@ -71,8 +94,9 @@ def _run_then_stop(
     env = prefect_env(tmp_path / "prefect-home", api) | {"YAMASAT_STORAGE__OUTPUT_ROOT": str(out)}
     log = tmp_path / "run.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen([CLI, *_change_args(sample_root, out)], env=env, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen([*FOREGROUND, *_change_args(sample_root, out)], env=env,
+                                stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
         try:
             deadline = time.monotonic() + COMPUTING_WITHIN_S
             while not _computing(out):
@@ -173,8 +197,9 @@ def test_ctrl_c_with_the_clis_own_prefect_server(sample_root: Path, tmp_path: Pa
     out = tmp_path / "products"
     env = prefect_env(tmp_path / "prefect-home") | {"YAMASAT_STORAGE__OUTPUT_ROOT": str(out)}
     with (tmp_path / "run.log").open("wb") as sink:
-        proc = subprocess.Popen([CLI, *_change_args(sample_root, out)], env=env, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen([*FOREGROUND, *_change_args(sample_root, out)], env=env,
+                                stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + COMPUTING_WITHIN_S
         while not _computing(out) and proc.poll() is None and time.monotonic() < deadline:
@@ -210,7 +235,9 @@ def test_a_stop_refuses_publishing() -> None:
     assert moved == []
 
 
-def test_a_signal_while_publishing_is_held_until_the_product_is_in_place() -> None:
+def test_a_signal_while_publishing_is_held_until_the_product_is_in_place(
+    sigint_handled: None,
+) -> None:
     """A signal arriving while a product is moved into place is raised once it is there,
     naming it (the run record then lists it)."""
     from yamasat.flows.signals import RunInterrupted, publishing, stopping_on_signals

@@ -226,7 +226,14 @@ def demo(
     settings = settings_of_invocation()
     root = (out / "sample") if out else settings.sample.root
     products = (out / "products") if out else settings.storage.output_root
-    with prefect_run_settings(settings), stage_progress(console) as progress:
+    from ..local_prefect import run_api
+
+    with (
+        stopping_on_signals(),
+        run_api(),
+        prefect_run_settings(settings),
+        stage_progress(console) as progress,
+    ):
         summary = run_demo(settings, root.resolve(), products.resolve(), progress=progress)
     lc = summary.load
     console.print(

@@ -180,7 +180,12 @@ def runs_resume(
     print_rich(
         f"resuming {record.flow} run {record.id} ({record.reason}: {literal(record.message or '')})"
     )
-    with prefect_run_settings(settings_of_invocation()):
+    from ..local_prefect import run_api
+    from ..signals import stopping_on_signals
+
+    # as `yamasat run`: SIGINT/SIGTERM stop it (exit 130/143), and a Prefect server of its
+    # own, out of reach of the signals sent to the process group (flows/local_prefect.py)
+    with stopping_on_signals(), run_api(), prefect_run_settings(settings_of_invocation()):
         result = load_flow(record.flow)(**params)
     print_rich(
         f"run {result.get('run_id', '?')} completed: {literal(result.get('outcome', 'done'))} "
