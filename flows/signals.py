@@ -129,19 +129,25 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _forget_stop() -> None:
+    """Clear the noted stop: it belongs to the command or flow body that received it, not
+    to later runs of a process that goes on (a notebook, the test runner, ``serve``)."""
+    with _state.lock:
+        _state.asked, _state.holding, _state.held = None, 0, False
+
+
 @contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """While inside, SIGINT and SIGTERM raise :class:`RunInterrupted` (the CLI's handlers).
 
     A signal the process was started ignoring (``nohup``, ``&`` in a script: SIGINT) stays
     ignored. Outside the main thread, where Python cannot set handlers, this does nothing.
-    Resets the noted stop on entry: one stop per command.
+    The noted stop is cleared on entry and on exit: one stop per command.
     """
     if not _in_main_thread():
         yield
         return
-    with _state.lock:
-        _state.asked, _state.holding, _state.held = None, 0, False
+    _forget_stop()
     saved: dict[signal.Signals, _Handler] = {}
     for sig in STOP_SIGNALS:
         if signal.getsignal(sig) is signal.SIG_IGN:
@@ -152,6 +158,7 @@ def stopping_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        _forget_stop()
 
 
 @contextmanager
@@ -173,6 +180,7 @@ def noting_stops() -> Iterator[None]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        _forget_stop()
 
 
 def _noting(handler: Callable[[int, FrameType | None], Any]) -> Callable[..., Any]:

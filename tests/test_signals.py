@@ -233,6 +233,11 @@ def test_a_stop_refuses_publishing() -> None:
         with pytest.raises(RunInterrupted), publishing("item-1"):
             moved.append("item-1")
     assert moved == []
+    # the stop belonged to that command: later runs of the same process publish (a notebook
+    # after a Ctrl-C, the test runner)
+    with publishing("item-2"):
+        moved.append("item-2")
+    assert moved == ["item-2"]
 
 
 def test_a_signal_while_publishing_is_held_until_the_product_is_in_place(
