@@ -38,6 +38,7 @@ __all__ = [
     "UnknownProductError",
     "UnknownRunError",
     "UnknownSolutionError",
+    "WebServerError",
     "WriteError",
     "YamasatError",
     "reason_of",
@@ -254,6 +255,12 @@ class PrefectServerError(YamasatError):
     """No Prefect server to serve deployments against, or it does not answer."""
 
     reason = "prefect_server_unavailable"
+
+
+class WebServerError(YamasatError):
+    """The web view cannot be served (the address cannot be bound, the port is in use)."""
+
+    reason = "web_unavailable"
 
 
 class AcquisitionsFailedError(YamasatError):

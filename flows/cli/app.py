@@ -21,6 +21,7 @@ from .runs_commands import runs_app
 from .serve_commands import deployments_app, serve
 from .solutions_commands import solutions_app
 from .toolkit import err_console, set_config_path
+from .web_command import web
 
 __all__ = ["app", "main", "run"]
 
@@ -43,6 +44,7 @@ app.command("serve")(serve)
 app.command("aoi")(aoi_show)
 app.command("search")(search)
 app.command("demo")(demo)
+app.command("web")(web)
 
 
 def _print_version(value: bool) -> None:
