@@ -28,8 +28,10 @@ from prefect.cache_policies import NO_CACHE
 
 from ..catalogs.sources.signing import read_policy, signed_for_reading
 from ..errors import (
+    EvidenceError,
     LoadError,
     SourceError,
+    UnknownSolutionError,
     YamasatError,
     redact_urls,
 )
@@ -50,7 +52,7 @@ from .prepare import (
 )
 from .progress import report
 from .publish import Draft, ProductOutcome, finish_draft, staged, start_draft, summary_markdown
-from .registration import check_solution_task, register_task
+from .registration import check_solution_task, complete_pending, register_task
 from .tracking import RunContext, current_run_id, product_lock, tracked
 
 __all__ = [
@@ -60,9 +62,11 @@ __all__ = [
     "Recipe",
     "analyse_product",
     "analyse_task",
+    "complete_pending_quietly",
     "finish_run",
     "params_dict",
     "prepare_run",
+    "registered",
     "retry_worthwhile",
     "revetted",
     "run_product",
@@ -377,9 +381,40 @@ def finish_run(prep: Prepared, outcome: ProductOutcome, solution: str | None) ->
         )
     result = outcome.as_dict()
     result["solution"] = solution
-    if solution and outcome.outcome in ("published", "exists"):
-        result["registration"] = register_task(prep.settings, result, solution, current_run_id())
+    if outcome.outcome in ("published", "exists"):  # every product, attached if asked
+        result["registration"] = registered(prep, result, solution)
     return result
+
+
+def registered(prep: Prepared, result: dict[str, Any], solution: str | None) -> dict[str, Any]:
+    """Register the run's published product (and attach it to ``solution``). When that
+    fails the product stays published and its registration pending (noted under the output
+    root): the error says so, and the next run there or ``catalog repair`` completes it."""
+    try:
+        return register_task(prep.settings, result, solution, current_run_id())
+    except (EvidenceError, UnknownSolutionError):
+        raise
+    except YamasatError as e:
+        e.args = (
+            f"{e}; product {result['item_id']} is published ({result['item_href']}) and its "
+            f"registration is pending: the next run in {prep.out_root} or 'yamasat catalog "
+            "repair' completes it",
+        )
+        raise
+
+
+def complete_pending_quietly(settings: Settings, out_root: Path) -> None:
+    """Complete registrations a run in ``out_root`` left pending; never fails the run."""
+    log = get_run_logger()
+    try:
+        done, failed = complete_pending(settings, out_root)
+    except Exception as e:  # the run's own work comes first
+        log.warning("pending registrations not completed: %s", e)
+        return
+    for reg in done:
+        log.info("pending registration completed: %s", reg.message)
+    for pending, why in failed:
+        log.warning("pending registration of %s: %s", pending.product_id, why)
 
 
 def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -406,6 +441,9 @@ def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
         outcome = analyse_task.with_options(name=f"analyse-{recipe.kind}")(
             prep, recipe, product, b, a, params["force"], ctx.checkpoints
         )
+        if outcome.outcome in ("published", "exists"):  # recorded, whatever happens next
+            ctx.note_products([outcome.item_id])
+        complete_pending_quietly(ctx.settings, ctx.out_root)
         return finish_run(prep, outcome, params["solution"])
 
     # a failure returns a Failed state (reason in its message); Prefect raises the original

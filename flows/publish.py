@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pystac
 from odc.geo.geobox import GeoBox
 
 from ..catalogs.extent.boundaries import Boundaries, load_boundaries
+from ..catalogs.extent.reference_map import reference_areas
 from ..catalogs.products.by_municipality import municipality_rows, polygons, write_table
 from ..catalogs.products.draft import (
     KEPT,
@@ -28,10 +30,10 @@ from ..catalogs.products.draft import (
     keep_for_resume,
     read_kept_manifest,
 )
-from ..catalogs.products.items import item_folder
+from ..catalogs.products.items import item_folder, publish_item
 from ..catalogs.products.publishing import product_spec, publish_draft
-from ..catalogs.registry.evidence import verify_files, verify_item
-from ..errors import BoundariesMissingError, OutputExistsError
+from ..catalogs.registry.evidence import catalog_items, verify_files, verify_item
+from ..errors import BoundariesMissingError, OutputExistsError, YamasatError
 from ..processing.grid import project_geobox
 from ..processing.quicklook import quicklook_from_cog
 from ..processing.vectors import EnrichPolygons
@@ -108,12 +110,23 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
     final = item_folder(prep.out_root, kind, item_id)
     if not final.exists():
         return None
-    check = verify_item(final / f"{item_id}.json")
+    item_json = final / f"{item_id}.json"
+    if not item_json.exists() and not _catalogued(prep.out_root, item_json):
+        # a publish cut short (killed after the move, before the catalog was written): not
+        # a product; the caller holds the product's lock, so no other run is publishing it
+        log.warning("%s has no item and is not in the catalog: a publish cut short, "
+                    "removed; the product is made again", final)  # fmt: skip
+        shutil.rmtree(final)
+        return None
+    check = verify_item(item_json)
     if not check.ok or check.item is None:
         raise OutputExistsError(
             f"product {item_id} exists at {final} but does not verify "
             f"({'; '.join(check.problems)}); pass --force to recompute it"
         )
+    if not _catalogued(prep.out_root, item_json):  # cut short while writing the catalog
+        log.warning("%s verifies but is not in the catalog: added", item_json)
+        publish_item(pystac.Item.from_dict(dict(check.item)), prep.out_root)
     props = check.item.get("properties", {})
     stats = props.get("yamasat:statistics", {})
     files = {
@@ -144,6 +157,14 @@ def existing_product(prep: Prepared, kind: str, item_id: str) -> ProductOutcome 
         input_items=list(props.get("yamasat:input_items", [])),
         qa=dict(stats.get("qa", {})),
     )
+
+
+def _catalogued(out_root: Path, item_json: Path) -> bool:
+    """True when the catalog at ``out_root`` lists the item ``item_json``."""
+    try:
+        return item_json.resolve() in catalog_items(out_root)
+    except YamasatError:  # no catalog yet, or one that cannot be read
+        return False
 
 
 @contextlib.contextmanager
@@ -278,18 +299,24 @@ def _boundaries(prep: Prepared) -> Boundaries | None:
         return None
 
 
-def quicklook(product: Path, out: Path, prep: Prepared, kind: str) -> WrittenFile:
-    """A decimated picture of the product with the AOI outline and a bilingual title."""
+def quicklook(
+    product: Path, out: Path, prep: Prepared, kind: str, boundaries: Boundaries | None = None
+) -> WrittenFile:
+    """A decimated picture of the product with the AOI outline, the municipalities (or the
+    prefecture outline without boundaries), a bilingual title and legend."""
     title = (
         f"{_KIND_JA.get(kind, kind)} {kind} — {prep.aoi.name_ja} ({prep.aoi.name_en})\n"
-        f"before {prep.before} → after {prep.after}"
+        f"前 before {prep.before} → 後 after {prep.after}"
     )
+    crs = prep.settings.grid.crs
     return quicklook_from_cog(
         product,
         out,
         title=title,
-        outline=prep.aoi.geometry_in(prep.settings.grid.crs),
+        outline=prep.aoi.geometry_in(crs),
         colour="#2166ac" if kind == "flood" else "#d7301f",
+        reference=reference_areas(boundaries, crs),
+        detected_label=f"検出 detected ({_KIND_JA.get(kind, kind)} {kind})",
     )
 
 
@@ -406,7 +433,7 @@ def _add_vectors_and_quicklook(
     )
     draft.add_file(
         "quicklook",
-        quicklook(main, draft.staging / "quicklook.png", prep, draft.kind),
+        quicklook(main, draft.staging / "quicklook.png", prep, draft.kind, boundaries),
         "image/png",
         ("overview", "visual"),
         "Quicklook",

@@ -54,6 +54,8 @@ class RunContext:
     checkpoints: Checkpoints
     #: the run's parameters with relative periods resolved to dates (as recorded)
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: records products in the run's record as soon as they are published
+    note_products: Callable[[list[str]], None] = lambda products: None
 
 
 def current_run_id() -> str | None:
@@ -97,6 +99,11 @@ class _Recorder:
             deployment=deployment.get_name(),
             resumed_from=resumed_from,
         )
+
+    def products(self, products: list[str]) -> None:
+        from ..catalogs.registry.run_records import note_run_products
+
+        self._do("its products", note_run_products, products=products)
 
     def finish(self, **kwargs: Any) -> None:
         from ..catalogs.registry.run_records import finish_run_record
@@ -170,15 +177,17 @@ def tracked(
 ) -> dict[str, Any] | State:
     """Run ``body`` as the recorded run of ``flow`` with ``params`` (see the module doc);
     ``params["config"]`` is the config file, ``output_root`` the run's ``--out`` if any. The
-    run is recorded in the configured registry (``storage.registry_url``, else the SQLite file
-    in ``storage.output_root``), the one solutions and products are registered in.
+    run is recorded in the registry of its output root (``storage.registry_url``, else the
+    SQLite file in ``output_root`` or ``storage.output_root``: :meth:`Settings.for_output`),
+    the one solutions and products are registered in.
 
     Returns the body's result, or a ``Failed`` state carrying the reason and the exception.
     """
     run_id = _current_id()
     try:
         config = params.get("config")
-        settings = load_settings(Path(config) if config else None)
+        # the registry follows the run's --out (Settings.for_output: the one rule)
+        settings = load_settings(Path(config) if config else None).for_output(output_root)
     except YamasatError as e:  # no registry to record in: the state message carries it
         return _failed(e)
     recorder = _Recorder(settings, run_id)
@@ -187,9 +196,9 @@ def tracked(
     recorder.start(flow, resolved, resume_of)
     try:
         lineage = _lineage(settings, resume_of) if resume_of else run_id
-        out_root = Path(output_root or settings.storage.output_root).resolve()
+        out_root = settings.storage.output_root.resolve()
         checkpoints = Checkpoints(out_root, lineage)
-        ctx = RunContext(run_id, settings, out_root, checkpoints, resolved)
+        ctx = RunContext(run_id, settings, out_root, checkpoints, resolved, recorder.products)
         if resume_of:
             done = ctx.checkpoints.stages()
             log.info("run %s resumes %s; finished stages: %s", run_id, resume_of, done or "none")

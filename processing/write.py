@@ -27,6 +27,7 @@ from odc.geo.geobox import GeoBox
 from rasterio.windows import Window
 
 from ..errors import OutputExistsError, WriteError
+from .faults import fault_point
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -246,6 +247,7 @@ def write_cogs(
         for final, (stream, spec) in streams.items():
             with atomic_path(final, overwrite=overwrite) as tmp_cog:
                 _to_cog(stream, tmp_cog, spec)
+                fault_point("cog_write")  # inert unless a test arms it (processing/faults.py)
                 _check_cog(tmp_cog, final)
             written[final] = WrittenFile(
                 final,

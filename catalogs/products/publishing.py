@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import shapely.geometry
 
+from ...processing.faults import fault_point
 from .draft import Draft
 from .items import ProductSpec, item_folder, product_item, publish_item
 
@@ -75,4 +76,5 @@ def publish_draft(draft: Draft, spec: ProductSpec, out_root: Path) -> tuple[Path
         shutil.rmtree(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     draft.staging.rename(final)
+    fault_point("after_move")  # inert unless a test arms it (processing/faults.py)
     return publish_item(item, out_root), final

@@ -128,6 +128,8 @@ class RebuildReport:
     """(product id, reason): registered products left out (files missing or changed)"""
     unregistered: list[str] = field(default_factory=list)
     """item paths that were in the old catalog but are not registered (run repair first)"""
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)
+    """(product id, item path): registered products under another output root, left out"""
 
 
 def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
@@ -146,9 +148,10 @@ def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
     groups: dict[str, list[pystac.Item]] = defaultdict(list)
     known: set[str] = set()
     for entry, _solutions in registry.products():
-        folder = Path(entry.item_href).parent
+        folder = Path(entry.item_href).resolve().parent
         known.add(str(Path(entry.item_href).resolve()))
         if folder.parent.parent != out_root:
+            report.elsewhere.append((entry.id, entry.item_href))
             continue
         problems = asset_problems(entry.item, folder)
         if problems:
@@ -160,9 +163,11 @@ def rebuild_catalog(registry: Registry, out_root: Path) -> RebuildReport:
         groups[entry.kind].append(item)
         report.items.append(entry.id)
     try:
-        report.unregistered = [str(p) for p in catalog_items(out_root) if str(p) not in known]
+        if (out_root / "catalog.json").exists():
+            report.unregistered = [str(p) for p in catalog_items(out_root) if str(p) not in known]
     except RegistryError as e:  # an unreadable old catalog is what a rebuild replaces
-        log.warning("%s; it is replaced", e)
+        log.warning("the old catalog %s cannot be read (%s); it is replaced", out_root,
+                    e.__cause__ or e)  # fmt: skip
     root = pystac.Catalog(
         id="yamasat-products",
         description="Products of yamasat, the satellite-data pipeline of Yamaguchi Prefecture",

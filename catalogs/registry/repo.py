@@ -31,6 +31,7 @@ from ...errors import (
     UnknownProductError,
     UnknownSolutionError,
 )
+from ...processing.faults import fault_point
 from .engine import (
     create_registry_engine,
     masked,
@@ -273,6 +274,7 @@ class Registry:
             stmt = self._insert(s, ProductRow).values(**values)
             stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(ProductRow.id)
             if s.execute(stmt).first() is not None:
+                fault_point("registry_commit")  # inert unless a test arms it
                 return Registration(entry.id, created=True)
             row = self.require_product(s, entry.id)
             if row.checksum == entry.checksum and row.item_href == entry.item_href:

@@ -37,6 +37,7 @@ __all__ = [
     "finish_run_record",
     "handled_acquisitions",
     "mark_acquisitions",
+    "note_run_products",
     "run_record",
     "run_records",
     "start_run_record",
@@ -193,12 +194,26 @@ def finish_run_record(
         stamp = now()
         started = utc(row.started_at) or utc(row.recorded_at) or stamp
         row.state, row.outcome, row.reason, row.message = state, outcome, reason, message
-        row.products = list(products)
+        # products noted while it ran (note_run_products) stay: what it published is recorded
+        row.products = list(dict.fromkeys([*(row.products or []), *products]))
         row.finished_at = stamp
         row.duration_s = round((stamp - started).total_seconds(), 3)
         return _record(row)
 
     return reg.write(go, what=f"recording the end of run {run_id}")
+
+
+def note_run_products(reg: Registry, run_id: str, products: Sequence[str]) -> None:
+    """Add ``products`` to what run ``run_id`` has published, as soon as they are published:
+    a run that fails or is killed afterwards still names them."""
+
+    def go(s: Session) -> None:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise _unknown(s, run_id)
+        row.products = list(dict.fromkeys([*(row.products or []), *products]))
+
+    reg.write(go, what=f"recording the products of run {run_id}")
 
 
 def close_lost_run(reg: Registry, run_id: str, *, why: str) -> RunRecord:

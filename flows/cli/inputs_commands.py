@@ -23,8 +23,16 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 
 @config_app.command("show")
 def config_show() -> None:
-    """Print the effective configuration (defaults + override file + YAMASAT_* variables)."""
-    console.print_json(json.dumps(settings_of_invocation().describe(), default=str))
+    """Print the effective configuration (defaults + override file + YAMASAT_* variables);
+    storage.registry_url is the registry in use (the output root's SQLite file when unset)."""
+    from .toolkit import err_console, literal, registry_in_use
+
+    settings = settings_of_invocation()
+    shown = settings.describe()  # a configured URL is shown with its credentials masked
+    if settings.storage.registry_url is None:
+        shown["storage"]["registry_url"] = settings.registry_url_resolved
+    err_console.print(f"registry: {literal(registry_in_use(settings))}", highlight=False)
+    console.print_json(json.dumps(shown, default=str))
 
 
 @sample_app.command("build")

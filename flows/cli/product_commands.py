@@ -99,7 +99,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     params["out"] = str(Path(params["out"]).resolve()) if params.get("out") else None
     config = config_path()
     params["config"] = str(config.resolve()) if config else None
-    settings = settings_of_invocation()
+    settings = settings_of_invocation().for_output(params["out"])  # its registry too
     # every input is checked before Prefect starts: a refusal takes a second, not a server
     preflight(
         settings, aoi=params["aoi"], before=params["before"], after=params["after"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,15 @@ from .toolkit import (
 __all__ = ["runs_app"]
 
 runs_app = typer.Typer(help="Recorded flow runs: list, show, resume, prune.", no_args_is_help=True)
+
+#: runs are recorded in the registry of the output root they wrote to
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="The runs' output root (default storage.output_root); its "
+        "registry.sqlite unless storage.registry_url names one.",
+    ),
+]  # fmt: skip
 
 
 def _duration(seconds: float | None) -> str:
@@ -53,6 +63,7 @@ def runs_list(
     ] = None,
     aoi: Annotated[str | None, typer.Option(help="Only runs over this AOI.")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+    out: OutOpt = None,
 ) -> None:
     """Recent runs, newest first: when, flow, AOI, state, outcome or failure reason, duration,
     products. Times are shown in orchestration.timezone."""
@@ -60,7 +71,7 @@ def runs_list(
 
     settings = settings_of_invocation()
     tz = ZoneInfo(settings.orchestration.timezone)
-    with registry_session() as reg:
+    with registry_session(out) as reg:
         records = run_records(reg, limit=limit, flow=flow, state=state, aoi=aoi)
         resumed = completed_resumes(reg, [r.id for r in records if r.state != "completed"])
     if fmt is ListFormat.json:
@@ -110,11 +121,12 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id (or its first 8 characters).")],
+    out: OutOpt = None,
 ) -> None:
     """Everything recorded about one run (JSON)."""
     from ...catalogs.registry.run_records import run_record
 
-    with registry_session() as reg:
+    with registry_session(out) as reg:
         record = run_record(reg, run_id)
     print_json(record.as_dict())
 
@@ -126,6 +138,7 @@ def runs_resume(
         bool,
         typer.Option("--anyway", help="Resume a run still marked running (its process died)."),
     ] = False,
+    out: OutOpt = None,
 ) -> None:
     """Run a failed run again with its recorded parameters; stages it finished are not
     repeated (searches come from its checkpoints, a published product is found, not remade)."""
@@ -135,7 +148,7 @@ def runs_resume(
     from ..deployments import load_flow
     from ..prefect_env import prefect_defaults, prefect_run_settings
 
-    with registry_session() as reg:
+    with registry_session(out) as reg:
         record = run_record(reg, run_id)
         done_by = completed_resumes(reg, [record.id]).get(record.id)
     if done_by:
@@ -172,10 +185,12 @@ def runs_resume(
             else f"declared lost with --anyway (process {record.host}:{record.pid}) when it "
             "was resumed"
         )
-        with registry_session() as reg:
+        with registry_session(out) as reg:
             record = close_lost_run(reg, record.id, why=why)
     params = dict(record.parameters)
     params["resume_of"] = record.id
+    if not params.get("out") and out is not None:  # recorded in --out's registry: made there
+        params["out"] = str(out.resolve())
     prefect_defaults()
     print_rich(
         f"resuming {record.flow} run {record.id} ({record.reason}: {literal(record.message or '')})"
@@ -200,6 +215,7 @@ def runs_prune(
         float, typer.Option(min=0, help="Only checkpoints not written for this many days.")
     ] = 14,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    out: OutOpt = None,
 ) -> None:
     """Remove the checkpoints (item lists, kept rasters) of failed runs nobody resumed: those
     not written for --older-than-days, unless their run is still running. A run whose
@@ -212,11 +228,11 @@ def runs_prune(
     from ...errors import UnknownRunError
     from ..checkpoints import lineages
 
-    settings = settings_of_invocation()
+    settings = settings_of_invocation().for_output(out)
     cutoff = time.time() - older_than_days * 86400
     tz = ZoneInfo(settings.orchestration.timezone)
     freed, removed = 0, 0
-    with registry_session() as reg:
+    with registry_session(out) as reg:
         for lineage in lineages(settings.storage.output_root):
             if lineage.last_used > cutoff:
                 continue

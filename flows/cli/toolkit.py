@@ -35,6 +35,7 @@ __all__ = [
     "print_json",
     "print_plain",
     "print_rich",
+    "registry_in_use",
     "registry_session",
     "set_config_path",
     "settings_of_invocation",
@@ -88,12 +89,25 @@ def settings_of_invocation() -> Settings:
     return load_settings(_invocation.config)
 
 
+def registry_in_use(settings: Settings) -> str:
+    """Which registry ``settings`` name, and by which rule (credentials masked): the one
+    ``storage.registry_url``, else the ``registry.sqlite`` of the output root."""
+    if settings.storage.registry_url is not None:
+        shown = settings.describe()["storage"]["registry_url"]  # credentials masked
+        return f"{shown} (storage.registry_url)"
+    root = settings.storage.output_root
+    return f"{root / 'registry.sqlite'} (the SQLite file of the output root {root})"
+
+
 @contextmanager
-def registry_session() -> Iterator[Registry]:
-    """The configured registry, open for the duration of the ``with`` block."""
+def registry_session(out: Path | None = None) -> Iterator[Registry]:
+    """The registry of the output root ``out`` (else ``storage.output_root``; always
+    ``storage.registry_url`` when set), open for the ``with`` block; says which on stderr."""
     from ...catalogs.registry import open_registry
 
-    with open_registry(settings_of_invocation()) as reg:
+    settings = settings_of_invocation().for_output(out)
+    err_console.print(f"registry: {literal(registry_in_use(settings))}", highlight=False)
+    with open_registry(settings) as reg:
         yield reg
 
 

@@ -7,6 +7,7 @@ unknown keys and cannot be changed once built (mappings in them are read-only to
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import date
 from typing import Annotated, Any, Literal, cast, get_args
 from urllib.parse import urlsplit
@@ -432,6 +433,19 @@ class Settings(Section):
                 f"unknown source {name!r}; configured sources: {known}. "
                 "Use one of them or add it under 'sources:' in the config file."
             ) from None
+
+    def for_output(self, output_root: str | Path | None) -> Settings:
+        """These settings for a command whose products go to ``output_root`` (its ``--out``):
+        ``storage.output_root`` becomes that folder, so the registry follows it (its
+        ``registry.sqlite``) unless ``storage.registry_url`` names one. The one rule of where
+        the registry lives; unchanged when ``output_root`` is None."""
+        if output_root is None:
+            return self
+        root = Path(output_root).expanduser().resolve()
+        if root == self.storage.output_root:
+            return self
+        storage = self.storage.model_copy(update={"output_root": root})
+        return self.model_copy(update={"storage": storage})
 
     @property
     def registry_url_resolved(self) -> str:
