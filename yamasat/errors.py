@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "DaskUnavailableError",
     "EvidenceError",
+    "FontMissingError",
     "HrefPolicyError",
     "InputDateError",
     "InvariantError",
@@ -243,6 +244,12 @@ class WriteError(YamasatError):
     """An output could not be written or failed its read-back check."""
 
     reason = "write_failed"
+
+
+class FontMissingError(YamasatError):
+    """No font that draws Japanese: quicklooks and the report chart would show boxes."""
+
+    reason = "font_missing"
 
 
 class DaskUnavailableError(YamasatError):
