@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .toolkit import console, settings_of_invocation
+from .toolkit import FamilyName, ProfileName, console, settings_of_invocation
 
 __all__ = ["aoi_show", "boundaries_app", "config_app", "sample_app", "search"]
 
@@ -170,9 +170,10 @@ def search(
     source: Annotated[
         str, typer.Option(help="Configured source, STAC API URL or catalog.json.")
     ] = "sample",
-    family: Annotated[str, typer.Option(help="s2, s1 or dem.")] = "s2",
+    family: Annotated[FamilyName, typer.Option(help="Data family.")] = "s2",
     profile: Annotated[
-        str | None, typer.Option(help="Asset layout profile (default: from the source).")
+        ProfileName | None,
+        typer.Option(help="Asset layout profile (default: from the source)."),
     ] = None,
 ) -> None:
     """Search a source and list the items found (deduplicated)."""

@@ -10,7 +10,13 @@ import typer
 from rich.table import Table
 
 from ..signals import stopping_on_signals
-from .toolkit import EXIT_INSUFFICIENT, config_path, console, settings_of_invocation
+from .toolkit import (
+    EXIT_INSUFFICIENT,
+    ProfileName,
+    config_path,
+    console,
+    settings_of_invocation,
+)
 
 __all__ = ["demo", "run_app"]
 
@@ -59,11 +65,8 @@ ForceOpt = Annotated[
     bool, typer.Option("--force", help="Recompute and replace an existing product.")
 ]
 ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Force an asset layout (earth-search, planetary-computer, sample, jaxa-earth); "
-        "default: the source's own, or found per collection."
-    ),
+    ProfileName | None,
+    typer.Option(help="Force an asset layout; default: the source's own, or found per collection."),
 ]
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .toolkit import (
     ListFormat,
+    RunStateName,
     literal,
     print_csv,
     print_json,
@@ -58,9 +59,7 @@ def _short_products(products: tuple[str, ...]) -> str:
 def runs_list(
     limit: Annotated[int, typer.Option(min=1, max=10000, help="How many runs.")] = 20,
     flow: Annotated[str | None, typer.Option(help="Only runs of this flow.")] = None,
-    state: Annotated[
-        str | None, typer.Option(help="Only runs in this state: running, completed, failed.")
-    ] = None,
+    state: Annotated[RunStateName | None, typer.Option(help="Only runs in this state.")] = None,
     aoi: Annotated[str | None, typer.Option(help="Only runs over this AOI.")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
     out: OutOpt = None,

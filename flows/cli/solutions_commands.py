@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .toolkit import (
     ListFormat,
+    StatusName,
     literal,
     print_csv,
     print_json,
@@ -57,7 +58,7 @@ def add(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Satellite data used (repeatable).")
     ] = None,
-    status: Annotated[str, typer.Option(help="Initial status.")] = "proposed",
+    status: Annotated[StatusName, typer.Option(help="Initial status.")] = "proposed",
     developed_on: Annotated[
         str | None, typer.Option(help="Date it reached 'developed' (YYYY-MM-DD).")
     ] = None,
@@ -111,7 +112,7 @@ def _solution_rows(records: list[SolutionRecord]) -> list[dict[str, Any]]:
 
 @solutions_app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[StatusName | None, typer.Option(help="Only this status.")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the registered solutions."""
@@ -181,7 +182,7 @@ def show(solution_id: Annotated[str, typer.Argument(help="Solution id.")]) -> No
 @solutions_app.command("set-status")
 def set_status_cmd(
     solution_id: Annotated[str, typer.Argument(help="Solution id.")],
-    status: Annotated[str, typer.Argument(help="New status.")],
+    status: Annotated[StatusName, typer.Argument(help="New status.")],
     reason: Annotated[str, typer.Option(help="Why the status changes (recorded).")],
     on: Annotated[
         str | None, typer.Option(help="Effective date YYYY-MM-DD (default today).")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.console import Console
@@ -26,7 +26,11 @@ if TYPE_CHECKING:  # the registry (SQLAlchemy, and dask through evidence) only w
 __all__ = [
     "EXIT_CHECK_FAILED",
     "EXIT_INSUFFICIENT",
+    "FamilyName",
     "ListFormat",
+    "ProfileName",
+    "RunStateName",
+    "StatusName",
     "config_path",
     "console",
     "err_console",
@@ -56,6 +60,15 @@ EXIT_CHECK_FAILED = 1
 
 #: exit status of a run that ended without a product because the data were insufficient
 EXIT_INSUFFICIENT = 4
+
+
+#: the values of --profile, --family, --status and `runs list --state`: listed in --help and
+#: checked before anything runs (tests/test_cli_choices.py holds them to the code's own lists;
+#: written out here because importing those lists would load the registry at start-up)
+ProfileName = Literal["earth-search", "planetary-computer", "sample", "jaxa-earth"]
+FamilyName = Literal["s2", "s1", "dem", "rainfall"]
+RunStateName = Literal["running", "completed", "failed"]
+StatusName = Literal["proposed", "prototype", "developed", "deployed", "retired"]
 
 
 class ListFormat(StrEnum):
