@@ -92,16 +92,16 @@ def runs_list(
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("products", overflow="fold")
     for r in records:
-        state = "lost" if r.lost else r.state
+        shown = "lost" if r.lost else r.state
         colour = {"completed": "green", "failed": "red", "running": "yellow", "lost": "red"}.get(
-            state, ""
+            shown, ""
         )
         result = r.outcome or ""
         if r.state == "failed":
             result = f"{r.reason}: {r.message or ''}"
         if r.id in resumed:
             result = f"resumed by {resumed[r.id][:8]} (completed); " + result
-        elif state == "lost":
+        elif shown == "lost":
             result = f"its process ({r.host}:{r.pid}) is gone; yamasat runs resume {r.id[:8]}"
         flow_name = r.flow + (f" ({r.deployment})" if r.deployment else "")
         table.add_row(
@@ -109,7 +109,7 @@ def runs_list(
             r.id[:8],
             literal(flow_name),
             literal(_short_aoi(r.aoi)),
-            f"[{colour}]{state}[/]" if colour else state,
+            f"[{colour}]{shown}[/]" if colour else shown,
             literal(result[:120]),
             _duration(r.duration_s),
             literal(_short_products(r.products)),
