@@ -20,9 +20,6 @@ from .run_records import RunRecord, run_records
 
 __all__ = ["Disagreement", "compare", "final_folders"]
 
-#: product folders live at ``<out>/<kind>/<id>/``; these top-level folders are not kinds
-_NOT_KINDS = frozenset({"reports", "sample"})
-
 
 @dataclass(frozen=True)
 class Disagreement:
@@ -39,12 +36,15 @@ class Disagreement:
 
 
 def final_folders(out_root: Path) -> dict[str, Path]:
-    """Product folders at final paths under ``out_root`` (``<kind>/<id>/``), by folder name."""
+    """Product folders at final paths under ``out_root`` (``<kind>/<id>/`` of every known
+    product kind, and of any other folder holding a collection), by folder name."""
+    from ..products.items import KIND_TITLES
+
     found: dict[str, Path] = {}
     for kind in sorted(out_root.iterdir()) if out_root.is_dir() else []:
-        if not kind.is_dir() or kind.name.startswith(".") or kind.name in _NOT_KINDS:
+        if not kind.is_dir() or kind.name.startswith("."):
             continue
-        if (kind / "collection.json").is_file() or any(kind.glob("*/*.json")):
+        if kind.name in KIND_TITLES or (kind / "collection.json").is_file():
             for folder in sorted(p for p in kind.iterdir() if p.is_dir()):
                 found[folder.name] = folder
     return found
