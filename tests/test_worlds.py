@@ -19,6 +19,7 @@ from yamasat.catalogs.sample import (
     CAUSE_CODES,
     DEFAULT_BBOX,
     DEFAULT_SEED,
+    EVENT_NAMES,
     RANGES,
     S2_SCHEDULE,
     SampleManifest,
@@ -143,11 +144,34 @@ def test_causes_label_events_and_clouds() -> None:
     for ev in world.events():
         truth = world.truth(grid, ev.name).astype(bool)
         assert (causes[truth] == CAUSE_CODES[ev.name]).all()
-    events = np.isin(causes, [CAUSE_CODES[n] for n in ("flood", "landslide", "change", "burn")])
+    events = np.isin(causes, [CAUSE_CODES[n] for n in EVENT_NAMES])
     scl = world.scl(grid, day)
     assert (causes[np.isin(scl, (8, 9)) & ~events] == CAUSE_CODES["cloud"]).all()
     assert (causes[(scl == 3) & ~events] == CAUSE_CODES["cloud shadow"]).all()
     assert (world.causes(grid)[~events] < 20).sum() == 0  # no dates: no sky causes
+
+
+def test_varied_worlds_plant_land_management_with_its_own_causes_and_change_truth() -> None:
+    assert not {"clearcut", "harvest", "construction"} & {e.name for e in World().events()}
+    world = World(9001, (131.98, 33.93, 132.04, 33.97), WorldParams.draw(9001))
+    names = {e.name for e in world.events()}
+    assert {"clearcut", "harvest", "construction"} <= names
+    grid = world.project_geobox(20.0)
+    causes = world.causes(grid)
+    change = world.change_truth(grid, "2025-08-31", "2025-09-15").astype(bool)
+    for name in ("harvest", "construction", "change"):
+        truth = world.truth(grid, name).astype(bool)
+        assert truth.any() and (causes[truth] == CAUSE_CODES[name]).all()
+        assert change[truth].all()  # between the change periods: land-cover change
+    cut = world.event("clearcut")
+    assert cut is not None
+    cuts = world.truth(grid, "clearcut").astype(bool)
+    assert change[cuts].any() and not change[cuts].all()  # the September batch only
+    assert not world.change_truth(grid, "2025-08-31", "2025-09-15")[
+        world.truth(grid, "flood").astype(bool)
+    ].any()
+    nir = world.surface_reflectance(grid, "nir", "2025-08-18")
+    assert np.isfinite(nir).all()
 
 
 def test_a_varied_world_builds_loads_and_is_what_its_manifest_says(tmp_path: Path) -> None:

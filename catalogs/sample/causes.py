@@ -25,6 +25,9 @@ CAUSE_NAMES: dict[int, str] = {
     2: "landslide",
     3: "change",
     4: "burn",
+    5: "clearcut",
+    6: "harvest",
+    7: "construction",
     10: "cloud",
     11: "cloud shadow",
     12: "cirrus",
@@ -36,13 +39,22 @@ CAUSE_NAMES: dict[int, str] = {
     24: "urban",
     25: "bare soil",
 }
-"""Cause code -> name. Events 1-4, sky 10-13, land 20-25."""
+"""Cause code -> name. Events 1-7 (5-7: land management, varied worlds only), sky 10-13,
+land 20-25."""
 CAUSE_CODES: dict[str, int] = {v: k for k, v in CAUSE_NAMES.items()}
 """Cause name -> code."""
 STEEP_DEG = 20.0
 """Slopes steeper than this (degrees) are labelled ``steep slope``."""
 
-_EVENT_CODES = {"flood": 1, "landslide": 2, "change": 3, "burn": 4}
+_EVENT_CODES = {
+    "flood": 1,
+    "landslide": 2,
+    "change": 3,
+    "burn": 4,
+    "clearcut": 5,
+    "harvest": 6,
+    "construction": 7,
+}
 _LAND_CODES = ((WATER, 20), (PADDY, 21), (FOREST, 23), (URBAN, 24), (BARE, 25))
 
 

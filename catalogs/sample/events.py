@@ -29,7 +29,7 @@ from .noise import Lattice, rng_for
 from .params import WorldParams
 from .schedule import EVENT_DATES, FLOOD_END_DATE, FLOOD_RECEDED_DATE
 
-__all__ = ["Event", "Phase", "place_events", "place_ponds"]
+__all__ = ["Event", "Phase", "Site", "place_events", "place_ponds"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,9 @@ class Event:
 
 
 @dataclass(frozen=True, eq=False)
-class _Site:
+class Site:
+    """The terrain, land cover and slope that events are placed on (lattice fields)."""
+
     terrain: Terrain
     land_cover: NDArray[np.uint8]
     slope: NDArray[np.float32]
@@ -129,7 +131,7 @@ def _vectorise(lattice: Lattice, mask: NDArray[np.bool_]) -> BaseGeometry:
     return merged.buffer(step * 1.5).buffer(-step * 1.5).simplify(step / 4)
 
 
-def _burn(site: _Site, seed: int) -> BaseGeometry | None:
+def _burn(site: Site, seed: int) -> BaseGeometry | None:
     rng = rng_for(seed, "event-burn")
     forest = (site.land_cover == FOREST).astype(np.float32)
     for area_ha in (rng.uniform(32.0, 48.0), 15.0, 5.0):
@@ -187,7 +189,7 @@ def _scar_size(rng: np.random.Generator, params: WorldParams) -> tuple[float, fl
 
 
 def _landslides(
-    site: _Site, seed: int, avoid: BaseGeometry, params: WorldParams
+    site: Site, seed: int, avoid: BaseGeometry, params: WorldParams
 ) -> BaseGeometry | None:
     count = params.landslide_count
     if count <= 0:
@@ -230,7 +232,7 @@ def _landslides(
 
 
 def _flood_mask(
-    site: _Site, seed: int, width_factor: float, params: WorldParams
+    site: Site, seed: int, width_factor: float, params: WorldParams
 ) -> BaseGeometry | None:
     t = site.terrain
     if t.river is None:
@@ -275,7 +277,7 @@ def _flood_mask(
     return MultiPolygon(parts) if parts else None
 
 
-def _solar_farm(site: _Site, seed: int, avoid: BaseGeometry) -> BaseGeometry | None:
+def _solar_farm(site: Site, seed: int, avoid: BaseGeometry) -> BaseGeometry | None:
     rng = rng_for(seed, "event-change")
     t = site.terrain
     flat = ((site.land_cover == PADDY) & (site.slope < 3.0)).astype(np.float32)
@@ -316,7 +318,7 @@ def place_events(
     """Place the four planted events on the terrain (absent ones are left out); ``params``
     sets the flood's size and position and the landslides' count and size."""
     params = params or WorldParams()
-    site = _Site(terrain, land_cover, slope)
+    site = Site(terrain, land_cover, slope)
     events: list[Event] = []
 
     def add(
@@ -378,7 +380,7 @@ def place_ponds(
     count: int = 5,
 ) -> BaseGeometry:
     """Irrigation ponds (ため池) at the foot of the hills, 0.8–2.5 ha each."""
-    site = _Site(site_terrain, land_cover, slope)
+    site = Site(site_terrain, land_cover, slope)
     rng = rng_for(seed, "ponds")
     t = site_terrain
     ok = (t.elevation > 12.0) & (t.elevation < 80.0) & (slope < 10.0) & (land_cover != 1)

@@ -2,7 +2,8 @@
 
 :class:`WorldParams` holds every knob of the generator that a world may turn: clouds,
 shadows and haze; SAR speckle; terrain relief and illumination; phenology and paddy
-irrigation timing; flood size and position; landslide count and size. ``WorldParams()``
+irrigation timing; flood size and position; landslide count and size; clear-cuts, harvest
+and construction (varied worlds only). ``WorldParams()``
 is the demo world (its defaults are the generator's historical constants, so the default
 archive stays byte-identical); :meth:`WorldParams.draw` picks a world from :data:`RANGES`
 for a seed, so the accuracy benchmark can measure products over many worlds, not one.
@@ -170,6 +171,29 @@ RANGES: dict[str, Range] = {
         "length / width",
         "shallow landslide scars are elongated downslope, typically 2-4 times longer than wide",
     ),
+    "clearcut_count": Range(
+        2.0,
+        8.0,
+        "clear-cut blocks of 0.5-5 ha (half in late July, half in early September)",
+        "plantation forestry on the Chūgoku hills: felling units of a few ha, national forests "
+        "cap a unit at 5 ha (Forestry Agency, 森林・林業白書); a few per 25 km² a season",
+        integer=True,
+    ),
+    "harvest_count": Range(
+        1.0,
+        6.0,
+        "paddy blocks of 0.3-2 ha harvested in early September",
+        "early rice (コシヒカリ) is cut from late August to mid September in Yamaguchi, later "
+        "varieties in October: some fields are stubble by the autumn image, most are not",
+        integer=True,
+    ),
+    "construction_count": Range(
+        1.0,
+        3.0,
+        "sites of 0.3-3 ha graded in early September",
+        "new housing, logistics and solar sites near the Shūnan-Hikari towns",
+        integer=True,
+    ),
 }
 """The ranges :meth:`WorldParams.draw` picks from, by parameter name."""
 
@@ -222,6 +246,12 @@ class WorldParams:
     """(min, max) scar length / width when ``landslide_area_ha`` is set"""
     dem_margin_deg: float = 0.005
     """how far the DEM tiles reach past the bbox, degrees"""
+    clearcut_count: int = 0
+    """clear-cut blocks sought (:mod:`.managed`); 0 in the demo world"""
+    harvest_count: int = 0
+    """early-harvested paddy blocks sought; 0 in the demo world"""
+    construction_count: int = 0
+    """construction sites sought; 0 in the demo world"""
 
     def __post_init__(self) -> None:
         if len(self.cloud_fractions) != len(S2_SCHEDULE):
@@ -273,6 +303,9 @@ class WorldParams:
         values["landslide_area_ha"] = (area.lo, area.hi)
         values["landslide_elongation"] = (elong.lo, elong.hi)
         values["dem_margin_deg"] = 0.012
+        # drawn last: the draws above, and so the worlds made before these existed, stay
+        for name in ("clearcut_count", "harvest_count", "construction_count"):
+            values[name] = int(pick(name))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ __all__ = [
     "EVENT_NAMES",
     "FLOOD_END_DATE",
     "FLOOD_RECEDED_DATE",
+    "MANAGEMENT_DATES",
     "S1_SCHEDULE",
     "S2_DATATAKE_START",
     "S2_SCHEDULE",
@@ -142,14 +143,36 @@ class EventDates:
     """``s2`` or ``s1``: which sensor ``before``/``after`` refer to"""
 
 
-EVENT_NAMES: tuple[str, ...] = ("flood", "landslide", "change", "burn")
-"""The planted events, in the order they are documented."""
+EVENT_NAMES: tuple[str, ...] = (
+    "flood",
+    "landslide",
+    "change",
+    "burn",
+    "clearcut",
+    "harvest",
+    "construction",
+)
+"""The planted events, in the order they are documented (the last three: varied worlds only,
+:mod:`yamasat.catalogs.sample.managed`)."""
+
+MANAGEMENT_DATES: dict[str, dt.date] = {
+    "early": dt.date(2025, 7, 20),
+    "late": dt.date(2025, 9, 5),
+}
+"""Land management in varied worlds: a first batch of clear-cuts between the landslide
+product's periods (06-29 → 08-18), the rest with harvest and construction between the change
+product's periods (08-18 → 09-22)."""
 
 EVENT_DATES: dict[str, EventDates] = {
     "burn": EventDates(dt.date(2025, 5, 1), dt.date(2025, 4, 25), dt.date(2025, 5, 20), "s2"),
     "landslide": EventDates(dt.date(2025, 7, 5), dt.date(2025, 6, 29), dt.date(2025, 8, 18), "s2"),
     "flood": EventDates(dt.date(2025, 7, 6), dt.date(2025, 6, 24), dt.date(2025, 7, 6), "s1"),
     "change": EventDates(dt.date(2025, 9, 1), dt.date(2025, 8, 18), dt.date(2025, 9, 22), "s2"),
+    "clearcut": EventDates(dt.date(2025, 7, 20), dt.date(2025, 6, 29), dt.date(2025, 8, 18), "s2"),
+    "harvest": EventDates(dt.date(2025, 9, 5), dt.date(2025, 8, 18), dt.date(2025, 9, 22), "s2"),
+    "construction": EventDates(
+        dt.date(2025, 9, 5), dt.date(2025, 8, 18), dt.date(2025, 9, 22), "s2"
+    ),
 }
 """Event dates. The flood peaks on the S1 pass of 2025-07-06 and is still partly visible
 (receding) on the S2 overpass of 2025-07-09; it is gone by 2025-07-12."""

@@ -30,8 +30,19 @@ __all__ = [
 BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "nir08", "swir16", "swir22")
 """Sentinel-2 bands of the sample archive, by Earth Search asset key."""
 
-ENDMEMBERS: tuple[str, ...] = ("veg", "soil", "water", "urban", "turbid", "scar", "char", "solar")
-"""End-member names; the order of the rows of :data:`_SPECTRA` and :data:`SAR_DB`."""
+ENDMEMBERS: tuple[str, ...] = (
+    "veg",
+    "soil",
+    "water",
+    "urban",
+    "turbid",
+    "scar",
+    "char",
+    "solar",
+    "slash",
+)
+"""End-member names; the order of the rows of :data:`_SPECTRA` and :data:`SAR_DB`. ``slash``
+is last: a world without it renders with the first eight rows only (the demo, byte for byte)."""
 
 # surface reflectance (0..1) in BANDS order
 _SPECTRA: dict[str, tuple[float, ...]] = {
@@ -43,6 +54,10 @@ _SPECTRA: dict[str, tuple[float, ...]] = {
     "scar": (0.090, 0.120, 0.160, 0.190, 0.200, 0.300, 0.270),  # fresh landslide soil, NDVI ~0.09
     "char": (0.030, 0.035, 0.040, 0.080, 0.085, 0.140, 0.150),  # burnt canopy, NBR ~ -0.3
     "solar": (0.040, 0.045, 0.045, 0.055, 0.055, 0.060, 0.050),  # photovoltaic panels
+    # logging slash and crop residue: dry non-photosynthetic vegetation, darker than mineral
+    # soil, NDVI ~0.19; cellulose absorbs near 2.1 µm, so SWIR 2.2 µm falls well below SWIR
+    # 1.6 µm (NDTI ~0.23; Daughtry et al. 2005, Agron. J. 97; van Deventer et al. 1997)
+    "slash": (0.060, 0.080, 0.110, 0.160, 0.170, 0.240, 0.150),
 }
 
 SPECTRA: NDArray[np.float32] = np.array([_SPECTRA[e] for e in ENDMEMBERS], dtype=np.float32)
@@ -58,6 +73,7 @@ _SAR: dict[str, tuple[float, float]] = {
     "scar": (-11.0, -18.5),
     "char": (-10.0, -17.5),
     "solar": (-13.0, -21.0),
+    "slash": (-9.0, -15.5),
 }
 SAR_DB: dict[str, NDArray[np.float32]] = {
     pol: np.array([_SAR[e][i] for e in ENDMEMBERS], dtype=np.float32)

@@ -75,7 +75,25 @@ def fractions(
             regrowth = max(0.55, 1.0 - (day - ev.date).days / 500.0)
             severity = np.clip(0.82 + 0.1 * tex[m], 0.55, 0.95) * regrowth
             frac[_END["char"]][m], veg[m] = severity, 1.0 - severity
+        else:
+            _managed(frac, m, tex[m], ev.name)
+    if not frac[_END["slash"]].any():  # the demo's worlds: their eight end-members only
+        return frac[: _END["slash"]]
     return frac
+
+
+def _managed(frac: NDArray[np.float32], m: NDArray[np.bool_], tex: Float32Array, name: str) -> None:
+    """Cover of a managed site after the work (see :mod:`.managed`): a clear-cut keeps a thin
+    understory (2-30 % green) over logging slash and soil; a harvested paddy is stubble and
+    soil; a construction site is graded fill with some paving."""
+    if name == "clearcut":
+        v = np.clip(0.12 + 0.07 * tex, 0.02, 0.30)
+        frac[_END["veg"]][m], frac[_END["slash"]][m] = v, 0.6 * (1.0 - v)
+        frac[_END["soil"]][m] = 0.4 * (1.0 - v)
+    elif name == "harvest":
+        frac[_END["veg"]][m], frac[_END["slash"]][m], frac[_END["soil"]][m] = 0.08, 0.35, 0.57
+    elif name == "construction":
+        frac[_END["soil"]][m], frac[_END["urban"]][m] = 0.75, 0.25
 
 
 def illumination(
@@ -100,7 +118,7 @@ def reflectance(
 ) -> Float32Array:
     """Surface reflectance in band index ``band``; land (not water) is scaled by ``gain``
     and by a ±5 % texture."""
-    refl = np.tensordot(SPECTRA[:, band], frac, axes=1)
+    refl = np.tensordot(SPECTRA[: frac.shape[0], band], frac, axes=1)
     wet = frac[_END["water"]] + frac[_END["turbid"]]
     land_gain = gain * (1.0 + 0.05 * p.texture)
     return (refl * (wet + (1.0 - wet) * land_gain)).astype(np.float32)
@@ -110,7 +128,7 @@ def backscatter(frac: NDArray[np.float32], p: Pixels, pol: str) -> Float32Array:
     """γ⁰ (linear) for ``pol``: open water gets wind roughness (±2.5 dB), land ±0.5 dB."""
     lin = (10.0 ** (SAR_DB[pol] / 10.0)).astype(np.float32)
     wind = np.float32(10.0) ** (0.25 * p.sea_texture)
-    total = np.tensordot(lin, frac, axes=1)
+    total = np.tensordot(lin[: frac.shape[0]], frac, axes=1)
     total += frac[_END["water"]] * lin[_END["water"]] * (wind - 1.0)
     return (total * np.float32(10.0) ** (0.05 * p.texture)).astype(np.float32)
 

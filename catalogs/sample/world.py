@@ -21,7 +21,7 @@ from odc.geo.geobox import GeoBox
 
 from ...errors import SampleArchiveError
 from .causes import cause_labels
-from .events import Event, place_events, place_ponds
+from .events import Event, Site, place_events, place_ponds
 from .landscape import (
     BARE,
     FOREST,
@@ -33,6 +33,7 @@ from .landscape import (
     classify,
     slope_degrees,
 )
+from .managed import place_management
 from .noise import Float32Array, rng_for
 from .params import WorldParams
 from .render import LruCache, Pixels, sample_pixels, transformer
@@ -136,6 +137,10 @@ class World:
         )
         river = t.river.buffer(RIVER_HALF_WIDTH) if t.river is not None else shapely.Polygon()
         self._water = shapely.union_all([river, place_ponds(self._seed, t, cover, slope, taken)])
+        managed = place_management(
+            Site(t, cover, slope), self._seed, self._params, shapely.union_all([taken, self._water])
+        )
+        self._events = (*self._events, *managed)
         xs, ys = np.meshgrid(np.linspace(w, e, 120), np.linspace(s, n, 120))
         self._bbox_samples = transformer("EPSG:4326", "EPSG:6671").transform(xs.ravel(), ys.ravel())
         self._pixels: LruCache[GeoBox, Pixels] = LruCache(4)
@@ -276,6 +281,30 @@ class World:
             return np.zeros(geobox.shape.yx, dtype=np.uint8)
         p = self._at(geobox)
         return (p.mask(("truth", event), ev.geometry) & (p.land_cover != WATER)).astype(np.uint8)
+
+    def change_truth(
+        self, geobox: GeoBox, before: dt.date | str, after: dt.date | str
+    ) -> NDArray[np.uint8]:
+        """1 where land cover changed between the days ``before`` and ``after``, else 0.
+
+        Land-cover change is the truth of a change map: new construction (the solar farm
+        and graded sites), clear-cuts, harvest, landslide scars and burns that appeared in
+        between (what an event covers on ``after`` and did not on ``before``). Floods are
+        not land-cover change; phenology, irrigation, haze and illumination never are.
+        """
+        b, a = _as_date(before), _as_date(after)
+        p = self._at(geobox)
+        out = np.zeros(geobox.shape.yx, dtype=bool)
+        for ev in self._events:
+            if ev.name == "flood":
+                continue
+            now, then = ev.extent_on(a), ev.extent_on(b)
+            if now is None or now.is_empty:
+                continue
+            new = now if then is None else now.difference(then)
+            if not new.is_empty:
+                out |= p.mask(("change-truth", ev.name, b, a), new)
+        return (out & (p.land_cover != WATER)).astype(np.uint8)
 
     def causes(self, geobox: GeoBox, dates: tuple[dt.date | str, ...] = ()) -> NDArray[np.uint8]:
         """Why a pixel might fool a detector comparing ``dates`` (see
