@@ -36,10 +36,14 @@ INDEX_BANDS: dict[str, tuple[str, str]] = {
 def normalized_difference(a: xr.DataArray, b: xr.DataArray, *, name: str = "nd") -> xr.DataArray:
     """``(a - b) / (a + b)`` in float32; NaN where either is NaN or the sum is 0.
 
-    Inputs are cast to float32 first, so unsigned integer inputs cannot wrap around.
+    Inputs are cast to float32 first, so unsigned integer inputs cannot wrap around, and
+    negative values are taken as 0: L2A reflectance since processing baseline 04.00 carries a
+    −0.1 offset, so dark pixels (water, shadow) read slightly below 0, and a sum of two such
+    values near 0 made indices of ±millions that dragged a scene's threshold with them. With
+    both inputs ≥ 0 the index stays within [−1, 1].
     """
-    a32 = a.astype("float32")
-    b32 = b.astype("float32")
+    a32 = a.astype("float32").clip(min=0)
+    b32 = b.astype("float32").clip(min=0)
     total = a32 + b32
     out = ((a32 - b32) / total.where(total != 0)).astype("float32")
     out.name = name
