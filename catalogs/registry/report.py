@@ -135,7 +135,7 @@ def _status(status: str) -> str:
 
 def _evidence_item(x: EvidenceRecord) -> str:
     e = html.escape
-    run = f"、実行 run <code>{e(x.run_id)}</code>" if x.run_id else ""
+    run = f", 実行 run <code>{e(x.run_id)}</code>" if x.run_id else ""
     quicklook = (
         _link(x.quicklook_href, "クイックルック quicklook")
         if x.quicklook_href
