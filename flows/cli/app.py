@@ -20,7 +20,7 @@ from .product_commands import demo, run_app
 from .runs_commands import runs_app
 from .serve_commands import deployments_app, serve
 from .solutions_commands import solutions_app
-from .toolkit import err_console, set_config_path
+from .toolkit import EXIT_SYSTEM, err_console, set_config_path
 from .web_command import web
 
 __all__ = ["app", "main", "run"]
@@ -90,6 +90,9 @@ def run(argv: list[str] | None = None) -> int:
         return e.exit_code
     except BaseException as e:  # a stop signal (flows/signals.py): 128 + its number
         signum = interrupted_by(e)
+    except OSError as e:  # no space, no permission: the system's refusal, not a bug
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}")
+        return EXIT_SYSTEM
         if signum is None:
             raise
         err_console.print(f"[yellow]interrupted[/] ({signal_name(signum)})")

@@ -220,10 +220,10 @@ def attach(
 
 
 def _tally(fy: int | None, verify: bool) -> Tally:
-    from ...catalogs.registry import open_registry, settings_tally, validate_products
+    from ...catalogs.registry import settings_tally, validate_products
 
     settings = settings_of_invocation()
-    with open_registry(settings) as reg:
+    with registry_session() as reg:  # says which registry it reads
         if verify:
             validate_products(reg)
         records = reg.solutions()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the registry (SQLAlchemy, and dask through evidence) only w
 __all__ = [
     "EXIT_CHECK_FAILED",
     "EXIT_INSUFFICIENT",
+    "EXIT_SYSTEM",
     "FamilyName",
     "ListFormat",
     "ProfileName",
@@ -60,6 +61,9 @@ EXIT_CHECK_FAILED = 1
 
 #: exit status of a run that ended without a product because the data were insufficient
 EXIT_INSUFFICIENT = 4
+
+#: exit status when the system refused a file operation (no space, no permission: OSError)
+EXIT_SYSTEM = 6
 
 
 #: the values of --profile, --family, --status and `runs list --state`: listed in --help and
