@@ -150,3 +150,17 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def web_world(tmp_path_factory: pytest.TempPathFactory, boundaries_path: Path) -> object:
+    """Products, solutions and runs for the web view's tests, built once (tests/support/
+    web_world.py); the environment is set only while building: a test module that serves
+    them sets YAMASAT_STORAGE__OUTPUT_ROOT to ``web_world.out`` itself."""
+    from tests.support.web_world import build_web_world
+
+    out = tmp_path_factory.mktemp("web") / "products"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(out))
+        mp.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+        return build_web_world(out)

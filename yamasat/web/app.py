@@ -36,6 +36,7 @@ from ..errors import RegistryUnavailableError, UnknownProductError
 from .data import BaseLayer, WebCatalog, base_layer, check_registry_exists
 from .i18n import pick_lang, words
 from .pages import render_page
+from .tiles import render_tile
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -156,8 +157,6 @@ class Views:
         return FileResponse(path, filename=path.name, media_type="application/geo+json")
 
     def tile(self, request: Request) -> Response:
-        from .tiles import render_tile
-
         view = self.catalog.product(request.path_params["product_id"])
         if view.main_asset is None:
             raise UnknownProductError(f"product {view.id} has no {view.kind!r} raster to draw")

@@ -11,6 +11,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+# imported here, once, not in the first requests' threads (concurrent first imports of
+# rio_tiler.io in a thread pool can see a half-initialised module)
+import numpy as np
+from rasterio.errors import RasterioError
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+from rio_tiler.utils import render
+
 from ..errors import LoadError
 
 __all__ = ["KIND_COLOURS", "render_tile", "transparent_tile"]
@@ -29,9 +37,6 @@ TILE_SIZE = 256
 @functools.cache
 def transparent_tile() -> bytes:
     """A fully transparent 256 × 256 PNG (a tile outside the product)."""
-    import numpy as np
-    from rio_tiler.utils import render
-
     data = np.zeros((1, TILE_SIZE, TILE_SIZE), dtype="uint8")
     mask = np.zeros((TILE_SIZE, TILE_SIZE), dtype="uint8")
     return bytes(render(data, mask, img_format="PNG"))
@@ -42,10 +47,6 @@ def render_tile(path: Path, kind: str, z: int, x: int, y: int) -> bytes:
 
     Raises :class:`LoadError` naming the file when it cannot be read.
     """
-    from rasterio.errors import RasterioError
-    from rio_tiler.errors import TileOutsideBounds
-    from rio_tiler.io import Reader
-
     colour = KIND_COLOURS.get(kind, (0, 0, 0))
     colormap = {0: (0, 0, 0, 0), 1: (*colour, 255), 255: (0, 0, 0, 0)}
     try:

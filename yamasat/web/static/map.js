@@ -39,20 +39,29 @@
     return get(d.products);
   }).then(function (fc) {
     var bounds = null;
+    var layers = [];
     fc.features.forEach(function (f) {
       var p = f.properties;
       if (!p.tiles || !p.bbox) { return; }
       var b = L.latLngBounds([p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]);
       bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
+      layers.push([p, b]);
+    });
+    // zoom first, so that tiles are asked for at the zoom that shows them
+    if (bounds) { map.fitBounds(bounds, { padding: [20, 20], animate: false }); }
+    layers.forEach(function (pb) {
+      var p = pb[0], b = pb[1];
       var layer = L.tileLayer(p.tiles, { bounds: b, maxNativeZoom: 18, maxZoom: 18, opacity: 1 });
       pending += 1;
       layer.once("load", done);
+      layer.on("tileerror", function (e) {
+        el.dataset.tileErrors = (el.dataset.tileErrors || "") + e.tile.src + " ";
+      });
       var frame = L.rectangle(b, { color: "#0b3d5c", weight: 1, fill: false, interactive: false });
       var group = L.layerGroup([layer, frame]).addTo(map);
       control.addOverlay(group, p.name);
       el.dataset.layers = String(Number(el.dataset.layers || 0) + 1);
     });
-    if (bounds) { map.fitBounds(bounds, { padding: [20, 20] }); }
     if (pending === 0) { document.body.dataset.tiles = "loaded"; }
   }).catch(function (e) {
     el.dataset.error = String(e);
