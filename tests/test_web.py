@@ -187,3 +187,30 @@ def test_web_without_a_registry_says_to_run_the_demo(
     err = " ".join(capsys.readouterr().err.split())
     assert "there is no registry at" in err and "yamasat demo" in err
     assert not (tmp_path / "none").exists()  # nothing created
+
+
+def test_products_only_in_the_catalog_are_shown_as_the_demos_are(client, world: WebWorld) -> None:
+    """``yamasat demo`` publishes into the catalog without registering (no solution): the
+    view lists catalog products beside registered ones."""
+    fc = client.get("/api/products.geojson?lang=en").json()
+    ids = {f["properties"]["id"] for f in fc["features"]}
+    assert ids == {world.change_id, world.flood_id}
+    page = client.get(f"/products/{world.flood_id}?lang=en").text
+    assert "unregistered" in page and "no per-municipality table" in page.lower()
+
+
+def test_another_host_is_served_only_with_a_warning(
+    world: WebWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from yamasat.web import server
+
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        server, "serve", lambda _s, *, host, port, announce: calls.append((host, port))
+    )
+    assert run(["web", "--port", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert run(["web", "--host", "0.0.0.0", "--port", "0"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: serving on 0.0.0.0, not loopback" in err
+    assert calls == [("127.0.0.1", 0), ("0.0.0.0", 0)]
