@@ -191,6 +191,8 @@ def test_every_link_resolves_and_stays_on_the_host(
                 if target not in checked and not target.startswith("data:"):
                     checked[target] = browser.request.get(target).status
             assert not page.errors, (p, page.errors)
+            if p.startswith("products/"):
+                _shot(page, f"product-{lang}", full_page=True)
             page.close()
     bad = {u: s for u, s in checked.items() if s != 200}
     assert not bad, bad
@@ -277,6 +279,15 @@ def test_keyboard_navigation_and_labelled_controls(
     assert page.evaluate("document.documentElement.lang") == lang
     _shot(page, f"indicator-{lang}-keyboard")
     page.close()
+
+
+def test_a_loopback_server_answers_only_loopback_names(server: str, browser: Any) -> None:
+    """A page elsewhere that rebinds its own name to 127.0.0.1 gets nothing."""
+    port = urlsplit(server).port
+    ok = browser.request.get(server, headers={"Host": f"localhost:{port}"})
+    assert ok.status == 200
+    r = browser.request.get(server, headers={"Host": f"attacker.example:{port}"})
+    assert r.status == 400
 
 
 def test_recent_runs_show_state_reason_and_products(

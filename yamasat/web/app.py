@@ -19,11 +19,13 @@ resource from another host (Content-Security-Policy ``default-src 'self'``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -217,11 +219,13 @@ class Views:
         return self.page(request, "error.html", title, status=404, message=message)
 
 
-def create_app(settings: Settings) -> ASGIApp:
+def create_app(settings: Settings, *, allowed_hosts: Sequence[str] | None = None) -> ASGIApp:
     """The web view over the configured registry and products (read-only).
 
-    Fails before serving anything when the registry does not exist yet or the configured
-    boundaries file cannot be read, naming what to do.
+    ``allowed_hosts``: the only ``Host`` headers answered (others get 400), so that a web
+    page elsewhere cannot read a loopback server through a name it rebinds to 127.0.0.1;
+    None answers any. Fails before serving anything when the registry does not exist yet or
+    the configured boundaries file cannot be read, naming what to do.
     """
     check_registry_exists(settings)
     v = Views(settings, base_layer(settings))
@@ -239,8 +243,12 @@ def create_app(settings: Settings) -> ASGIApp:
         Route("/api/tally.json", v.tally_json),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=v.lifespan,
         exception_handlers={UnknownProductError: v.not_found, 404: v.not_found},
     )

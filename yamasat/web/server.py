@@ -73,7 +73,9 @@ def serve(
 
     from .app import create_app
 
-    app = create_app(settings)
+    # on loopback only loopback names are answered (no DNS rebinding to this server)
+    allowed = ["127.0.0.1", "localhost", "[::1]"] if is_loopback(host) else None
+    app = create_app(settings, allowed_hosts=allowed)
     sock = bind(host, port)
     real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
