@@ -18,8 +18,6 @@ from tests.support.web_world import SQUARE, WebWorld
 from yamasat.errors import WebServerError
 from yamasat.flows.cli import run
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 @pytest.fixture(scope="module")
 def world(web_world: WebWorld, boundaries_path: Path) -> Iterator[WebWorld]:

@@ -299,5 +299,11 @@ def test_recent_runs_show_state_reason_and_products(
     assert "no_data: no Sentinel-1 scene" in failed.inner_text()
     done = page.locator(f"#run-{web_world.completed_run}")
     assert done.locator(f"a[href^='/products/{web_world.change_id}']").count() == 1
+    # the browser's own write requests are refused too
+    for method in ("POST", "PUT", "DELETE"):
+        status = page.evaluate(
+            "(m) => fetch('/runs', {method: m, body: 'x'}).then(r => r.status)", method
+        )
+        assert status == 405, method
     _shot(page, "runs-en", full_page=True)
     page.close()
