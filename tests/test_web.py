@@ -162,6 +162,29 @@ def test_tally_json_is_the_clis(
     assert {x["id"] for x in web["not_counted"]} == {"ube-idea", "hagi-proto"}
 
 
+def test_a_changed_evidence_file_uncounts_on_the_page_as_in_the_cli(
+    client, world: WebWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def counted(t: dict) -> list[str]:
+        return [c["id"] for r in t["rows"] for c in r["counted"]]
+
+    assert counted(client.get("/api/tally.json").json()) == ["hofu-solar"]
+    quicklook = world.out / "change" / world.change_id / "quicklook.png"
+    original = quicklook.read_bytes()
+    quicklook.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # same size
+    try:
+        web = client.get("/api/tally.json").json()
+        assert counted(web) == []
+        reason = {x["id"]: x["reason"] for x in web["not_counted"]}["hofu-solar"]
+        assert "quicklook" in reason and "no attached product verified" in reason
+        assert run(["solutions", "tally", "--format", "json"]) == 0
+        cli = json.loads(capsys.readouterr().out)
+        assert cli["rows"] == web["rows"] and cli["not_counted"] == web["not_counted"]
+    finally:
+        quicklook.write_bytes(original)
+    assert counted(client.get("/api/tally.json").json()) == ["hofu-solar"]
+
+
 def test_loopback_by_default_and_a_warning_elsewhere() -> None:
     from yamasat.web.server import LOOPBACK, bind, exposure_warning, is_loopback
 

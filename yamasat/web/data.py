@@ -4,8 +4,9 @@
   the solutions it supports; an asset file is served only when the product's item lists it
   and it lies in the product's own folder;
 * the indicator: :func:`checked_tally` counts with the same code as ``yamasat solutions
-  tally`` (``settings_tally``) after re-verifying the evidence files, as the command does by
-  default, but keeps the results in memory instead of recording them;
+  tally`` (``settings_tally``) after verifying the evidence files, as the command does by
+  default, but keeps the results in memory instead of recording them (and re-hashes a
+  product only when a file of its folder changed size or modification time);
 * recent runs (``run_records``) and the base layer (municipal outlines from the configured N03
   file, else the prefecture outline of the ``japanmap`` package).
 """
@@ -17,6 +18,7 @@ import datetime as dt
 import io
 import json
 import logging
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BaseLayer",
+    "EvidenceChecks",
     "ProductView",
     "WebCatalog",
     "base_layer",
@@ -119,10 +122,46 @@ def check_registry_exists(settings: Settings) -> None:
         )
 
 
-def _fresh(e: EvidenceRecord, checks: dict[str, ProductCheck], at: dt.datetime) -> EvidenceRecord:
-    check = checks.get(e.product_id)
-    if check is None:
-        check = checks[e.product_id] = verify_item(e.item_href)
+class EvidenceChecks:
+    """Verifications of product items (``verify_item``: files, sizes, SHA-256), each kept
+    until a file in the product's folder changes size or modification time: a page view
+    re-hashes only what changed since the view last looked."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, tuple[tuple[tuple[str, int, int], ...], ProductCheck]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _signature(item_href: str) -> tuple[tuple[str, int, int], ...]:
+        folder = Path(item_href).parent
+        try:
+            entries = sorted(p for p in folder.iterdir() if p.is_file())
+        except OSError:
+            return ()
+        out = []
+        for p in entries:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            out.append((p.name, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def check(self, item_href: str) -> ProductCheck:
+        """The verification of the item at ``item_href``, redone when its files changed."""
+        signature = self._signature(item_href)
+        with self._lock:
+            done = self._done.get(item_href)
+        if done is not None and done[0] == signature and signature:
+            return done[1]
+        check = verify_item(item_href)
+        with self._lock:
+            self._done[item_href] = (signature, check)
+        return check
+
+
+def _fresh(e: EvidenceRecord, checks: EvidenceChecks, at: dt.datetime) -> EvidenceRecord:
+    check = checks.check(e.item_href)
     ok = check.ok and check.item is not None and check.item.get("id") == e.product_id
     message = check.reason
     if check.ok and not ok and check.item is not None:
@@ -130,12 +169,15 @@ def _fresh(e: EvidenceRecord, checks: dict[str, ProductCheck], at: dt.datetime) 
     return replace(e, qa_status="ok" if ok else "failed", qa_message=message, checked_at=at)
 
 
-def checked_tally(settings: Settings, registry: Registry) -> Tally:
+def checked_tally(
+    settings: Settings, registry: Registry, checks: EvidenceChecks | None = None
+) -> Tally:
     """The indicator as ``yamasat solutions tally`` counts it (``settings_tally`` over the
-    registry's solutions), every evidence product re-verified (files and checksums) first,
-    the results kept in memory: the registry is not written."""
+    registry's solutions), every evidence product verified (files and checksums, as
+    ``validate_products`` does) first, the results kept in memory: the registry is not
+    written. ``checks`` keeps verifications of unchanged folders between calls."""
     at = dt.datetime.now(dt.UTC)
-    checks: dict[str, ProductCheck] = {}
+    checks = checks or EvidenceChecks()
     records: list[SolutionRecord] = [
         replace(rec, evidence=tuple(_fresh(e, checks, at) for e in rec.evidence))
         for rec in registry.solutions()
@@ -189,6 +231,7 @@ class WebCatalog:
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
         self.registry = registry
+        self.checks = EvidenceChecks()
 
     def products(self) -> list[ProductView]:
         """Every product of the output catalog (``<output_root>/catalog.json``) and of the
@@ -275,4 +318,4 @@ class WebCatalog:
 
     def tally(self) -> Tally:
         """See :func:`checked_tally`."""
-        return checked_tally(self.settings, self.registry)
+        return checked_tally(self.settings, self.registry, self.checks)

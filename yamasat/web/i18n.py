@@ -106,10 +106,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "reason": ("理由", "Reason"),
     "as_of": ("集計日", "As of"),
     "tally_note": (
-        "数値は yamasat solutions tally と同じ計算で、成果物ファイルを今回検証したうえで"
-        "集計しています（登録簿には書き込みません）。",
-        "Counted by the same code as yamasat solutions tally, with every evidence file "
-        "verified now (nothing is written to the registry).",
+        "数値は yamasat solutions tally と同じ計算で、根拠となる成果物ファイルのサイズと"
+        "SHA-256 を検証したうえで集計しています（変更のあったファイルは再検証します。登録簿には"
+        "書き込みません）。",
+        "Counted by the same code as yamasat solutions tally, after verifying every evidence "
+        "file's size and SHA-256 (again whenever a file changed); nothing is written to the "
+        "registry.",
     ),
     "started": ("開始", "Started"),
     "state": ("状態", "State"),
