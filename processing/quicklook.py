@@ -196,7 +196,11 @@ def _reference(ax: Any, ref: ReferenceAreas, extent: tuple[float, float, float, 
         shown = geom.intersection(frame)
         if shown.is_empty:
             continue
-        _lines(ax, geom, color=_REFERENCE_COLOUR, linewidth=0.8, zorder=4)
+        # only the part on the map: an N03 coastline has hundreds of thousands of vertices
+        edge = geom.boundary.intersection(frame.buffer(0.01 * (e - w)))
+        for line in getattr(edge, "geoms", [edge]):
+            if isinstance(line, shapely.LineString) and not line.is_empty:
+                ax.plot(*line.xy, color=_REFERENCE_COLOUR, linewidth=0.8, zorder=4)
         if ref.show_names and shown.area >= 0.02 * frame.area:
             p = shown.representative_point()
             ax.text(p.x, p.y, name, ha="center", va="center", fontsize=8, color="#111111",
