@@ -43,6 +43,9 @@ def _reflectance(
 
 
 def _normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """As :func:`indices.normalized_difference`: reflectance below 0 counts as 0 (in place)."""
+    np.maximum(a, 0, out=a)
+    np.maximum(b, 0, out=b)
     total = a + b
     np.copyto(total, np.float32(np.nan), where=total == 0)
     out = a - b
