@@ -1,16 +1,21 @@
-"""Benchmark: the change pipeline on a Sentinel-2-tile-sized case against the decode floor.
+"""Benchmark: the change pipeline on a Sentinel-2-tile-sized case against the decode floor,
+with a peer script in the same run.
 
-Builds (once, cached in ``--work``) synthetic DEFLATE COGs shaped like one Sentinel-2 L2A tile
-in UTM 52N: 10980 × 10980 px at 10 m for ``red`` and ``nir``, 5490 × 5490 at 20 m for ``scl``,
-two dates, plus a static STAC catalog in the Earth Search layout. Then, in fresh processes,
-several repetitions each of
+Builds (once, cached in ``--work``) COGs shaped and encoded like one Sentinel-2 L2A tile in UTM
+52N: 10980 × 10980 px at 10 m for ``red`` and ``nir``, 5490 × 5490 at 20 m for ``scl``, two
+dates, plus a static STAC catalog in the Earth Search layout. The bands are field parcels with
+texture and sensor noise, DEFLATE with predictor 2 in 1024-px blocks (``realistic_tiles.py``),
+so they compress and decode like real L2A; the line ``decode: … MB/s per core,
+compressed/raw …`` shows it. Then, in fresh processes, several repetitions each of
 
 (a) the decode floor: reading exactly those inputs with rasterio, GDAL's own threads on;
 (b) the whole change pipeline from items to written, validated, published products
-    (search → load → composites → ΔNDVI → threshold → MMU → COGs, polygons, quicklook, STAC).
+    (search → load → composites → ΔNDVI → threshold → MMU → COGs, polygons, quicklook, STAC);
+(c) the peer (``peer_change.py``): the same job as a competent odc-stac + xarray script.
 
-It prints medians, the ratio b/a and the peak RSS of (b); with ``--scales 1 2 4`` it repeats
-for 2× and 4× the area (2 and 4 tiles side by side) to show how time and memory grow.
+It prints medians, the ratio b/a on wall and CPU time, the peak RSS of (b), and the line
+``peer: wall … (yamasat/peer …x wall), cpu … (…x), peak … (…x)``; with ``--scales 1 2 4`` it
+repeats for 2× and 4× the area (2 and 4 tiles side by side) to show how time and memory grow.
 
     python benchmarks/bench_change.py --work /tmp/yamasat-bench --reps 3 --scales 1 2 4
 
@@ -30,6 +35,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from realistic_tiles import (
+    cog_profile,
+    decode_figures,
+    parcel_ids,
+    parcel_values,
+    textured_band,
+)
 
 TILE = 10980
 ORIGIN_X, ORIGIN_Y = 600000.0, 3800040.0  # an MGRS-like 52N tile over western Honshu
@@ -43,8 +55,7 @@ def _write_cog(path: Path, data: np.ndarray, res: float, x0: float) -> None:
 
     if path.exists():
         return
-    profile = {
-        "driver": "COG",
+    profile = cog_profile() | {
         "width": data.shape[1],
         "height": data.shape[0],
         "count": 1,
@@ -52,30 +63,43 @@ def _write_cog(path: Path, data: np.ndarray, res: float, x0: float) -> None:
         "crs": f"EPSG:{EPSG}",
         "transform": from_origin(x0, ORIGIN_Y, res, res),
         "nodata": 0,
-        "compress": "DEFLATE",
-        "blocksize": 512,
-        "overviews": "AUTO",
-        "num_threads": "ALL_CPUS",
     }
+    if data.dtype == np.uint8:
+        profile["predictor"] = 1  # SCL is a class map: real ones carry no predictor
     tmp = path.with_suffix(".tmp.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data, 1)
     tmp.rename(path)
 
 
-def _field(rng: np.random.Generator, n: int, scale: int) -> np.ndarray:
-    """A smooth random field upsampled from a coarse lattice (cheap, compressible like land)."""
+def _tile_bands(t: int, d_i: int, parcels: np.ndarray) -> dict[str, np.ndarray]:
+    """One date of one tile: red and nir from the tile's parcels (a fifth of them change
+    between dates), a 20 m SCL with clouds."""
+    rng = np.random.default_rng(1000 * t + d_i + 1)
+    n_parcels = int(parcels.max()) + 1
+    base = np.random.default_rng(1000 * t)  # the same parcel values on both dates
+    red_v, nir_v = parcel_values(base, n_parcels, "red"), parcel_values(base, n_parcels, "nir")
+    if d_i == 1:  # cleared parcels: red up, nir down
+        cleared = rng.random(n_parcels) < 0.02
+        red_v[cleared] += 900.0
+        nir_v[cleared] -= 1800.0
+    bands = {
+        "red": textured_band(rng, parcels, red_v, "red"),
+        "nir": textured_band(rng, parcels, nir_v, "nir"),
+    }
     from scipy import ndimage
 
-    coarse = rng.random((n // scale + 2, n // scale + 2)).astype("float32")
-    return ndimage.zoom(coarse, scale, order=1)[:n, :n]
+    coarse = rng.random((TILE // 2 // 183 + 2,) * 2).astype("float32")
+    cloud = ndimage.zoom(coarse, 183, order=1)[: TILE // 2, : TILE // 2] > 0.85
+    bands["scl"] = np.where(cloud, 9, 4).astype("uint8")
+    return bands
 
 
 def build_case(work: Path, n_tiles: int) -> Path:
     """Write the tiles and a static catalog for ``n_tiles`` tiles side by side; returns it."""
     import pystac
 
-    case = work / f"case-{n_tiles}"
+    case = work / f"case-parcels-{n_tiles}"
     catalog_path = case / "catalog.json"
     if catalog_path.is_file():
         return catalog_path
@@ -94,24 +118,14 @@ def build_case(work: Path, n_tiles: int) -> Path:
     to_ll = Transformer.from_crs(EPSG, 4326, always_xy=True)
     for t in range(n_tiles):
         x0 = ORIGIN_X + t * TILE * 10.0
-        veg = _field(np.random.default_rng(1000 * t), TILE, 366)  # one landscape per tile
+        parcels = parcel_ids(np.random.default_rng(1000 * t), TILE)
         for d_i, day in enumerate(DATES):
-            rng = np.random.default_rng(1000 * t + d_i + 1)
-            noise = rng.normal(0, 0.004, (TILE, TILE)).astype("float32")
-            red = np.clip(0.03 + 0.12 * (1 - veg) + noise, 0, 1)
-            nir = np.clip(0.15 + 0.35 * veg + noise, 0, 1)
-            if d_i == 1:  # plant a few changed squares
-                for _ in range(40):
-                    r, c = rng.integers(0, TILE - 200, 2)
-                    nir[r : r + 60, c : c + 80] = 0.12
             item_id = f"S2B_T52XX{t}_{day:%Y%m%d}T020701_L2A"
             folder = case / item_id
             folder.mkdir(exist_ok=True)
-            _write_cog(folder / "red.tif", np.round((red + 0.1) / 1e-4).astype("uint16"), 10, x0)
-            _write_cog(folder / "nir.tif", np.round((nir + 0.1) / 1e-4).astype("uint16"), 10, x0)
-            cloud = _field(rng, TILE // 2, 183) > 0.85
-            scl = np.where(cloud, 9, 4).astype("uint8")
-            _write_cog(folder / "scl.tif", scl, 20, x0)
+            if not all((folder / f"{b}.tif").exists() for b in ("red", "nir", "scl")):
+                for band, data in _tile_bands(t, d_i, parcels).items():
+                    _write_cog(folder / f"{band}.tif", data, 20 if band == "scl" else 10, x0)
             xs = [x0, x0 + TILE * 10, x0 + TILE * 10, x0]
             ys = [ORIGIN_Y, ORIGIN_Y, ORIGIN_Y - TILE * 10, ORIGIN_Y - TILE * 10]
             lon, lat = to_ll.transform(xs, ys)
@@ -219,6 +233,27 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     }
 
 
+def _child_peer(catalog_path: str, out: str) -> dict[str, float]:
+    from peer_change import run
+
+    t0 = time.perf_counter()
+    result = run(catalog_path, out, DATES[0].isoformat(), DATES[1].isoformat())
+    return {"seconds": time.perf_counter() - t0, "changed_px": float(result["changed_px"])}
+
+
+def _decode_line(catalog_path: Path) -> str:
+    """``decode: … MB/s per core, compressed/raw …`` for the case's 10 m bands (median)."""
+    import pystac
+
+    item = next(iter(pystac.Catalog.from_file(str(catalog_path)).get_items(recursive=True)))
+    figures = [
+        decode_figures(Path(item.assets[b].get_absolute_href() or "")) for b in ("red", "nir")
+    ]
+    speed = statistics.median(f[0] for f in figures)
+    ratio = statistics.median(f[1] for f in figures)
+    return f"decode: {speed:.0f} MB/s per core, compressed/raw {ratio:.2f}"
+
+
 def _peak_rss_mb() -> float:
     """This process's own peak RSS in MB (VmHWM; ``ru_maxrss`` where /proc is missing)."""
     from bench_scale import hwm_bytes
@@ -254,6 +289,21 @@ def _run_child(args: list[str]) -> dict[str, float]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _peer_line(pipes: list[dict[str, float]], peers: list[dict[str, float]]) -> str:
+    """``peer: wall W s (yamasat/peer …x wall), cpu C s (…x), peak P GB (…x)`` from medians."""
+    y_wall = statistics.median(p["seconds"] for p in pipes)
+    p_wall = statistics.median(p["seconds"] for p in peers)
+    y_cpu = statistics.median(p["cpu_s"] for p in pipes)
+    p_cpu = statistics.median(p["cpu_s"] for p in peers)
+    y_rss = max(p["peak_rss_mb"] for p in pipes)
+    p_rss = max(p["peak_rss_mb"] for p in peers)
+    return (
+        f"peer: wall {p_wall:.1f} s (yamasat/peer {y_wall / p_wall:.2f}x wall), "
+        f"cpu {p_cpu:.1f} s ({y_cpu / p_cpu:.2f}x), peak {p_rss / 1024:.2f} GB "
+        f"({y_rss / p_rss:.2f}x)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -261,12 +311,18 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/yamasat-bench"))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--scales", type=int, nargs="+", default=[1])
+    ap.add_argument("--no-peer", action="store_true", help="skip the peer script (peer_change.py)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.child:
         kind, *rest = ns.child
         cpu0 = _cpu_seconds()  # imports and start-up are not part of either measurement
-        result = _child_floor(rest[0]) if kind == "floor" else _child_pipeline(rest[0], rest[1])
+        if kind == "floor":
+            result = _child_floor(rest[0])
+        elif kind == "peer":
+            result = _child_peer(rest[0], rest[1])
+        else:
+            result = _child_pipeline(rest[0], rest[1])
         result["peak_rss_mb"] = _peak_rss_mb()
         result["cpu_s"] = _cpu_seconds() - cpu0
         print(json.dumps(result))
@@ -276,6 +332,7 @@ def main() -> None:
         t0 = time.perf_counter()
         catalog = build_case(ns.work, scale)
         print(f"case {scale}x ready in {time.perf_counter() - t0:.0f} s: {catalog}", flush=True)
+        print(_decode_line(catalog), flush=True)
         floors = [_run_child(["floor", str(catalog)]) for _ in range(ns.reps)]
         pipes = [
             _run_child(["pipeline", str(catalog), str(ns.work / f"out-{scale}")])
@@ -299,6 +356,12 @@ def main() -> None:
             flush=True,
         )
         print(f"  stage marks (s since start) of the last run: {pipes[-1]['marks']}", flush=True)
+        if not ns.no_peer:
+            peers = [
+                _run_child(["peer", str(catalog), str(ns.work / f"peer-{scale}")])
+                for _ in range(ns.reps)
+            ]
+            print(_peer_line(pipes, peers), flush=True)
     if len(rows) > 1:
         base = rows[0]
         for scale, _a, b, rss, _gb in rows[1:]:
