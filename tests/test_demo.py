@@ -1,6 +1,6 @@
 """``yamasat demo`` — the README's main job — end to end on the sample archive, in a
 workspace of its own: exit 0, the QA table against the planted truth, and its five runs
-recorded beside its products."""
+recorded beside its products; quiet (at most 150 lines, no traceback)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ def test_demo_runs_every_product_and_records_its_runs(
     sample_root: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "sample").symlink_to(sample_root)  # the session's archive, not built again
     assert run(["demo", "--out", str(workspace)]) == 0
-    out = capsys.readouterr().out
+    printed = capfd.readouterr()  # what a terminal shows: both streams, logs included
+    out = printed.out
+    lines = (printed.out + printed.err).splitlines()
+    assert len(lines) <= 150, "\n".join(lines)  # a quiet demo: the QA table, not the logs
+    assert "Traceback" not in printed.out + printed.err
     row = re.compile(
         r"│ (change|flood \(S1\)|flood \(S2\)|burn)\s+│ published\s+│[^│]+│\s+([0-9.]+)"
     )
@@ -40,7 +44,7 @@ def test_demo_runs_every_product_and_records_its_runs(
 
     monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(products))
     assert run(["runs", "list", "--format", "json"]) == 0
-    runs = json.loads(capsys.readouterr().out)
+    runs = json.loads(capfd.readouterr().out)
     assert sorted(r["flow"] for r in runs) == sorted(
         ["change_detection", "flood_mapping", "flood_mapping", "landslide_mapping", "burn_mapping"]
     )
