@@ -117,17 +117,18 @@ def _graticule(ax: Any, extent: tuple[float, float, float, float], crs: str) -> 
     ring = shapely.box(w, s, e, n).exterior.segmentize((e - w) / 20)
     lon, lat = to_geo.transform(*np.asarray(ring.coords).T)
     lon0, lon1, lat0, lat1 = float(min(lon)), float(max(lon)), float(min(lat)), float(max(lat))
-    step = _nice_step(max(lon1 - lon0, lat1 - lat0), 4)
+    # a step per axis: a long narrow map would otherwise crowd one axis with labels
+    lon_step, lat_step = _nice_step(lon1 - lon0, 4), _nice_step(lat1 - lat0, 4)
     xticks: list[tuple[float, str]] = []
-    for value in np.arange(math.ceil(lon0 / step) * step, lon1, step):
+    for value in np.arange(math.ceil(lon0 / lon_step) * lon_step, lon1, lon_step):
         xs, ys = to_map.transform(np.full(50, value), np.linspace(lat0, lat1, 50))
         ax.plot(xs, ys, color="#000000", alpha=0.18, linewidth=0.6, zorder=3)
-        xticks.append((float(np.interp(s, ys, xs)), _degrees(value, step, "E", "W")))
+        xticks.append((float(np.interp(s, ys, xs)), _degrees(value, lon_step, "E", "W")))
     yticks: list[tuple[float, str]] = []
-    for value in np.arange(math.ceil(lat0 / step) * step, lat1, step):
+    for value in np.arange(math.ceil(lat0 / lat_step) * lat_step, lat1, lat_step):
         xs, ys = to_map.transform(np.linspace(lon0, lon1, 50), np.full(50, value))
         ax.plot(xs, ys, color="#000000", alpha=0.18, linewidth=0.6, zorder=3)
-        yticks.append((float(np.interp(w, xs, ys)), _degrees(value, step, "N", "S")))
+        yticks.append((float(np.interp(w, xs, ys)), _degrees(value, lat_step, "N", "S")))
     xticks = [(x, t) for x, t in xticks if w <= x <= e]
     yticks = [(y, t) for y, t in yticks if s <= y <= n]
     ax.set_xticks([x for x, _ in xticks], [t for _, t in xticks])
