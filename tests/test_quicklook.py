@@ -53,8 +53,12 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _colour_at(img: np.ndarray, layout: QuicklookLayout, x: float, y: float) -> tuple[int, ...]:
+    """The commonest colour of the 9 x 9 pixels around a map point (a faint graticule line
+    may cross the point itself)."""
     row, col = layout.pixel(x, y)
-    return tuple(int(v) for v in img[row, col])
+    window = img[row - 4 : row + 5, col - 4 : col + 5].reshape(-1, 3)
+    colours, counts = np.unique(window, axis=0, return_counts=True)
+    return tuple(int(v) for v in colours[counts.argmax()])
 
 
 def test_no_data_and_outside_differ_and_match_the_legend(tmp_path: Path) -> None:
