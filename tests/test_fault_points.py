@@ -8,8 +8,9 @@ resume`` of the killed run, must end with exactly one published product, registe
 attached to the solution; no folder at a final path that the catalog does not list; no
 staging left; no registration pending; ``catalog validate`` finding no disagreement.
 
-The runs share one loopback Prefect server and cover a 2.3 × 2.2 km AOI around the planted
-solar farm, so that a run takes seconds.
+The runs use the session's Prefect server (the killed one from its subprocess, the others
+in this process) and cover a 2.3 × 2.2 km AOI around the planted solar farm, so that a run
+takes seconds.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.prefect_server import prefect_env, running_prefect_server
+from tests.support.prefect_server import prefect_env
 from yamasat.catalogs.registry import Registry, add_solution
 from yamasat.catalogs.registry.consistency import final_folders
 from yamasat.catalogs.registry.evidence import catalog_items
@@ -39,10 +40,13 @@ AOI = "132.02,33.935,132.045,33.955"
 SOLUTION = "hikari-solar"
 
 
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_prefect_server(tmp_path_factory.mktemp("prefect-faults")) as api:
-        yield api
+@pytest.fixture
+def prefect_api(prefect_harness: None) -> str:
+    """The session's Prefect server (shared with the other flow tests), for the CLI
+    subprocesses as for the runs made in this process."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value())
 
 
 def _env(tmp_path: Path, api: str, registry_url: str | None) -> dict[str, str]:
@@ -63,19 +67,20 @@ def _cli(args: list[str], env: dict[str, str], fault: str | None = None) -> tupl
 
 
 @pytest.fixture
-def validate(
+def here(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[[Path, dict[str, str]], tuple[int, str]]:
-    """``yamasat catalog validate --out OUT`` in this process (seconds saved per call)."""
+) -> Callable[[list[str], dict[str, str]], tuple[int, str]]:
+    """The CLI in this process with the YAMASAT_* variables of ``env`` (no interpreter to
+    start, no imports to repeat: seconds saved per call); the fault point is never armed."""
     from yamasat.flows.cli import run
 
-    def go(out: Path, env: dict[str, str]) -> tuple[int, str]:
+    def go(args: list[str], env: dict[str, str]) -> tuple[int, str]:
         for key in [k for k in os.environ if k.startswith("YAMASAT_")]:
             monkeypatch.delenv(key)
         for key, value in env.items():
             if key.startswith("YAMASAT_"):
                 monkeypatch.setenv(key, value)
-        code = run(["catalog", "validate", "--out", str(out)])
+        code = run(args)
         captured = capsys.readouterr()
         return code, " ".join((captured.out + captured.err).split())
 
@@ -99,7 +104,7 @@ def _add_solution(url: str) -> None:
 
 
 def _assert_one_consistent_product(
-    out: Path, url: str, env: dict[str, str], validate: Callable[..., tuple[int, str]]
+    out: Path, url: str, env: dict[str, str], here: Callable[..., tuple[int, str]]
 ) -> None:
     with Registry.open(url) as reg:
         products = reg.products()
@@ -113,7 +118,7 @@ def _assert_one_consistent_product(
     assert not staging.exists() or not list(staging.iterdir()), "staging left behind"
     assert not pending_registrations(out)
     assert any(entry.id in r.products for r in records if r.state == "completed")
-    code, text = validate(out, env)
+    code, text = here(["catalog", "validate", "--out", str(out)], env)
     assert code == 0 and "0 disagreement(s)" in text, text
 
 
@@ -131,34 +136,34 @@ def _killed(sample_root: Path, tmp_path: Path, api: str, fault: str,
 
 
 def test_killed_while_writing_a_cog_then_run_again(
-    prefect_api: str, sample_root: Path, tmp_path: Path, validate: Callable[..., tuple[int, str]]
+    prefect_api: str, sample_root: Path, tmp_path: Path, here: Callable[..., tuple[int, str]]
 ) -> None:
     out, url, env = _killed(sample_root, tmp_path, prefect_api, "cog_write")
     assert not list(out.glob("change/*")), "a file at a final path after a kill mid-write"
     assert list((out / ".staging").iterdir()), "the kill left no partial staging to clean"
-    code, text = _cli(_run_args(sample_root, out), env)
+    code, text = here(_run_args(sample_root, out), env)
     assert code == 0 and "attached to hikari-solar" in text, text
-    _assert_one_consistent_product(out, url, env, validate)
+    _assert_one_consistent_product(out, url, env, here)
 
 
 def test_killed_after_the_move_then_resumed(
-    prefect_api: str, sample_root: Path, tmp_path: Path, validate: Callable[..., tuple[int, str]]
+    prefect_api: str, sample_root: Path, tmp_path: Path, here: Callable[..., tuple[int, str]]
 ) -> None:
     out, url, env = _killed(sample_root, tmp_path, prefect_api, "after_move")
     (folder,) = out.glob("change/*")  # moved into place, the catalog not written
     assert not (out / "catalog.json").exists() and not list(folder.glob("*.json"))
-    code, text = validate(out, env)
+    code, text = here(["catalog", "validate", "--out", str(out)], env)
     assert code == 1 and "orphan_folder" in text, text
     with Registry.open(url) as reg:
         (killed,) = run_records(reg, limit=5)
     assert killed.state == "running" and killed.lost
-    code, text = _cli(["runs", "resume", killed.id, "--out", str(out)], env)
+    code, text = here(["runs", "resume", killed.id, "--out", str(out)], env)
     assert code == 0 and "published" in text, text
-    _assert_one_consistent_product(out, url, env, validate)
+    _assert_one_consistent_product(out, url, env, here)
 
 
 def test_killed_in_the_registry_commit_on_postgresql_then_run_again(
-    prefect_api: str, sample_root: Path, tmp_path: Path, validate: Callable[..., tuple[int, str]]
+    prefect_api: str, sample_root: Path, tmp_path: Path, here: Callable[..., tuple[int, str]]
 ) -> None:
     from tests.support.postgres import postgres_server
 
@@ -170,8 +175,8 @@ def test_killed_in_the_registry_commit_on_postgresql_then_run_again(
     assert len(killed.products) == 1, "the run published a product and must name it"
     (pending,) = pending_registrations(out)
     assert pending.product_id == killed.products[0] and pending.solution == SOLUTION
-    code, text = validate(out, env)
+    code, text = here(["catalog", "validate", "--out", str(out)], env)
     assert code == 1 and "pending" in text and "not_registered" in text, text
-    code, text = _cli(_run_args(sample_root, out), env)
+    code, text = here(_run_args(sample_root, out), env)
     assert code == 0 and "already published" in text, text
-    _assert_one_consistent_product(out, url, env, validate)
+    _assert_one_consistent_product(out, url, env, here)
