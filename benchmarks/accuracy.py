@@ -4,8 +4,9 @@ For each evaluation seed it builds a *varied* sample world (``build_sample(..., 
 clouds, shadows, haze, speckle, relief, illumination, phenology, irrigation timing, flood
 and landslide sizes drawn from the documented ranges of
 ``yamasat.catalogs.sample.RANGES``) over a small AOI, runs the demo's product runs on it
-(``flows/demo.py`` ``DEMO_RUNS``: change, flood S1, flood S2, landslide, burn) and scores
-each product against the planted truth with the demo's own truth and scores. It prints:
+(``flows/demo.py`` ``DEMO_RUNS``: change, flood S1, flood S2, landslide, burn; and the fused
+flood, :data:`FUSED_FLOOD_RUN`) and scores each product against the planted truth with the
+demo's own truth and scores. It prints:
 
 - per product: min / median / max of CSI, precision and recall over the worlds;
 - landslide object recall for scars ≥ 0.5 ha, among all scars and among observed ones;
@@ -53,6 +54,20 @@ MIN_VALID_FRACTION = 0.05
 most products of a cloudy world unmade: the sample has one Sentinel-2 date per period)."""
 OBJECT_MIN_PIXELS = 50
 """Scars of at least 0.5 ha (50 pixels of 10 m) count for object recall."""
+FUSED_FLOOD_RUN = (
+    "flood (fused)",
+    "flood_mapping",
+    {"before": "2025-06-20/2025-06-30", "after": "2025-07-01/2025-07-10", "sensor": "fused"},
+    "",
+)
+"""The fused flood over the S1 flood's periods (S1 06-24 → 07-06, S2 06-29 → 07-09), scored
+against the flood's peak extent (the union over the after period holds the peak)."""
+
+
+def _runs() -> tuple[tuple[str, str, dict[str, str], str], ...]:
+    from yamasat.flows.demo import DEMO_RUNS
+
+    return (*DEMO_RUNS, FUSED_FLOOD_RUN)
 
 
 def _product_array(result: dict[str, Any]) -> np.ndarray:
@@ -97,7 +112,15 @@ def _score_run(
     before, after = parse_period(params["before"]), parse_period(params["after"])
     product = _product_array(result)
     truth = np.asarray(
-        demo_truth(world, geobox, name, before, after, result["kind"], manifest.s2_dates)
+        demo_truth(
+            world,
+            geobox,
+            "flood (S1)" if name == FUSED_FLOOD_RUN[0] else name,  # the peak extent
+            before,
+            after,
+            result["kind"],
+            manifest.s2_dates,
+        )
     ).astype(bool)
     c = confusion(product, truth)
     seen = product != 255
@@ -127,7 +150,6 @@ def run_world(seed: int, work: Path, settings: Any, only: set[str] | None = None
     """Build world ``seed`` under ``work``, run every demo product (or those named in
     ``only``) on it and score them."""
     from yamasat.catalogs.sample import SampleManifest, World, build_sample
-    from yamasat.flows.demo import DEMO_RUNS
     from yamasat.flows.deployments import load_flow
     from yamasat.processing.grid import project_geobox
 
@@ -142,7 +164,7 @@ def run_world(seed: int, work: Path, settings: Any, only: set[str] | None = None
     )
     bbox_text = ",".join(f"{v:g}" for v in manifest.bbox)
     products: dict[str, Any] = {}
-    for name, flow_name, params, _floor in DEMO_RUNS:
+    for name, flow_name, params, _floor in _runs():
         if only is not None and name not in only:
             continue
         try:
@@ -181,8 +203,6 @@ def _stats(values: list[float]) -> str:
 
 
 def _summary_lines(worlds: list[dict[str, Any]]) -> list[str]:
-    from yamasat.flows.demo import DEMO_RUNS
-
     seeds = ", ".join(str(w["seed"]) for w in worlds)
     lines = [
         f"accuracy over {len(worlds)} varied worlds (seeds {seeds}), scored on observed pixels;",
@@ -191,8 +211,10 @@ def _summary_lines(worlds: list[dict[str, Any]]) -> list[str]:
         f"{'product':<11} {'ok':>5} {'cov':>5}  {'CSI min   med    max':<21}  "
         f"{'precision min med max':<21}  {'recall min  med    max':<21}",
     ]
-    for name, *_ in DEMO_RUNS:
-        rows = [w["products"].get(name, {}) for w in worlds]
+    for name, *_ in _runs():
+        rows = [w["products"][name] for w in worlds if name in w["products"]]
+        if not rows:
+            continue
         ok = [r for r in rows if r.get("outcome") == "published"]
         cov = statistics.median([r["valid_fraction"] for r in ok]) if ok else float("nan")
         lines.append(
@@ -223,10 +245,8 @@ def _object_lines(worlds: list[dict[str, Any]]) -> list[str]:
 
 
 def _cause_lines(worlds: list[dict[str, Any]]) -> list[str]:
-    from yamasat.flows.demo import DEMO_RUNS
-
     lines = ["", "errors by cause, pixels summed over the worlds (share of the product's FP / FN)"]
-    for name, *_ in DEMO_RUNS:
+    for name, *_ in _runs():
         fp: Counter[str] = Counter()
         fn: Counter[str] = Counter()
         for w in worlds:

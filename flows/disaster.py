@@ -15,7 +15,7 @@ from prefect import flow
 from ..errors import ParameterError
 from .flow_factory import product_flow, with_run_options
 from .product_run import run_product
-from .recipes import BURN, FLOOD_S1, FLOOD_S2, LANDSLIDE
+from .recipes import BURN, FLOOD_FUSED, FLOOD_S1, FLOOD_S2, LANDSLIDE
 from .tracking import RunContext, tracked
 
 __all__ = ["burn_mapping", "flood_mapping", "landslide_mapping"]
@@ -32,7 +32,9 @@ def flood_mapping(
     terrain: bool | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period.
+    """Flood extent (and likelihood, for SAR) between a pre-event and a post-event period,
+    from ``sensor`` ``s1`` (Sentinel-1), ``s2`` (Sentinel-2) or ``fused`` (every acquisition
+    of both after the event, a product of its own).
     ``terrain=False`` makes it without the steep-terrain exclusion (no DEM read): a product
     of its own, never the full one; without it, a source with no DEM fails the run. ``None``
     (the default): as ``analytics.flood.terrain`` says (true unless configured off)."""
@@ -40,13 +42,14 @@ def flood_mapping(
         aoi=aoi, before=before, after=after, sensor=sensor, **options, resume_of=resume_of,
         terrain=terrain,
     )  # fmt: skip
-    if sensor not in ("s1", "s2"):
+    recipes = {"s1": FLOOD_S1, "s2": FLOOD_S2, "fused": FLOOD_FUSED}
+    if sensor not in recipes:
         bad = ParameterError(
-            f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR) or s2 (Sentinel-2)"
+            f"unknown sensor {sensor!r}; use s1 (Sentinel-1 SAR), s2 (Sentinel-2) or fused (both)"
         )
         out = options["out"]
         return cast(dict[str, Any], tracked("flood_mapping", params, _raise(bad), output_root=out))
-    return run_product(FLOOD_S1 if sensor == "s1" else FLOOD_S2, params)
+    return run_product(recipes[sensor], params)
 
 
 landslide_mapping = product_flow(

@@ -143,6 +143,11 @@ class Recipe(ABC, Generic[P]):
         """The bands searched for with ``params``."""
         return self.bands
 
+    def searches(self, params: P) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(family, bands) of every search of each period: the recipe's ``family`` with its
+        :meth:`search_bands`, unless a product reads several families (the fused flood)."""
+        return ((self.family, self.search_bands(params)),)
+
     def lock_variant(self, params: P) -> str:
         """The variant part of the product's lock."""
         return self.variant
@@ -329,10 +334,11 @@ def analyse_task(
         reading(read_policy(href_policy(prep.settings, prep.sources))),
         _redacted_failures(),
     ):
+        families = [f for f, _ in recipe.searches(params)]
         signed = [
             signed_for_reading(
-                items,
-                needs_signing=needs_signing(prep, recipe.family, items),
+                items,  # signing leaves hrefs outside Azure Blob Storage as they are
+                needs_signing=any(needs_signing(prep, f, items) for f in families),
                 policy=network_policy(prep.settings),
             )
             for items in (before_items, after_items)
@@ -435,9 +441,11 @@ def run_product(recipe: Recipe[Any], params: dict[str, Any]) -> dict[str, Any]:
             family_sources=params.get("family_sources"),
         )
         product = recipe.choose(recipe.params(ctx.settings), params)
-        bands = recipe.search_bands(product)
-        b = search_task(prep, "before", recipe.family, bands, ctx.checkpoints)
-        a = search_task(prep, "after", recipe.family, bands, ctx.checkpoints)
+        b: list[dict[str, Any]] = []
+        a: list[dict[str, Any]] = []
+        for family, bands in recipe.searches(product):
+            b += search_task(prep, "before", family, bands, ctx.checkpoints)
+            a += search_task(prep, "after", family, bands, ctx.checkpoints)
         outcome = analyse_task.with_options(name=f"analyse-{recipe.kind}")(
             prep, recipe, product, b, a, params["force"], ctx.checkpoints
         )

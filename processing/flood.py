@@ -23,6 +23,13 @@ computed: no well-kept Python library provides it for this pipeline yet.
 
 Optical recipe: MNDWI (Xu 2006) water after the event and not water in a same-season
 reference, clouds masked; irrigated paddies that are water in the reference are not flood.
+MNDWI needs SWIR 1.6 µm, which Sentinel-2 samples at 20 m: resampled to 10 m it blurs every
+water edge over about two pixels. Where NIR is given, the edges are redrawn at 10 m: within
+``edge_px`` of an MNDWI water edge the pixel's NIR reflectance decides against the local water
+and land (:func:`water_edges_at_10m`) — the 10 m bands carry the spatial detail of the 20 m
+SWIR, as in Du et al. (2016, "Water bodies' mapping from
+Sentinel-2 imagery with modified normalized difference water index at 10-m spatial
+resolution produced by sharpening the SWIR band", Remote Sensing 8(4):354).
 """
 
 from __future__ import annotations
@@ -33,8 +40,11 @@ import numpy as np
 import xarray as xr
 from skimage.filters import threshold_otsu
 
+from .blocks import map_planes
+from .masks import dilate_mask
+from .objects import minimum_mapping_unit
 from .product_codes import NODATA
-from .sar import S1_IW_GRDH_ENL
+from .sar import S1_IW_GRDH_ENL, window_sum
 from .threshold import sample_valid
 
 __all__ = [
@@ -43,8 +53,11 @@ __all__ = [
     "SarThresholds",
     "bimodal_threshold",
     "encode",
+    "minimum_mapping_unit_observed",
     "optical_flood",
+    "rise_threshold",
     "sar_flood",
+    "water_edges_at_10m",
 ]
 
 
@@ -95,14 +108,16 @@ def bimodal_threshold(
     fallback: float,
     plausible: tuple[float, float] = (-26.0, -12.0),
     min_separability: float = 0.5,
+    min_pixels: int = 1000,
 ) -> tuple[float, bool]:
     """Otsu threshold of a dB image when its histogram is bimodal, else ``fallback``.
 
     Bimodality is judged by Otsu's separability η = σ²_between / σ²_total (Otsu 1979) and by
-    the threshold falling in the ``plausible`` range for open water. Returns (value, used_otsu).
+    the threshold falling in the ``plausible`` range for open water; fewer than ``min_pixels``
+    sampled values give the fallback. Returns (value, used_otsu).
     """
     v = sample_valid(values_db)
-    if v.size < 1000:
+    if v.size < min_pixels:
         return fallback, False
     t = float(threshold_otsu(v))
     lo, hi = v[v < t], v[v >= t]
@@ -127,7 +142,8 @@ def sar_flood(
     slope: xr.DataArray | None = None,
 ) -> dict[str, xr.DataArray]:
     """Lazy SAR flood layers: ``likelihood`` (uint8 0–100, 255 no data), ``flood`` (bool),
-    ``reference_water`` (bool), ``excluded`` (bool), ``valid`` (bool).
+    ``votes`` (uint8 0–3, 0 where excluded), ``reference_water`` (bool), ``excluded`` (bool),
+    ``valid`` (bool).
 
     Inputs are speckle-filtered backscatter in dB on one grid, NaN where not observed.
     """
@@ -146,10 +162,61 @@ def sar_flood(
     return {
         "likelihood": likelihood,
         "flood": flood,
+        "votes": xr.where(excluded, np.uint8(0), votes).astype("uint8"),
         "reference_water": reference_water & valid,
         "excluded": excluded,
         "valid": valid,
     }
+
+
+def _box_sum(a: xr.DataArray, radius: int) -> xr.DataArray:
+    """Sum over the square window of side 2·radius + 1 (chunk-independent: direct sums)."""
+    data = map_planes(
+        a.data.astype("float64"), window_sum, halo=radius, dtype="float64", boundary=0.0,
+        size=2 * radius + 1,
+    )  # fmt: skip
+    return a.copy(data=data)
+
+
+def water_edges_at_10m(
+    coarse_water: xr.DataArray,
+    nir: xr.DataArray,
+    fine_water: xr.DataArray,
+    *,
+    edge_px: int = 2,
+) -> xr.DataArray:
+    """Water from a map with blurred edges (MNDWI, 20 m SWIR) with its edges redrawn at 10 m
+    from NIR reflectance (Du et al. 2016, see the module): ``coarse_water`` more than
+    ``edge_px`` pixels from its edges stays water, pixels farther than that outside stay dry,
+    and between them a pixel is water when its NIR is nearer the local water than the local
+    land: below the midpoint of the mean NIR of the water core and of the dry land within
+    ``edge_px + 3`` pixels. Reflectance mixes linearly, so the midpoint is a water fraction of
+    one half (normalised indices such as NDWI are not linear in the fraction: a half-water
+    pixel next to vegetation has NDWI near −0.5). Without both kinds nearby (a channel too
+    narrow for a water core) ``fine_water`` (NDWI water, McFeeters 1996) decides.
+    Chunk-independent (square windows with a halo)."""
+    core = ~dilate_mask(~coarse_water, edge_px)
+    near = dilate_mask(coarse_water, edge_px)
+    seen = nir.notnull()
+    wet, dry = core & seen, ~near & seen
+    radius = edge_px + 3
+    nir0 = nir.fillna(0.0)
+    wet_n, dry_n = _box_sum(wet, radius), _box_sum(dry, radius)
+    wet_mean = _box_sum(nir0.where(wet, 0.0), radius) / wet_n.where(wet_n > 0)
+    dry_mean = _box_sum(nir0.where(dry, 0.0), radius) / dry_n.where(dry_n > 0)
+    cut = (wet_mean + dry_mean) / 2
+    edge = near & ~core
+    redrawn = xr.where(cut.notnull() & seen, nir < cut, fine_water)
+    return core | (edge & redrawn)
+
+
+def minimum_mapping_unit_observed(
+    flag: xr.DataArray, valid: xr.DataArray, min_pixels: int
+) -> xr.DataArray:
+    """:func:`minimum_mapping_unit` that does not cut what a cloud cut: a flagged region is
+    kept when, with the unobserved pixels it touches, it reaches ``min_pixels`` (the rest of
+    it may lie under the cloud); isolated small regions in clear sky are dropped."""
+    return minimum_mapping_unit(flag | ~valid, min_pixels) & flag
 
 
 def optical_flood(
@@ -160,6 +227,9 @@ def optical_flood(
     reference_threshold: float | None = None,
     slope: xr.DataArray | None = None,
     max_slope_deg: float = 5.0,
+    nir: tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray, float] | None = None,
+    edge_px: int = 2,
+    rise: float | None = None,
 ) -> dict[str, xr.DataArray]:
     """Lazy optical flood layers: ``flood`` (bool), ``water_after`` (bool, the naive map),
     ``reference_water`` (bool), ``valid`` (bool: observed after the event, and in the reference
@@ -167,15 +237,38 @@ def optical_flood(
 
     Flood = water after (MNDWI > ``threshold``) and not water in the reference composite
     (MNDWI > ``reference_threshold``, default the same). Water in the reference — rivers,
-    ponds, and paddies irrigated in the same season — is never flood.
+    ponds, and paddies irrigated in the same season — is never flood. With ``nir`` =
+    (10 m NIR reflectance after, of the reference, NDWI after, of the reference, the NDWI
+    water threshold) both water maps get their edges redrawn at 10 m
+    (:func:`water_edges_at_10m`, within ``edge_px``). With ``rise``, water after the event
+    whose MNDWI rose by more than ``rise`` over the reference is flood even where the reference
+    counted as water: a paddy with a little standing water before (MNDWI near the threshold)
+    under open flood water after, unless the reference NDWI saw open water at 10 m (a channel
+    whose 20 m MNDWI is blurred); ``rise`` comes from :func:`rise_threshold`.
     """
     ref_t = threshold if reference_threshold is None else reference_threshold
     seen_after = mndwi_after.notnull()
     water_after = (mndwi_after > threshold) & seen_after
     reference_water = (mndwi_reference > ref_t) & mndwi_reference.notnull()
-    # dry after the event is "not flood" whatever the reference; water after needs a reference
-    valid = seen_after & (mndwi_reference.notnull() | ~water_after)
-    flood = water_after & ~reference_water & valid
+    if nir is not None:
+        n_aft, n_ref, w_aft, w_ref, w_t = nir
+        water_after = water_edges_at_10m(water_after, n_aft, w_aft > w_t, edge_px=edge_px)
+        water_after = water_after & seen_after
+        reference_water = water_edges_at_10m(reference_water, n_ref, w_ref > w_t, edge_px=edge_px)
+        reference_water = reference_water & mndwi_reference.notnull()
+    # dry after the event is "not flood" whatever the reference; water after needs a reference,
+    # and so does the dry edge (``edge_px``) of such water: where that edge lies is uncertain
+    unknown = water_after & mndwi_reference.isnull()
+    if nir is not None:
+        unknown = dilate_mask(unknown, edge_px)
+    valid = seen_after & ~unknown
+    new_water = ~reference_water
+    if rise is not None:
+        rose = (mndwi_after - mndwi_reference) > rise
+        if nir is not None:  # open water at 10 m in the reference (a channel) stays water
+            rose = rose & ~(nir[3] > nir[4])
+        new_water = new_water | rose
+    flood = water_after & new_water & valid
     if slope is not None:
         flood = flood & ~(slope > max_slope_deg)
     return {
@@ -184,6 +277,21 @@ def optical_flood(
         "reference_water": reference_water,
         "valid": valid,
     }
+
+
+def rise_threshold(
+    mndwi_after: xr.DataArray, mndwi_reference: xr.DataArray, both_water: xr.DataArray
+) -> float | None:
+    """The rise of MNDWI that separates new open water from water already there, among the
+    pixels that are water both after the event and in the reference (``both_water``), or None
+    when those rises are not bimodal (no flood over wet ground): Otsu (1979) on the difference
+    image, the unsupervised change threshold of Bruzzone & Prieto (2000, "Automatic analysis
+    of the difference image for unsupervised change detection", IEEE TGRS 38(3)), judged
+    bimodal as in :func:`bimodal_threshold` and plausible between 0.2 and 1.2 (a rise smaller
+    than the water/land contrast of MNDWI is not a new water body)."""
+    rise = (mndwi_after - mndwi_reference).where(both_water)
+    t, from_otsu = bimodal_threshold(rise, fallback=0.0, plausible=(0.2, 1.2), min_pixels=100)
+    return t if from_otsu else None
 
 
 def encode(flag: xr.DataArray, valid: xr.DataArray) -> xr.DataArray:

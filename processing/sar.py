@@ -9,7 +9,7 @@ from scipy import ndimage
 from ..errors import YamasatError
 from .blocks import map_planes
 
-__all__ = ["S1_IW_GRDH_ENL", "lee_filter", "to_db"]
+__all__ = ["S1_IW_GRDH_ENL", "lee_filter", "to_db", "window_sum"]
 
 S1_IW_GRDH_ENL = 4.4
 """Equivalent number of looks of Sentinel-1 IW GRD high resolution (ESA, Sentinel-1 Product
@@ -24,7 +24,7 @@ def to_db(linear: xr.DataArray) -> xr.DataArray:
     return out
 
 
-def _window_sum(a: np.ndarray, size: int) -> np.ndarray:
+def window_sum(a: np.ndarray, size: int) -> np.ndarray:
     """Sum over the ``size``×``size`` window of each pixel, zeros outside the plane.
 
     Direct (not running) sums: each output depends only on the values in its window, so a
@@ -38,10 +38,10 @@ def _window_sum(a: np.ndarray, size: int) -> np.ndarray:
 def _lee_block(img: np.ndarray, size: int, noise_cv2: float) -> np.ndarray:
     valid = np.isfinite(img) & (img >= 0)
     x = np.where(valid, img, 0).astype("float64")
-    n = _window_sum(valid.astype("float64"), size)
+    n = window_sum(valid.astype("float64"), size)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = _window_sum(x, size) / n
-        var = np.maximum(_window_sum(x * x, size) / n - mean * mean, 0.0)
+        mean = window_sum(x, size) / n
+        var = np.maximum(window_sum(x * x, size) / n - mean * mean, 0.0)
         # Lee (1981): k = 1 − C²ᵤ/C²ᵢ with C²ᵢ = var/mean², clipped to [0, 1]
         gain = np.clip(1.0 - noise_cv2 * mean * mean / var, 0.0, 1.0)
     gain[~(var > 0)] = 0.0

@@ -10,7 +10,7 @@ import xarray as xr
 
 from .product_codes import NODATA
 
-__all__ = ["class_counts", "zonal_class_counts", "zonal_counts_from_cog"]
+__all__ = ["class_counts", "value_counts", "zonal_class_counts", "zonal_counts_from_cog"]
 
 
 def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:
@@ -30,6 +30,22 @@ def class_counts(path: Path, *, block: int = 2048) -> tuple[int, int, int]:
                     np.count_nonzero(data == NODATA),
                 ]
     return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def value_counts(path: Path, *, block: int = 2048) -> dict[int, int]:
+    """How many pixels of a single-band integer COG hold each value, read block by block."""
+    import rasterio
+    from rasterio.windows import Window
+
+    counts: dict[int, int] = {}
+    with rasterio.open(path) as src:
+        for row in range(0, src.height, block):
+            for col in range(0, src.width, block):
+                win = Window(col, row, min(block, src.width - col), min(block, src.height - row))
+                values, n = np.unique(src.read(1, window=win), return_counts=True)
+                for v, k in zip(values.tolist(), n.tolist(), strict=True):
+                    counts[int(v)] = counts.get(int(v), 0) + int(k)
+    return counts
 
 
 def zonal_class_counts(

@@ -168,7 +168,9 @@ def flood_mapping(
     aoi: str, before: str, after: str, *, sensor: str = "s1", source: str = "sample",
     **options: Any,
 ) -> Product:  # fmt: skip
-    """Flood extent from Sentinel-1 (``sensor="s1"``) or Sentinel-2 (``"s2"``)."""
+    """Flood extent from Sentinel-1 (``sensor="s1"``), Sentinel-2 (``"s2"``) or both
+    (``"fused"``: every acquisition after the event; assets ``flood``, ``likelihood`` and
+    ``sensor``, which says which sensor decided each pixel)."""
     return _run("flood_mapping", dict(aoi=aoi, before=before, after=after, sensor=sensor,
                                       source=source, **options))  # fmt: skip
 

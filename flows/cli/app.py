@@ -17,6 +17,7 @@ from ..signals import interrupted_by, signal_name
 from .catalog_commands import catalog_app
 from .inputs_commands import aoi_show, boundaries_app, config_app, sample_app, search
 from .product_commands import demo, run_app
+from .rain_commands import rainfall
 from .runs_commands import runs_app
 from .serve_commands import deployments_app, serve
 from .solutions_commands import solutions_app
@@ -45,6 +46,7 @@ app.command("aoi")(aoi_show)
 app.command("search")(search)
 app.command("demo")(demo)
 app.command("web")(web)
+app.command("rainfall")(rainfall)
 
 
 def _print_version(value: bool) -> None:
@@ -88,11 +90,11 @@ def run(argv: list[str] | None = None) -> int:
     except YamasatError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         return e.exit_code
-    except BaseException as e:  # a stop signal (flows/signals.py): 128 + its number
-        signum = interrupted_by(e)
     except OSError as e:  # no space, no permission: the system's refusal, not a bug
         err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         return EXIT_SYSTEM
+    except BaseException as e:  # a stop signal (flows/signals.py): 128 + its number
+        signum = interrupted_by(e)
         if signum is None:
             raise
         err_console.print(f"[yellow]interrupted[/] ({signal_name(signum)})")

@@ -172,13 +172,17 @@ _add_run_command(
     "flood",
     "flood_mapping",
     "flood mapping ({sensor})",
-    "Flood extent (S1: three detectors by vote with a 0–100 likelihood; S2: MNDWI).",
+    "Flood extent (S1: three detectors by vote with a 0–100 likelihood; S2: MNDWI; fused: "
+    "every S1 and S2 acquisition after the event, with the sensor that decided each pixel).",
     inspect.Parameter(
         "sensor",
         _OPTION,
         default="s1",
         annotation=Annotated[
-            str, typer.Option(help="s1 (Sentinel-1 SAR, default) or s2 (optical).")
+            str,
+            typer.Option(
+                help="s1 (Sentinel-1 SAR, default), s2 (optical) or fused (both sensors)."
+            ),
         ],
     ),
     inspect.Parameter(

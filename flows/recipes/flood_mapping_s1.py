@@ -36,7 +36,7 @@ from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
 from .inputs import chosen_terrain, flood_slope, terrain_record
 
-__all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair"]
+__all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair", "s1_orbit", "s1_pairs", "sar_db"]
 
 _U8 = CogSpec(nodata=NODATA, dtype="uint8")
 
@@ -49,7 +49,8 @@ class SarFloodRun(SarFloodParams):
     """exclude steep terrain (slope from the DEM); off only when asked (``--no-terrain``)"""
 
 
-def _orbit(it: pystac.Item) -> tuple[Any, Any]:
+def s1_orbit(it: pystac.Item) -> tuple[Any, Any]:
+    """(relative orbit, pass) of a Sentinel-1 item."""
     return (it.properties.get("sat:relative_orbit"), it.properties.get("sat:orbit_state"))
 
 
@@ -60,7 +61,7 @@ def pick_s1_pair(
 
     Raises :class:`SourceError` naming the orbits found when no such pair exists.
     """
-    key = _orbit
+    key = s1_orbit
     common = {key(i) for i in before} & {key(i) for i in after}
     if not common:
         raise SourceError(
@@ -83,9 +84,33 @@ def pick_s1_pair(
     return pre, post, orbit
 
 
-def _sar_db(
+def s1_pairs(
+    before: list[pystac.Item], after: list[pystac.Item]
+) -> list[tuple[list[pystac.Item], list[pystac.Item]]]:
+    """Every post-event acquisition (orbit and pass, day) of ``after`` with the latest
+    acquisition of ``before`` on the same orbit and pass, in time order; acquisitions with no
+    such reference are left out."""
+    pairs = []
+    for orbit, day in sorted(
+        {(s1_orbit(i), i.datetime.date()) for i in after if i.datetime},
+        key=lambda k: (k[1], str(k[0])),
+    ):
+        refs = [i for i in before if s1_orbit(i) == orbit and i.datetime]
+        if not refs:
+            continue
+        pre_day = max(i.datetime.date() for i in refs if i.datetime)
+        pre = [i for i in refs if i.datetime and i.datetime.date() == pre_day]
+        post = [
+            i for i in after if s1_orbit(i) == orbit and i.datetime and i.datetime.date() == day
+        ]
+        pairs.append((pre, post))
+    return pairs
+
+
+def sar_db(
     items: list[pystac.Item], prep: Prepared, geobox: GeoBox, params: SarFloodParams
 ) -> dict[str, xr.DataArray]:
+    """Lee-filtered VV and VH backscatter in dB of ``items`` (one acquisition) on ``geobox``."""
     fam = layout(prep, "s1", items)
     ds = load_bands(
         items,
@@ -135,8 +160,8 @@ class FloodS1(Recipe[SarFloodRun]):
     def analyse(self, run: Analysis[SarFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         before, after, geobox = run.before, run.after, draft.geobox
-        pre_db = _sar_db(before, prep, geobox, params)
-        post_db = _sar_db(after, prep, geobox, params)
+        pre_db = sar_db(before, prep, geobox, params)
+        post_db = sar_db(after, prep, geobox, params)
         vv_t, vv_otsu = bimodal_threshold(
             post_db["vv"].where(inside), fallback=params.vv_water_fallback_db
         )
@@ -147,7 +172,7 @@ class FloodS1(Recipe[SarFloodRun]):
         draft.qa.update(
             {
                 "sensor": "s1",
-                "orbit": list(_orbit(before[0])),
+                "orbit": list(s1_orbit(before[0])),
                 "pre": before[0].datetime.isoformat() if before[0].datetime else None,
                 "post": after[0].datetime.isoformat() if after[0].datetime else None,
                 "vv_threshold_db": vv_t,

@@ -7,8 +7,8 @@ unknown keys and cannot be changed once built (mappings in them are read-only to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ from .fields import (
     check_threshold,
     read_only,
 )
+from .rainfall import RainfallConfig
 from .redaction import mask_url, masked
 from .section import Section
 
@@ -166,6 +167,24 @@ class ChangeConfig(Section):
         description="which sign of change is detected"
     )
     min_mapping_unit_px: Int = Field(ge=1, description="smallest region kept (sieve), pixels")
+    method: Literal["index", "cva"] = Field(
+        default="index",
+        description="'index': the difference of `index`; 'cva': the change-vector magnitude "
+        "over `cva_bands` (Malila 1980), detected where it increases past the threshold",
+    )
+    cva_bands: list[Literal["blue", "green", "red", "nir", "nir08", "swir16", "swir22"]] = Field(
+        default=["red", "nir", "swir16"], min_length=1, description="bands of the 'cva' method"
+    )
+    otsu_limit: Float | None = Field(
+        default=None,
+        description="an Otsu threshold is never weaker than this (a smaller change is not "
+        "land-cover change); null: no limit",
+    )
+    max_after: Float | None = Field(
+        default=None,
+        description="change only where `index` after is below this (no longer vegetated); "
+        "null: no such gate",
+    )
 
 
 class FloodConfig(Section):
@@ -211,7 +230,18 @@ class LandslideConfig(Section):
     max_post_ndvi: Float = Field(default=0.25, description="NDVI after below this: bare soil")
     min_slope_deg: Float = Field(default=15.0, ge=0, le=90, description="slope at least this")
     max_post_mndwi: Float = Field(default=0.0, description="MNDWI after above this is water")
-    min_mapping_unit_px: Int = Field(default=20, ge=1, description="smallest scar, pixels")
+    min_mapping_unit_px: Int = Field(default=8, ge=1, description="smallest scar, pixels")
+    min_post_bsi: Float = Field(
+        default=0.1, description="BSI after at least this: exposed soil (Rikimaru et al. 2002)"
+    )
+    max_post_ndti: Float = Field(
+        default=0.12, description="NDTI after below this: soil, not slash or residue"
+    )
+    edge_dndvi: Float = Field(
+        default=-0.3, lt=0, description="edge pixels grown from a scar lost this much NDVI"
+    )
+    grow_px: Int = Field(default=2, ge=0, le=10, description="how far a scar grows into its edge")
+    max_area_px: Int = Field(default=1000, ge=1, description="largest scar, pixels")
 
 
 class BurnConfig(Section):
@@ -345,6 +375,12 @@ class OrchestrationConfig(Section):
         description="a run wanting a product another run is making waits this long, then "
         "is refused (reason 'busy')",
     )
+    api_lost_timeout_s: Float = Field(
+        default=30.0,
+        gt=0,
+        description="a run whose Prefect API has not answered for this long fails (reason "
+        "'api_lost', exit status 7) instead of retrying for minutes",
+    )
     work_pool: Text = Field(
         default="yamasat-process", description="process work pool named in prefect.yaml"
     )
@@ -378,6 +414,9 @@ class Settings(Section):
     indicator: IndicatorConfig = Field(description="program indicator")
     orchestration: OrchestrationConfig = Field(
         default_factory=OrchestrationConfig, description="schedules and run coordination"
+    )
+    rainfall: RainfallConfig = Field(
+        default_factory=RainfallConfig, description="daily rainfall and rain events"
     )
 
     @model_validator(mode="after")

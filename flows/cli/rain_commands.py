@@ -1,0 +1,142 @@
+"""``yamasat rainfall``: accumulated rainfall per municipality and day (JAXA GSMaP), as a
+table, CSV or JSON, with a PNG map and bar chart; ``--events`` detects rain events and keeps
+them in the registry. Heavy imports happen inside the command (``--help`` stays light)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .toolkit import (
+    ListFormat,
+    err_console,
+    literal,
+    print_csv,
+    print_json,
+    print_rich,
+    settings_of_invocation,
+)
+
+if TYPE_CHECKING:
+    from ..rain_data import RainfallTable
+
+__all__ = ["rainfall"]
+
+GSMAP_CREDIT = "GSMaP: © JAXA (JAXA Global Rainfall Watch / JAXA Earth API)"
+
+
+def rainfall(
+    aoi: Annotated[str, typer.Option(help="AOI: yamaguchi, a municipality, GeoJSON or W,S,E,N.")],
+    period: Annotated[str, typer.Option(help="Period A/B (ISO dates, GSMaP's UTC days).")],
+    source: Annotated[
+        str | None, typer.Option(help="Rainfall source (default: rainfall.source).")
+    ] = None,
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table, csv or json.")] = (
+        ListFormat.table
+    ),
+    png: Annotated[
+        Path | None,
+        typer.Option(help="PNG map and bar chart (default: <output_root>/rainfall/...png)."),
+    ] = None,
+) -> None:
+    """Accumulated rainfall per municipality and day: max and area-weighted mean of the 1-,
+    2- and 3-day totals. Days are GSMaP's UTC days, 09:00-09:00 JST."""
+    from ...catalogs.extent.aoi import resolve_aoi
+    from ...catalogs.extent.periods import parse_period
+    from ..rain_data import rainfall_table, records
+
+    settings = settings_of_invocation()
+    area = resolve_aoi(aoi, boundaries_path=settings.boundaries.path)
+    table = rainfall_table(settings, aoi=area, period=parse_period(period), source=source)
+    rows = records(table)
+    for warning in table.warnings:
+        err_console.print(f"[yellow]warning:[/] {literal(warning)}")
+    _print(table, rows, fmt)
+    target = png or (
+        settings.storage.output_root / "rainfall" / f"rainfall_{_slug(area.key)}_"
+        f"{table.period.start:%Y%m%d}_{table.period.end:%Y%m%d}.png"
+    )
+    _write_png(table, rows, target, title=f"{area.name_ja} {area.name_en}")
+    err_console.print(f"chart: {literal(target)}")
+
+
+def _slug(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in key)[:60]
+
+
+def _print(table: RainfallTable, rows: list[dict[str, Any]], fmt: ListFormat) -> None:
+    from ..rain_data import COLUMNS
+
+    if fmt is ListFormat.json:
+        print_json(
+            {
+                "period": str(table.period),
+                "day": table.day_note,
+                "units": table.units,
+                "source": table.source,
+                "source_unit": table.source_unit,
+                "missing_days": [d.isoformat() for d in table.missing],
+                "late_days": [d.isoformat() for d in table.late],
+                "warnings": table.warnings,
+                "credit": GSMAP_CREDIT,
+                "rows": rows,
+            }
+        )
+        return
+    if fmt is ListFormat.csv:
+        print_csv(rows, COLUMNS)
+        return
+    out = Table(
+        title=f"rainfall (mm) {table.period} — {table.source}",
+        caption=f"{table.day_note}; totals end on the day; max / area-weighted mean. "
+        + GSMAP_CREDIT,
+    )
+    for col in ("code", "municipality", "day (UTC)", "24h max", "24h mean", "48h max",
+                "48h mean", "72h max", "72h mean", "coverage"):  # fmt: skip
+        out.add_column(col, justify="right" if "h " in col or col == "coverage" else "left")
+    for r in rows:
+        out.add_row(
+            r["code"],
+            literal(f"{r['name_ja']} {r['name_en']}"),
+            r["day"],
+            *(_mm(r[f"{s}_{k}d_mm"]) for k in (1, 2, 3) for s in ("max", "mean")),
+            "" if r["coverage"] is None else f"{r['coverage']:.2f}",
+        )
+    print_rich(out)
+
+
+def _mm(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
+def _write_png(
+    table: RainfallTable, rows: list[dict[str, Any]], target: Path, *, title: str
+) -> None:
+    from ...processing.rainfall_chart import ZoneBar, render_rainfall_png
+
+    best: dict[str, ZoneBar] = {}
+    for r in rows:
+        label = f"{r['name_ja']} {r['name_en']}"
+        old = best.get(r["code"], ZoneBar(label, 0.0, 0.0))
+        best[r["code"]] = ZoneBar(
+            label,
+            max(old.max_1d_mm, r["max_1d_mm"] or 0.0),
+            max(old.max_3d_mm, r["max_3d_mm"] or 0.0),
+        )
+    if table.total is None:
+        return
+    note = f"{table.day_note}. {table.source}. {GSMAP_CREDIT}"
+    if table.missing:
+        note += f". missing/late days: {', '.join(d.isoformat() for d in table.missing)}"
+    data = render_rainfall_png(
+        table.total,
+        table.zones,
+        list(best.values()),
+        title=f"積算雨量 accumulated rainfall — {title} ({table.period})",
+        note=note,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)

@@ -1,0 +1,137 @@
+"""The fused flood: the rules of :func:`fuse_floods` on planted layers (numpy and dask), and
+the product on the sample archive (every S1 and S2 acquisition after the event)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import xarray as xr
+
+from yamasat.catalogs.sample import SampleManifest, World
+from yamasat.flows.prepare import prepare, search_family
+from yamasat.flows.product_run import analyse_product
+from yamasat.flows.recipes import FLOOD_FUSED, FLOOD_S1
+from yamasat.processing.accuracy import confusion
+from yamasat.processing.flood_fusion import (
+    SENSOR_CODES,
+    AcquisitionFlood,
+    fuse_floods,
+    sensor_codes,
+)
+from yamasat.processing.grid import project_geobox
+from yamasat.settings import load_settings
+
+N = 12
+
+
+def _layer(a: np.ndarray, backend: str) -> xr.DataArray:
+    da = xr.DataArray(a, dims=("y", "x"))
+    return da.chunk({"y": 5, "x": 7}) if backend == "dask" else da
+
+
+def _acquisitions(backend: str) -> list[AcquisitionFlood]:
+    """S1 sees a flood in rows 2–7 and (wrongly) the river in row 10; S2 sees the flood
+    receded to rows 2–4, is clouded over columns 0–3, and its reference has the river."""
+    s1_flood = np.zeros((N, N), bool)
+    s1_flood[2:8] = True
+    s1_flood[10] = True
+    s1_votes = np.where(s1_flood, 3, 0).astype("uint8")
+    s1_votes[7] = 2
+    s2_valid = np.ones((N, N), bool)
+    s2_valid[:, :4] = False
+    s2_flood = np.zeros((N, N), bool)
+    s2_flood[2:5] = True
+    s2_ref = np.zeros((N, N), bool)
+    s2_ref[10] = True
+    none = np.zeros((N, N), bool)
+    return [
+        AcquisitionFlood(
+            "s1",
+            _layer(s1_flood, backend),
+            _layer(np.ones((N, N), bool), backend),
+            _layer(s1_votes, backend),
+            3,
+            _layer(none, backend),
+        ),
+        AcquisitionFlood(
+            "s2",
+            _layer(s2_flood & s2_valid, backend),
+            _layer(s2_valid, backend),
+            _layer((s2_flood & s2_valid).astype("uint8"), backend),
+            1,
+            _layer(s2_ref, backend),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_fusion_is_the_union_outside_any_reference_water(backend: str) -> None:
+    layers = fuse_floods(_acquisitions(backend))
+    flood = layers["flood"].values
+    expected = np.zeros((N, N), bool)
+    expected[2:8] = True  # the union: S2's later dry view does not undo S1's flood
+    np.testing.assert_array_equal(flood, expected)  # the river (S2 reference water) is out
+    assert layers["valid"].values.all()
+    like = layers["likelihood"].values
+    assert (like[flood] >= 67).all() and (like[~flood] <= 33).all()
+    # agreeing detectors only: S1 3/3 and S2 1/1 → 100; S1 2/3 alone (S2 dry there) → 67
+    assert like[3, 6] == 100 and like[7, 6] == 67 and like[10, 6] == 0
+    codes = sensor_codes(layers, layers["flood"], layers["valid"]).values
+    assert codes[3, 6] == 15  # flood by both
+    assert codes[3, 1] == 5  # flood by S1, S2 clouded
+    assert codes[6, 6] == 7  # flood by S1, S2 saw it dry (receded)
+    assert codes[0, 6] == 3 and codes[0, 1] == 1
+    assert set(np.unique(codes)) <= set(SENSOR_CODES)
+
+
+def test_fusion_does_not_depend_on_the_backend() -> None:
+    a = fuse_floods(_acquisitions("numpy"))
+    b = fuse_floods(_acquisitions("dask"))
+    for key in a:
+        np.testing.assert_array_equal(a[key].values, b[key].values)
+
+
+FUSED = {"before": "2025-06-20/2025-06-30", "after": "2025-07-01/2025-07-10"}
+"""the S1 flood's periods: S1 06-24 → 07-06, S2 06-29 → 07-09"""
+
+
+def _items(prep: Any, family: str, bands: tuple[str, ...]) -> tuple[list[Any], list[Any]]:
+    return search_family(prep, family, prep.before, bands), search_family(
+        prep, family, prep.after, bands
+    )
+
+
+@pytest.mark.slow
+def test_fused_product_on_the_sample(sample_root: Path, tmp_path: Path) -> None:
+    m = SampleManifest.read(sample_root)
+    prep = prepare(
+        aoi=",".join(f"{v:g}" for v in m.bbox),
+        source=str(sample_root / "catalog.json"),
+        out=tmp_path,
+        settings=load_settings(env={}),
+        **FUSED,
+    )
+    s1 = _items(prep, "s1", ("vv", "vh"))
+    s2 = _items(prep, "s2", ("green", "swir16", "scl"))
+    fused = analyse_product(FLOOD_FUSED, prep, s1[0] + s2[0], s1[1] + s2[1])
+    assert fused.outcome == "published", fused.message
+    assert {"flood", "likelihood", "sensor"} <= set(fused.files)
+    with rasterio.open(fused.files["flood"]["path"]) as src:
+        product = src.read(1)
+    with rasterio.open(fused.files["sensor"]["path"]) as src:
+        codes = src.read(1)
+    truth = World(m.seed, m.bbox).truth(project_geobox(shapely.box(*m.bbox)), "flood")
+    c = confusion(product, truth)
+    assert c.csi >= 0.90, c
+    assert set(np.unique(codes)) <= set(SENSOR_CODES)
+    assert ((codes & 12) > 0)[product == 1].all()  # every flood pixel names its sensor
+    observed = fused.qa["observed_fraction"]
+    assert observed["any"] >= max(observed["s1"], observed["s2"]) > 0
+    assert len(fused.qa["s1_acquisitions"]) == 1 and len(fused.qa["s2_acquisitions"]) == 1
+    s1_only = analyse_product(FLOOD_S1, prep, *s1)
+    assert s1_only.item_id != fused.item_id  # a product of its own
