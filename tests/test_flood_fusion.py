@@ -114,10 +114,11 @@ def test_fused_product_on_the_sample(sample_root: Path, tmp_path: Path) -> None:
         source=str(sample_root / "catalog.json"),
         out=tmp_path,
         settings=load_settings(env={}),
-        **FUSED,
+        before=FUSED["before"],
+        after=FUSED["after"],
     )
     s1 = _items(prep, "s1", ("vv", "vh"))
-    s2 = _items(prep, "s2", ("green", "swir16", "scl"))
+    s2 = _items(prep, "s2", ("green", "swir16", "nir", "scl"))
     fused = analyse_product(FLOOD_FUSED, prep, s1[0] + s2[0], s1[1] + s2[1])
     assert fused.outcome == "published", fused.message
     assert {"flood", "likelihood", "sensor"} <= set(fused.files)
