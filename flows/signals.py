@@ -40,6 +40,7 @@ __all__ = [
     "interrupted_by",
     "noting_stops",
     "publishing",
+    "publishing_in_progress",
     "signal_name",
     "stop_asked",
     "stopping_on_signals",
@@ -88,6 +89,12 @@ class _State:
 
 
 _state = _State()
+
+
+def publishing_in_progress() -> bool:
+    """True while a product is being moved into place (:func:`publishing`): a stop raised
+    from elsewhere (the lost-API watch) waits until it is done."""
+    return _state.holding > 0
 
 
 def stop_asked() -> int | None:

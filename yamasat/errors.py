@@ -25,6 +25,7 @@ __all__ = [
     "NoDataError",
     "OutputExistsError",
     "ParameterError",
+    "PrefectApiLostError",
     "PrefectServerError",
     "RegistryBusyError",
     "RegistryError",
@@ -262,6 +263,15 @@ class PrefectServerError(YamasatError):
     """No Prefect server to serve deployments against, or it does not answer."""
 
     reason = "prefect_server_unavailable"
+
+
+class PrefectApiLostError(YamasatError):
+    """The Prefect API stopped answering during a run, for longer than
+    ``orchestration.api_lost_timeout_s`` (names the API and the wait)."""
+
+    reason = "api_lost"
+    exit_code = 7
+    retryable = False
 
 
 class WebServerError(YamasatError):

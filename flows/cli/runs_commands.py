@@ -194,12 +194,20 @@ def runs_resume(
     print_rich(
         f"resuming {record.flow} run {record.id} ({record.reason}: {literal(record.message or '')})"
     )
+    from ..api_watch import api_url_in_use, watching_api
     from ..local_prefect import run_api
     from ..signals import stopping_on_signals
 
-    # as `yamasat run`: SIGINT/SIGTERM stop it (exit 130/143), and a Prefect server of its
-    # own, out of reach of the signals sent to the process group (flows/local_prefect.py)
-    with stopping_on_signals(), run_api(), prefect_run_settings(settings_of_invocation()):
+    # as `yamasat run`: SIGINT/SIGTERM stop it (exit 130/143), a Prefect server of its own,
+    # out of reach of the signals sent to the process group (flows/local_prefect.py), and a
+    # lost API fails it within orchestration.api_lost_timeout_s (flows/api_watch.py)
+    settings = settings_of_invocation()
+    with (
+        stopping_on_signals(),
+        run_api() as local_api,
+        prefect_run_settings(settings),
+        watching_api(api_url_in_use(local_api), settings.orchestration.api_lost_timeout_s),
+    ):
         result = load_flow(record.flow)(**params)
     print_rich(
         f"run {result.get('run_id', '?')} completed: {literal(result.get('outcome', 'done'))} "

@@ -10,13 +10,14 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from tests.support.postgres import free_port
 
-__all__ = ["prefect_env", "running_prefect_server"]
+__all__ = ["PrefectServer", "prefect_env", "prefect_server_process", "running_prefect_server"]
 
 
 def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
@@ -34,12 +35,35 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
+@dataclass
+class PrefectServer:
+    """A running test server: its API URL and its process (leader of its own session)."""
+
+    api: str
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """End it at once, as a crash or a cut network would (SIGKILL to its session)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
 @contextmanager
 def running_prefect_server(
     home: Path, *, timeout_s: float = 180.0, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[str]:
     """Start ``prefect server start`` on a free loopback port; yields its API URL.
     ``extra_env`` adds server settings (for example its database URL)."""
+    with prefect_server_process(home, timeout_s=timeout_s, extra_env=extra_env) as server:
+        yield server.api
+
+
+@contextmanager
+def prefect_server_process(
+    home: Path, *, timeout_s: float = 180.0, extra_env: Mapping[str, str] | None = None
+) -> Iterator[PrefectServer]:
+    """As :func:`running_prefect_server`, yielding the process too (a test may kill it)."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     exe = Path(sys.executable).with_name("prefect")
@@ -65,7 +89,7 @@ def running_prefect_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"prefect server did not answer within {timeout_s} s")
             time.sleep(0.5)
-        yield api
+        yield PrefectServer(api, proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
