@@ -38,6 +38,7 @@ def test_the_cli_lists_are_the_codes_lists() -> None:
         (("solutions", "tally"), ("table", "csv", "json", "md")),
         (("run", "change"), tuple(PROFILES)),
         (("run", "flood"), tuple(PROFILES)),
+        (("run", "flood"), ("s1", "s2", "fused")),
         (("search",), FAMILIES),
         (("search",), tuple(PROFILES)),
         (("runs", "list"), get_args(RunState)),
@@ -61,6 +62,18 @@ def test_help_lists_the_allowed_values(
         ["solutions", "set-status", "x", "done", "--reason", "r"],
         ["search", "--aoi", "hofu", "--period", "2025-01-01/2025-01-31", "--family", "s3"],
         ["runs", "list", "--state", "crashed"],
+        [
+            "run",
+            "flood",
+            "--aoi",
+            "hofu",
+            "--before",
+            "2025-06-01/2025-06-10",
+            "--after",
+            "2025-07-01/2025-07-10",
+            "--sensor",
+            "s3",
+        ],
     ],
 )
 def test_other_values_are_refused_naming_the_allowed_ones(

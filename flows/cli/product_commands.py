@@ -13,6 +13,7 @@ from ..signals import stopping_on_signals
 from .toolkit import (
     EXIT_INSUFFICIENT,
     ProfileName,
+    SensorName,
     config_path,
     console,
     settings_of_invocation,
@@ -95,7 +96,6 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
 
     prefect_defaults()
     from ..deployments import load_flow
-    from ..api_watch import api_url_in_use, watching_api
     from ..local_prefect import run_api
     from ..progress import set_reporter, stage_progress
 
@@ -112,13 +112,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     )  # fmt: skip
     # a Prefect server of the run's own unless PREFECT_API_URL names one: out of reach of the
     # signals sent to the run's process group (flows/local_prefect.py)
-    # and a run whose API stops answering fails within orchestration.api_lost_timeout_s
-    with (
-        run_api() as local_api,
-        prefect_run_settings(settings),
-        watching_api(api_url_in_use(local_api), settings.orchestration.api_lost_timeout_s),
-        stage_progress(console) as progress,
-    ):
+    with run_api(), prefect_run_settings(settings), stage_progress(console) as progress:
         set_reporter(progress)
         try:
             result = load_flow(flow_name)(**params)
@@ -186,7 +180,7 @@ _add_run_command(
         _OPTION,
         default="s1",
         annotation=Annotated[
-            str,
+            SensorName,
             typer.Option(
                 help="s1 (Sentinel-1 SAR, default), s2 (optical) or fused (both sensors)."
             ),

@@ -31,6 +31,7 @@ __all__ = [
     "ListFormat",
     "ProfileName",
     "RunStateName",
+    "SensorName",
     "StatusName",
     "config_path",
     "console",
@@ -66,13 +67,14 @@ EXIT_INSUFFICIENT = 4
 EXIT_SYSTEM = 6
 
 
-#: the values of --profile, --family, --status and `runs list --state`: listed in --help and
-#: checked before anything runs (tests/test_cli_choices.py holds them to the code's own lists;
-#: written out here because importing those lists would load the registry at start-up)
+#: the values of --profile, --family, --status, --sensor and `runs list --state`: listed in
+#: --help and checked before anything runs (tests/test_cli_choices.py holds them to the code's
+#: own lists; written out here because importing those lists would load the registry at start)
 ProfileName = Literal["earth-search", "planetary-computer", "sample", "jaxa-earth"]
 FamilyName = Literal["s2", "s1", "dem", "rainfall"]
 RunStateName = Literal["running", "completed", "failed"]
 StatusName = Literal["proposed", "prototype", "developed", "deployed", "retired"]
+SensorName = Literal["s1", "s2", "fused"]
 
 
 class ListFormat(StrEnum):
