@@ -95,6 +95,7 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     from ..preflight import preflight
 
     prefect_defaults()
+    from ..api_watch import api_url_in_use, watching_api
     from ..deployments import load_flow
     from ..local_prefect import run_api
     from ..progress import set_reporter, stage_progress
@@ -112,7 +113,13 @@ def _run_flow(flow_name: str, title: str, **params: Any) -> None:
     )  # fmt: skip
     # a Prefect server of the run's own unless PREFECT_API_URL names one: out of reach of the
     # signals sent to the run's process group (flows/local_prefect.py)
-    with run_api(), prefect_run_settings(settings), stage_progress(console) as progress:
+    # and a run whose API stops answering fails within orchestration.api_lost_timeout_s
+    with (
+        run_api() as local_api,
+        prefect_run_settings(settings),
+        watching_api(api_url_in_use(local_api), settings.orchestration.api_lost_timeout_s),
+        stage_progress(console) as progress,
+    ):
         set_reporter(progress)
         try:
             result = load_flow(flow_name)(**params)
