@@ -22,10 +22,11 @@ from ..catalogs.extent.periods import Period
 from ..errors import BoundariesMissingError, NoDataError
 from ..processing.gdal_env import configure_gdal
 from ..processing.rainfall import DAY_NOTE, read_daily_rainfall
+from ..processing.rainfall_events import RainEvent, detect_events
 from ..processing.rainfall_stats import WINDOWS, municipality_table
 from ..settings import Settings
 
-__all__ = ["COLUMNS", "RainfallTable", "rainfall_table", "records", "zones_of"]
+__all__ = ["COLUMNS", "RainfallTable", "detect", "rainfall_table", "records", "zones_of"]
 
 COLUMNS = [
     "code",
@@ -211,3 +212,15 @@ def _res(rain: Any) -> float | None:
         if len(values) > 1:
             return float(abs(values[1] - values[0]))
     return None
+
+
+def detect(settings: Settings, table: RainfallTable) -> list[RainEvent]:
+    """The rain events in ``table`` by the configured rule and thresholds."""
+    cfg = settings.rainfall
+    return detect_events(
+        table.frame,
+        cfg.thresholds_for,
+        statistic=cfg.statistic,
+        wet_day_mm=cfg.wet_day_mm,
+        merge_gap_days=cfg.merge_gap_days,
+    )

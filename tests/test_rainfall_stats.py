@@ -230,3 +230,21 @@ def test_rainfall_command_writes_a_png_and_warns_of_late_days(
     last = [r for r in data["rows"] if r["day"] == "2023-07-07"]
     assert last and all(r["max_1d_mm"] is None and r["max_3d_mm"] is None for r in last)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_rainfall_events_are_recorded_once_across_reruns(
+    configured: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tree's planted rain (0.5 mm/hr more each day, tens of mm a day) crosses a 72-hour
+    threshold of 30 mm in Hofu: one event, kept once however often the command runs."""
+    cfg = configured.read_text(encoding="utf-8").replace(
+        "rainfall: {source: gsmap-test}",
+        "rainfall: {source: gsmap-test, thresholds: {h24_mm: null, h72_mm: 30.0}}",
+    )
+    configured.write_text(cfg, encoding="utf-8")
+    argv = ["--config", str(configured), "rainfall", "--aoi", "hofu", "--events"]
+    for _ in range(2):
+        assert run([*argv, "--period", "2023-07-03/2023-07-05"]) == 0
+    out = capsys.readouterr().out
+    assert "rain events: 1 (1 new)" in out and "rain events: 1 (0 new)" in out
+    assert "35206/2023-07-03" in out and "ongoing" in out  # wet from the first day read

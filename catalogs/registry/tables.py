@@ -1,11 +1,12 @@
 """The registry schema as SQLAlchemy 2.0 typed ORM classes.
 
-Six tables: ``solutions`` (one row per solution, with its current status and the date it
+Eight tables: ``solutions`` (one row per solution, with its current status and the date it
 first reached ``developed``), ``status_changes`` (who changed the status, when and why),
 ``products`` (one row per published product; the primary key is the product's deterministic
 STAC item id, so registering it twice is a no-op), ``runs`` (flow runs: parameters,
 state, outcome, reason, duration, products), ``solution_products`` (the evidence links) and
-``acquisitions`` (what a watch flow has already handled).
+``acquisitions`` (what a watch flow has already handled), ``rain_events`` (one row per
+storm and municipality) and ``rain_event_products`` (what each event asked for).
 
 The schema is created and upgraded only by the Alembic migrations in ``migrations/``; a test
 checks that they and these classes agree.
@@ -35,6 +36,8 @@ __all__ = [
     "AcquisitionRow",
     "Base",
     "ProductRow",
+    "RainEventProductRow",
+    "RainEventRow",
     "RunRow",
     "SolutionProductRow",
     "SolutionRow",
@@ -194,3 +197,45 @@ class SolutionProductRow(Base):
 
     solution: Mapped[SolutionRow] = relationship(back_populates="links")
     product: Mapped[ProductRow] = relationship(back_populates="links")
+
+
+class RainEventRow(Base):
+    """A rain event: one municipality's storm (``processing/rainfall_events.py``); its id
+    is ``<code>/<start>`` of its first detection and stays when a later detection merges in."""
+
+    __tablename__ = "rain_events"
+    __table_args__ = (UniqueConstraint("municipality", "start"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(8), index=True)
+    start: Mapped[dt.date] = mapped_column(Date)
+    peak: Mapped[dt.date] = mapped_column(Date)
+    #: None while ongoing
+    end: Mapped[dt.date | None] = mapped_column(Date)
+    first_crossing: Mapped[dt.date] = mapped_column(Date)
+    peak_mm: Mapped[float] = mapped_column(Float)
+    #: the largest total per window, ``{"24h": mm, "72h": mm}``
+    totals: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the thresholds crossed, ``["72h ≥ 150 mm"]``
+    crossed: Mapped[list[str]] = mapped_column(JSON)
+    statistic: Mapped[str] = mapped_column(String(8))
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RainEventProductRow(Base):
+    """What a rain event asked for, per product kind: made (with its product), pending (why)
+    or closed (its window passed); one per event and kind."""
+
+    __tablename__ = "rain_event_products"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("rain_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    clear_fraction: Mapped[float | None] = mapped_column(Float)
+    run_id: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

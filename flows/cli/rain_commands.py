@@ -41,6 +41,9 @@ def rainfall(
         Path | None,
         typer.Option(help="PNG map and bar chart (default: <output_root>/rainfall/...png)."),
     ] = None,
+    events: Annotated[
+        bool, typer.Option("--events", help="Detect rain events and keep them in the registry.")
+    ] = False,
 ) -> None:
     """Accumulated rainfall per municipality and day: max and area-weighted mean of the 1-,
     2- and 3-day totals. Days are GSMaP's UTC days, 09:00-09:00 JST."""
@@ -61,6 +64,8 @@ def rainfall(
     )
     _write_png(table, rows, target, title=f"{area.name_ja} {area.name_en}")
     err_console.print(f"chart: {literal(target)}")
+    if events:
+        _events(settings, table, fmt)
 
 
 def _slug(key: str) -> str:
@@ -140,3 +145,31 @@ def _write_png(
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
+
+
+def _events(settings: Any, table: RainfallTable, fmt: ListFormat) -> None:
+    """Detect, record (idempotent) and list the events; on stderr for CSV and JSON output, so
+    stdout stays one document."""
+    from ...catalogs.registry import open_registry
+    from ...catalogs.registry.events import record_events
+    from ..rain_data import detect
+
+    found = detect(settings, table)
+    with open_registry(settings) as reg:
+        stored, new = record_events(reg, found, merge_gap_days=settings.rainfall.merge_gap_days)
+    out = Table(
+        title=f"rain events: {len(stored)} ({len(new)} new) — {settings.rainfall.statistic}"
+    )
+    for col in ("event", "municipality", "start", "peak", "end", "peak 24h mm", "crossed"):
+        out.add_column(col)
+    for e in stored:
+        m = table.frame[table.frame["code"] == e.code]
+        name = f"{m['name_ja'].iloc[0]} {m['name_en'].iloc[0]}" if len(m) else e.code
+        out.add_row(
+            e.id, literal(name), str(e.start), str(e.peak), str(e.end or "ongoing"),
+            f"{e.peak_mm:.1f}", literal(", ".join(e.crossed)),
+        )  # fmt: skip
+    if fmt is ListFormat.table:
+        print_rich(out)
+    else:
+        err_console.print(out)
