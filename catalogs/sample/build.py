@@ -10,6 +10,7 @@ Layout under ``out``::
     cop-dem-glo-30/<tile>/<tile>.json, <tile>.tif
     truth/<event>.tif (uint8 1/0, EPSG:6671 10 m), truth/<event>.geojson (EPSG:4326)
     truth/land_cover.tif
+    gsmap/catalog.json, …  daily rainfall in the JAXA Earth layout (sample/rainfall.py)
 
 The archive is built in a temporary folder beside ``out`` and renamed into place at the
 end, so a failure never leaves half an archive.
@@ -39,6 +40,7 @@ from .cog import write_cog
 from .events import Event
 from .manifest import MANIFEST_NAME, EventRecord, SampleManifest
 from .params import WorldParams
+from .rainfall import write_rainfall
 from .scenes import (
     TEN_M_BANDS,
     dem_tiles,
@@ -177,6 +179,7 @@ def _write_archive(root: Path, world: World, report: Progress) -> SampleManifest
     s1 = _write_s1(root, world, report)
     dem = _write_dem(root, world, report)
     records, truth = _write_truth(root, world, report)
+    write_rainfall(root, world.bbox)  # gsmap/: its own catalog, beside the others
 
     report("catalog", 0, 1)
     catalog = root_catalog(world.seed, world.bbox)
