@@ -43,7 +43,10 @@ class RainWatchConfig(Section):
         default=60, ge=1, description="days after the peak to wait for a clear Sentinel-2 scene"
     )
     s2_min_clear_fraction: Float = Field(
-        default=0.6, gt=0, le=1, description="clear share of the affected area an S2 scene needs"
+        default=0.8,
+        gt=0,
+        le=1,
+        description="clear share an S2 date needs (1 - its tiles' eo:cloud_cover, mean)",
     )
     reference_days: Int = Field(
         default=30, ge=1, description="length of the pre-event reference period, days"
