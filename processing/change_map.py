@@ -37,6 +37,7 @@ __all__ = [
     "change_product",
     "change_vector_magnitude",
     "difference",
+    "period_index",
 ]
 
 
@@ -53,8 +54,13 @@ class ChangeParams:
     min_mapping_unit_px: int = 10
     """smallest region kept, in pixels (10 px = 0.1 ha at 10 m)"""
     cva_bands: tuple[str, ...] = field(default_factory=tuple)
-    """when set, the measure is the change-vector magnitude over these bands instead. Kept for
-    issue 9 (accuracy), which benchmarks it; not reachable from config/CLI."""
+    """when set, the measure is the change-vector magnitude over these bands instead
+    (``analytics.change.method: cva``; detected where it increases past the threshold)"""
+    otsu_limit: float | None = None
+    """an Otsu threshold is never weaker than this (:func:`~.threshold.limited_threshold`)"""
+    max_after: float | None = None
+    """when set, change is only where ``index`` after the change is below this: land that is
+    still vegetated afterwards (ripening rice, late-summer canopy) has not changed cover"""
 
     def bands(self) -> tuple[str, ...]:
         """The reflectance bands the measure needs."""
@@ -76,8 +82,9 @@ def change_vector_magnitude(
 ) -> xr.DataArray:
     """Change-vector magnitude ``sqrt(Σ_b (after_b − before_b)²)`` over ``bands``.
 
-    Change vector analysis (Malila 1980). NaN where any band is NaN. Kept for issue 9
-    (accuracy), which benchmarks it; not reachable from config/CLI (``ChangeParams.cva_bands``).
+    Change vector analysis (Malila 1980, *Proc. Machine Processing of Remotely Sensed Data*,
+    LARS). NaN where any band is NaN. ``analytics.change.method: cva`` selects it
+    (``ChangeParams.cva_bands``).
     """
     total: xr.DataArray | None = None
     for b in bands:
@@ -116,6 +123,12 @@ def change_measure(before: xr.Dataset, after: xr.Dataset, params: ChangeParams) 
     return difference(index(b, params.index), index(a, params.index), name="delta")
 
 
+def period_index(ds: xr.Dataset, name: str) -> xr.DataArray:
+    """The index ``name`` of the per-pixel median composite of one period (reflectance loaded
+    with ``scaled=True``; NaN where never observed)."""
+    return index(_composite(ds, INDEX_BANDS[name]), name)
+
+
 def change_product(
     measure: xr.DataArray,
     valid: xr.DataArray,
@@ -123,9 +136,20 @@ def change_product(
     threshold: float,
     direction: Direction,
     min_mapping_unit_px: int,
+    gate: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """Stage 2: threshold the measure, apply the MMU, encode 1/0/255 as uint8 (lazy)."""
+    """Stage 2: threshold the measure (and, when given, keep only where ``gate`` is True),
+    apply the MMU, encode 1/0/255 as uint8 (lazy).
+
+    The gate makes the product a change of land cover, not of vigour: with
+    ``ChangeParams.max_after`` it is "the index after is below ``max_after``", so a loss
+    counts only when it leaves the land non-vegetated — the change magnitude and the state
+    after the change read together, as in combined change-vector and post-classification
+    rules (Coppin et al. 2004, *Int. J. Remote Sens.* 25(9), §4; Lambin & Strahler 1994).
+    """
     detected = apply_threshold(measure, threshold, direction=direction) & valid
+    if gate is not None:
+        detected = detected & gate
     detected = minimum_mapping_unit(detected, min_mapping_unit_px)
     out = xr.where(valid, detected.astype("uint8"), np.uint8(NODATA)).astype("uint8")
     out.name = "change"

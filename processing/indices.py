@@ -13,11 +13,13 @@ from ..errors import YamasatError
 
 __all__ = [
     "INDEX_BANDS",
+    "bsi",
     "index",
     "index_bands",
     "mndwi",
     "nbr",
     "ndmi",
+    "ndti",
     "ndvi",
     "ndwi",
     "normalized_difference",
@@ -30,6 +32,7 @@ INDEX_BANDS: dict[str, tuple[str, str]] = {
     "mndwi": ("green", "swir16"),
     "nbr": ("nir", "swir22"),
     "ndmi": ("nir", "swir16"),
+    "ndti": ("swir16", "swir22"),
 }
 
 
@@ -74,6 +77,28 @@ def nbr(nir: xr.DataArray, swir22: xr.DataArray, *, name: str = "nbr") -> xr.Dat
 def ndmi(nir: xr.DataArray, swir16: xr.DataArray, *, name: str = "ndmi") -> xr.DataArray:
     """NDMI = (NIR − SWIR1)/(NIR + SWIR1), vegetation water content (Gao 1996)."""
     return normalized_difference(nir, swir16, name=name)
+
+
+def ndti(swir16: xr.DataArray, swir22: xr.DataArray, *, name: str = "ndti") -> xr.DataArray:
+    """NDTI = (SWIR1 − SWIR2)/(SWIR1 + SWIR2), high over dry plant residue, low over bare
+    mineral soil (van Deventer et al. 1997, *PE&RS* 63(1); Daughtry et al. 2005)."""
+    return normalized_difference(swir16, swir22, name=name)
+
+
+def bsi(
+    blue: xr.DataArray,
+    red: xr.DataArray,
+    nir: xr.DataArray,
+    swir16: xr.DataArray,
+    *,
+    name: str = "bsi",
+) -> xr.DataArray:
+    """Bare Soil Index = ((SWIR1 + red) − (NIR + blue)) / ((SWIR1 + red) + (NIR + blue)),
+    positive over exposed soil, negative over vegetation (Rikimaru, Roy & Miyatake 2002,
+    *Tropical Ecology* 43(1))."""
+    soil = swir16.astype("float32") + red.astype("float32")
+    veg = nir.astype("float32") + blue.astype("float32")
+    return normalized_difference(soil, veg, name=name)
 
 
 def index_bands(name: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ __all__ = [
     "Direction",
     "apply_threshold",
     "change_threshold",
+    "limited_threshold",
     "otsu_threshold",
     "sample_valid",
 ]
@@ -74,6 +75,25 @@ def change_threshold(
     if side.size < 100 or float(side.min()) == float(side.max()):
         return first
     return otsu_threshold(xr.DataArray(side), max_samples=max_samples)
+
+
+def limited_threshold(threshold: float, limit: float | None, *, direction: Direction) -> float:
+    """``threshold`` made at least as strict as ``limit`` (None: unchanged).
+
+    Otsu always splits a histogram, even one with no change mode: where a scene holds no
+    observed change, its split falls inside the spread of unchanged land (phenology,
+    irrigation). A limit taken from the physics of the measure (for ΔNDVI, a loss of about
+    0.2, the vegetation loss DESIGN §4's recipes start from) keeps it out of that spread.
+    ``decrease``: ``min(threshold, limit)``; ``increase``: ``max``; ``both``: the larger
+    magnitude.
+    """
+    if limit is None:
+        return threshold
+    if direction == "decrease":
+        return min(threshold, limit)
+    if direction == "increase":
+        return max(threshold, limit)
+    return max(abs(threshold), abs(limit))
 
 
 def apply_threshold(

@@ -107,7 +107,7 @@ def test_default_file_loads_with_its_values(_in_tmp_cwd: Path) -> None:
         kind="stac-api", location=raw["sources"]["earth-search"]["location"], profile="earth-search"
     )
     assert s.masking.scl_mask_classes == (0, 1, 3, 8, 9, 10)
-    assert s.analytics.change.threshold == "otsu"
+    assert s.analytics.change.threshold == -0.2 and s.analytics.change.max_after == 0.45
     assert s.indicator.baseline.fy == 2022 and s.indicator.baseline.value == 25
     assert s.indicator.target.fy == 2026 and s.indicator.target.value == 33
     # relative paths of the default file resolve against the working directory

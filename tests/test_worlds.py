@@ -188,6 +188,7 @@ def test_a_varied_world_builds_loads_and_is_what_its_manifest_says(tmp_path: Pat
     assert s1 and all(i.properties["sar:looks_equivalent_number"] == params.s1_enl for i in s1)
     # the speckle has the world's ENL: mean² / var of noisy / clean over the whole scene
     item = s1[0]
+    assert item.datetime is not None
     with rasterio.open(item.assets["vv"].get_absolute_href()) as src:
         noisy = src.read(1)
     clean = world.sar_backscatter(s1_geobox(read.bbox), item.datetime.date(), "vv")

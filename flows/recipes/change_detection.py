@@ -1,11 +1,13 @@
-"""Change detection (ΔNDVI by default): the recipe.
+"""Change detection (ΔNDVI by default; the change-vector magnitude with
+``analytics.change.method: cva``): the recipe.
 
 1. The change measure on the project grid (:func:`measure_on_grid`): per UTM zone, the bands
    loaded as stored on the zone's own grid and turned into ΔINDEX by one fused kernel per
    chunk (:func:`yamasat.processing.change_map.change_measure`, proven bit for bit against the
    reference chain in :mod:`yamasat.processing.delta_index`), warped once onto the grid.
 2. Pass 1 streams the measure to a float32 COG, keeping its uncompressed stream.
-3. The threshold: fixed, or Otsu on a decimated read of the COG's overviews.
+3. The threshold: fixed, or Otsu on a strided sample of the measure, never weaker than
+   ``analytics.change.otsu_limit``.
 4. Pass 2 reads the stream back block by block, thresholds, applies the minimum mapping unit
    (:func:`yamasat.processing.change_map.change_product`) and writes the uint8 product.
 
@@ -15,17 +17,25 @@ Memory stays at a few chunks whatever the area.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ...errors import InvariantError
-from ...processing.change_map import NODATA, ChangeParams, change_measure, change_product
+from ...processing.change_map import (
+    NODATA,
+    ChangeParams,
+    change_measure,
+    change_product,
+    period_index,
+)
+from ...processing.indices import INDEX_BANDS
 from ...processing.load import load_s2
 from ...processing.native_grid import native_geobox, split_by_crs
 from ...processing.read_back import open_raster, open_warped
-from ...processing.threshold import change_threshold
+from ...processing.threshold import change_threshold, limited_threshold
 from ...processing.write import CogSpec, write_cogs, write_raster
 from ...settings import Settings
 from ..prepare import Prepared, layout, software_version
@@ -38,6 +48,8 @@ __all__ = ["Change", "measure_on_grid"]
 
 _NATIVE_MEASURE = ".measure-native"
 """staging files of the measure on each zone's native grid (removed once warped and written)"""
+_NATIVE_AFTER = ".after-native"
+"""staging files of the after period's index (the gate of ``max_after``; removed at the end)"""
 
 
 def measure_on_grid(
@@ -48,8 +60,11 @@ def measure_on_grid(
     geobox: GeoBox,
     staging: Path,
     draft: Draft | None = None,
+    *,
+    after_index: bool = False,
 ) -> xr.DataArray:
-    """The change measure on the project grid (lazy; NaN where not observed in both periods).
+    """The change measure on the project grid (lazy; NaN where not observed in both periods);
+    with ``after_index``, the after period's ``params.index`` instead, on the same pixels.
 
     Items are grouped by UTM zone. For each zone with items in both periods, the loads,
     masks, composites and the measure are computed on the zone's native grid without
@@ -61,7 +76,16 @@ def measure_on_grid(
     zones per day).
     """
     grid = prep.settings.grid
-    bands = params.bands()
+    bands = INDEX_BANDS[params.index] if after_index else params.bands()
+    scaled = bool(params.cva_bands) or after_index
+    prefix = _NATIVE_AFTER if after_index else _NATIVE_MEASURE
+
+    def measure_of(before: list[pystac.Item], after: list[pystac.Item], opts: Any) -> Any:
+        common = opts | {"scaled": scaled}
+        if after_index:
+            return period_index(load_s2(after, **common), params.index)
+        return change_measure(load_s2(before, **common), load_s2(after, **common), params)
+
     all_assets = layout(prep, "s2", b_items + a_items).assets
     assets = {b: all_assets[b] for b in (*bands, "scl")}
     zones = split_by_crs(b_items + a_items, assets=assets) or []
@@ -79,16 +103,13 @@ def measure_on_grid(
         # an index is computed from the stored numbers by one kernel per chunk (the same
         # values as scaling, masking and compositing plane by plane, a fraction of the work)
         opts = s2_load_options(prep, zb + za, native, bands, draft)
-        common = opts | {"scaled": bool(params.cva_bands)}
-        measure = change_measure(load_s2(zb, **common), load_s2(za, **common), params)
-        src = write_raster(staging / f"{_NATIVE_MEASURE}-{i}.tif", measure, geobox=native)
+        src = write_raster(staging / f"{prefix}-{i}.tif", measure_of(zb, za, opts), geobox=native)
         parts.append(
             open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
         )
     if not parts:
         opts = s2_load_options(prep, b_items + a_items, geobox, bands, draft)
-        common = opts | {"scaled": bool(params.cva_bands)}
-        return change_measure(load_s2(b_items, **common), load_s2(a_items, **common), params)
+        return measure_of(b_items, a_items, opts)
     out = parts[0]
     for part in parts[1:]:
         out = out.fillna(part)
@@ -104,18 +125,23 @@ class Change(Recipe[ChangeParams]):
 
     def params(self, settings: Settings) -> ChangeParams:
         ch = settings.analytics.change
+        cva = ch.method == "cva"
         return ChangeParams(
             index=ch.index,
             threshold=ch.threshold,
-            direction=ch.direction,
+            direction="increase" if cva else ch.direction,  # a magnitude only grows
             min_mapping_unit_px=ch.min_mapping_unit_px,
+            cva_bands=tuple(ch.cva_bands) if cva else (),
+            otsu_limit=ch.otsu_limit,
+            max_after=ch.max_after,
         )
 
     def search_bands(self, params: ChangeParams) -> tuple[str, ...]:
-        return (*params.bands(), "scl")
+        gate = INDEX_BANDS[params.index] if params.max_after is not None else ()
+        return (*dict.fromkeys((*params.bands(), *gate)), "scl")
 
     def lock_variant(self, params: ChangeParams) -> str:
-        return params.index
+        return "cva" if params.cva_bands else params.index
 
     def analyse(self, run: Analysis[ChangeParams]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
@@ -143,16 +169,31 @@ class Change(Recipe[ChangeParams]):
         # the threshold from a strided sample of the full-resolution values: the overviews
         # average small changes away (issue 13), and a stride does not depend on the chunks
         draft.threshold = (
-            round(change_threshold(stored, direction=params.direction), 4)
+            round(
+                limited_threshold(
+                    change_threshold(stored, direction=params.direction),
+                    params.otsu_limit,
+                    direction=params.direction,
+                ),
+                4,
+            )
             if params.threshold == "otsu"
             else float(params.threshold)
         )
+        gate = None
+        if params.max_after is not None:
+            after = measure_on_grid(
+                prep, run.before, run.after, params, geobox, staging, draft, after_index=True
+            )
+            gate = after < params.max_after
+            draft.qa["max_after"] = params.max_after
         product = change_product(
             stored,
             stored.notnull(),
             threshold=draft.threshold,
             direction=params.direction,
             min_mapping_unit_px=params.min_mapping_unit_px,
+            gate=gate,
         ).where(inside, NODATA)
         main = staging / "change.tif"
         draft.add_cog(
@@ -165,3 +206,5 @@ class Change(Recipe[ChangeParams]):
             {"nodata": NODATA, "data_type": "uint8", "spatial_resolution": grid.resolution},
         )
         stream.unlink()  # not part of the product
+        for native_after in staging.glob(f"{_NATIVE_AFTER}-*.tif"):
+            native_after.unlink()

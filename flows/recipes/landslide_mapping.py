@@ -1,9 +1,11 @@
 """Landslide scars: the recipe.
 
-NDVI loss to bare soil on steep slopes (the source's DEM is required), water excluded
-(:func:`yamasat.processing.landslide.landslide_candidates`), then the minimum mapping unit.
-Writes the scars (uint8), ΔNDVI and the slope; each scar polygon gets its mean slope and
-ΔNDVI.
+NDVI loss to bare mineral soil (BSI high, NDTI low: not slash or residue) on steep slopes
+(the source's DEM is required), water excluded
+(:func:`yamasat.processing.landslide.landslide_candidates`), cores grown into their mixed
+edges, then a size window
+(:func:`yamasat.processing.landslide.landslide_scars`). Writes the scars (uint8), ΔNDVI and
+the slope; each scar polygon gets its mean slope and ΔNDVI.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...processing.flood import encode
-from ...processing.indices import mndwi, ndvi
-from ...processing.landslide import LandslideParams, landslide_candidates
+from ...processing.indices import bsi, mndwi, ndti, ndvi
+from ...processing.landslide import LandslideParams, landslide_candidates, landslide_scars
 from ...processing.object_stats import object_means
-from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
@@ -27,12 +28,13 @@ __all__ = ["Landslide"]
 
 
 class Landslide(Recipe[LandslideParams]):
-    """Landslide scars: NDVI loss to bare soil on steep slopes, water excluded, MMU, objects."""
+    """Landslide scars: NDVI loss to bare mineral soil on steep slopes, water excluded, grown
+    into their edges, size window, objects."""
 
     name = "landslide"
     kind = "landslide"
     flow = "landslide_mapping"
-    bands = ("red", "nir", "green", "swir16", "scl")
+    bands = ("red", "nir", "green", "swir16", "blue", "swir22", "scl")
 
     def params(self, settings: Settings) -> LandslideParams:
         return LandslideParams(**settings.analytics.landslide.model_dump())
@@ -51,18 +53,28 @@ class Landslide(Recipe[LandslideParams]):
             remedy="landslide mapping needs the slope and has no mode without it: point "
             "--dem-source (or --source) at a source that serves a DEM, such as earth-search",
         )
-        bands = ("red", "nir", "green", "swir16")
-        pre = s2_composites(prep, run.before, geobox, bands, draft)
-        post = s2_composites(prep, run.after, geobox, bands, draft)
+        pre = s2_composites(prep, run.before, geobox, ("red", "nir"), draft)
+        post = s2_composites(prep, run.after, geobox, self.bands[:-1], draft)
         n_pre, n_post = ndvi(pre.nir, pre.red), ndvi(post.nir, post.red)
-        cand, valid = landslide_candidates(
-            n_pre, n_post, mndwi(post.green, post.swir16), slope, params
+        core, edge, valid = landslide_candidates(
+            n_pre,
+            n_post,
+            mndwi(post.green, post.swir16),
+            slope,
+            params,
+            bsi_after=bsi(post.blue, post.red, post.nir, post.swir16),
+            ndti_after=ndti(post.swir16, post.swir22),
         )
-        scars = minimum_mapping_unit(cand, params.min_mapping_unit_px)
+        scars = landslide_scars(core, edge, params)
         valid = valid & inside
         draft.threshold = params.max_dndvi
         draft.qa.update(
-            {"min_slope_deg": params.min_slope_deg, "max_post_ndvi": params.max_post_ndvi}
+            {
+                "min_slope_deg": params.min_slope_deg,
+                "max_post_ndvi": params.max_post_ndvi,
+                "min_post_bsi": params.min_post_bsi,
+                "max_post_ndti": params.max_post_ndti,
+            }
         )
         report("analyse", 1, 4)
         s = draft.staging

@@ -172,8 +172,8 @@ class ChangeConfig(Section):
         description="'index': the difference of `index`; 'cva': the change-vector magnitude "
         "over `cva_bands` (Malila 1980), detected where it increases past the threshold",
     )
-    cva_bands: list[Literal["blue", "green", "red", "nir", "nir08", "swir16", "swir22"]] = Field(
-        default=["red", "nir", "swir16"], min_length=1, description="bands of the 'cva' method"
+    cva_bands: tuple[Literal["blue", "green", "red", "nir", "nir08", "swir16", "swir22"], ...] = (
+        Field(default=("red", "nir", "swir16"), min_length=1, description="bands of 'cva'")
     )
     otsu_limit: Float | None = Field(
         default=None,
