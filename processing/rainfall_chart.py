@@ -12,39 +12,18 @@ import numpy as np
 import xarray as xr
 from shapely.geometry.base import BaseGeometry
 
+from .fonts import font_families
+
 __all__ = ["ZoneBar", "japanese_families", "render_rainfall_png", "render_series_png"]
 
 log = logging.getLogger(__name__)
 
-_CJK_FILES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-)
-
 
 def japanese_families() -> list[str]:
-    """Font families that draw Japanese first (IPAexGothic or Noto Sans CJK JP when found),
-    then DejaVu Sans; a warning when none is found (labels then show boxes)."""
-    import os
-
-    from matplotlib import font_manager as fm
-
-    def found() -> str | None:
-        for f in fm.fontManager.ttflist:
-            if f.name in ("IPAexGothic", "Noto Sans CJK JP"):
-                return str(f.name)
-        return None
-
-    name = found()
-    if name is None:
-        for path in _CJK_FILES:
-            if os.path.exists(path):
-                fm.fontManager.addfont(path)
-        name = found()
-    if name is None:
-        log.warning("no Japanese font found (install fonts-noto-cjk): labels may show boxes")
-        return ["DejaVu Sans"]
-    return [name, "DejaVu Sans"]
+    """Font families that draw Japanese first, then DejaVu Sans: the declared font of every
+    picture yamasat draws (:mod:`.fonts`; :class:`~yamasat.errors.FontMissingError` naming
+    the package to install when there is none, rather than labels in boxes)."""
+    return font_families()
 
 
 @dataclass(frozen=True)
