@@ -232,8 +232,9 @@ def optical_flood(
     rise: float | None = None,
 ) -> dict[str, xr.DataArray]:
     """Lazy optical flood layers: ``flood`` (bool), ``water_after`` (bool, the naive map),
-    ``reference_water`` (bool), ``valid`` (bool: observed after the event, and in the reference
-    wherever the after image shows water).
+    ``reference_water`` (bool), ``open_water`` (bool: reference water that is open water at
+    10 m, NDWI above its threshold, when ``nir`` is given), ``valid`` (bool: observed after the
+    event, and in the reference wherever the after image shows water).
 
     Flood = water after (MNDWI > ``threshold``) and not water in the reference composite
     (MNDWI > ``reference_threshold``, default the same). Water in the reference — rivers,
@@ -271,10 +272,12 @@ def optical_flood(
     flood = water_after & new_water & valid
     if slope is not None:
         flood = flood & ~(slope > max_slope_deg)
+    open_water = reference_water if nir is None else (nir[3] > nir[4]) & reference_water
     return {
         "flood": flood,
         "water_after": water_after,
         "reference_water": reference_water,
+        "open_water": open_water,
         "valid": valid,
     }
 

@@ -7,14 +7,17 @@ change against the pre-event composite (:func:`yamasat.processing.flood.optical_
 (:func:`fuse_floods`):
 
 - **flood** is the union over the acquisitions (the water seen on any of them: a flood
-  recedes, so a later dry view does not undo an earlier wet one), where no reference saw
-  water before the event: water in the Sentinel-1 or the Sentinel-2 reference excludes a
-  pixel for both sensors (permanent water, irrigated paddies);
+  recedes, so a later dry view does not undo an earlier wet one); each acquisition has
+  already excluded its own reference water, and open water in any reference (Sentinel-1:
+  both polarisations dark; Sentinel-2: NDWI water at 10 m — a river whose edges the other
+  sensor blurs) excludes every sensor's detections. Wet ground in one reference does not
+  exclude the other's: a paddy irrigated before the event is water to Sentinel-2's MNDWI but
+  not to Sentinel-1 (rice canopy over water scatters brightly), and a flood over it is a flood;
 - a pixel is **observed** when any acquisition observed it (:func:`sensor_codes` says which);
 - the **likelihood** comes from the detectors that agree with the fused decision: the
   share of the detectors of the acquisitions deciding like the fused flood that vote water
   (a Sentinel-1 pass has three detectors, a Sentinel-2 overpass one). A flooded pixel is
-  therefore at least 67, a dry one at most 33, an excluded one 0.
+  therefore at least 67, a dry one at most 33, one under open water 0.
 
 Fusing SAR and optical flood maps by their observations — SAR through cloud, optical where
 SAR is blind or ambiguous — follows Tong et al. (2018, "An approach for flood monitoring by
@@ -87,6 +90,8 @@ class AcquisitionFlood:
     """how many detectors the acquisition has (Sentinel-1: 3, Sentinel-2: 1)"""
     reference_water: xr.DataArray
     """bool: water seen in this acquisition's pre-event reference (wherever it saw it)"""
+    open_water: xr.DataArray
+    """bool: the part of ``reference_water`` that is open water for every sensor"""
 
 
 def _any(layers: Sequence[xr.DataArray], like: xr.DataArray) -> xr.DataArray:
@@ -108,8 +113,8 @@ def fuse_floods(acquisitions: Sequence[AcquisitionFlood]) -> dict[str, xr.DataAr
     like = acquisitions[0].valid
     valid = _any([a.valid for a in acquisitions], like)
     reference_water = _any([a.reference_water for a in acquisitions], like)
-    raw = _any([a.flood & a.valid for a in acquisitions], like)
-    flood = raw & ~reference_water & valid
+    open_water = _any([a.open_water for a in acquisitions], like)
+    flood = _any([a.flood & a.valid for a in acquisitions], like) & ~open_water
     votes = xr.zeros_like(like, dtype="float32")
     detectors = xr.zeros_like(like, dtype="float32")
     for a in acquisitions:
@@ -117,7 +122,7 @@ def fuse_floods(acquisitions: Sequence[AcquisitionFlood]) -> dict[str, xr.DataAr
         votes = votes + xr.where(agrees, a.votes.astype("float32"), np.float32(0))
         detectors = detectors + xr.where(agrees, np.float32(a.detectors), np.float32(0))
     share = (100.0 * votes / detectors.where(detectors > 0)).round()
-    likelihood = xr.where(reference_water | share.isnull(), 0, share)
+    likelihood = xr.where(open_water | share.isnull(), 0, share)
     likelihood = xr.where(valid, likelihood, NODATA).astype("uint8")
     out = {
         "flood": flood,

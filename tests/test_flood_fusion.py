@@ -35,8 +35,9 @@ def _layer(a: np.ndarray, backend: str) -> xr.DataArray:
 
 
 def _acquisitions(backend: str) -> list[AcquisitionFlood]:
-    """S1 sees a flood in rows 2–7 and (wrongly) the river in row 10; S2 sees the flood
-    receded to rows 2–4, is clouded over columns 0–3, and its reference has the river."""
+    """S1 sees a flood in rows 2–7, a flood over an irrigated paddy in row 10 and (wrongly) a
+    river in row 11; S2 sees the flood receded to rows 2–4, is clouded over columns 0–3, and
+    its reference has the paddy as water and the river as open water."""
     s1_flood = np.zeros((N, N), bool)
     s1_flood[2:8] = True
     s1_flood[10] = True
@@ -47,7 +48,11 @@ def _acquisitions(backend: str) -> list[AcquisitionFlood]:
     s2_flood = np.zeros((N, N), bool)
     s2_flood[2:5] = True
     s2_ref = np.zeros((N, N), bool)
-    s2_ref[10] = True
+    s2_ref[10] = True  # a paddy irrigated before the event: wet, not open water
+    s2_ref[11] = True
+    s2_open = np.zeros((N, N), bool)
+    s2_open[11] = True  # a river: open water at 10 m
+    s1_flood[11] = True  # its blurred edge looked like new water to S1
     none = np.zeros((N, N), bool)
     return [
         AcquisitionFlood(
@@ -57,6 +62,7 @@ def _acquisitions(backend: str) -> list[AcquisitionFlood]:
             _layer(s1_votes, backend),
             3,
             _layer(none, backend),
+            _layer(none, backend),
         ),
         AcquisitionFlood(
             "s2",
@@ -65,27 +71,29 @@ def _acquisitions(backend: str) -> list[AcquisitionFlood]:
             _layer((s2_flood & s2_valid).astype("uint8"), backend),
             1,
             _layer(s2_ref, backend),
+            _layer(s2_open, backend),
         ),
     ]
 
 
 @pytest.mark.parametrize("backend", ["numpy", "dask"])
-def test_fusion_is_the_union_outside_any_reference_water(backend: str) -> None:
+def test_fusion_is_the_union_of_the_acquisitions(backend: str) -> None:
     layers = fuse_floods(_acquisitions(backend))
     flood = layers["flood"].values
     expected = np.zeros((N, N), bool)
     expected[2:8] = True  # the union: S2's later dry view does not undo S1's flood
-    np.testing.assert_array_equal(flood, expected)  # the river (S2 reference water) is out
+    expected[10] = True  # S2's wet reference does not exclude S1's detection; its river does
+    np.testing.assert_array_equal(flood, expected)
     assert layers["valid"].values.all()
     like = layers["likelihood"].values
     assert (like[flood] >= 67).all() and (like[~flood] <= 33).all()
     # agreeing detectors only: S1 3/3 and S2 1/1 → 100; S1 2/3 alone (S2 dry there) → 67
-    assert like[3, 6] == 100 and like[7, 6] == 67 and like[10, 6] == 0
+    assert like[3, 6] == 100 and like[7, 6] == 67 and like[10, 6] == 100 and like[11, 6] == 0
     codes = sensor_codes(layers, layers["flood"], layers["valid"]).values
     assert codes[3, 6] == 15  # flood by both
     assert codes[3, 1] == 5  # flood by S1, S2 clouded
     assert codes[6, 6] == 7  # flood by S1, S2 saw it dry (receded)
-    assert codes[0, 6] == 3 and codes[0, 1] == 1
+    assert codes[0, 6] == 3 and codes[0, 1] == 1 and codes[10, 6] == 7
     assert set(np.unique(codes)) <= set(SENSOR_CODES)
 
 

@@ -3,11 +3,11 @@
 Every Sentinel-1 pass of the after period against the latest pre-event pass on its orbit
 (:func:`s1_pairs`, the three GFM detectors of the S1 product), and every Sentinel-2 overpass
 of the after period against the pre-event Sentinel-2 reference (MNDWI, as the S2 product);
-the flood is their union where no reference saw water, a pixel is observed when any of them
-observed it, and the likelihood comes from the agreeing detectors
-(:func:`yamasat.processing.flood_fusion.fuse_floods`). Writes the flood (uint8), the
-likelihood 0–100 and ``sensor``, which says which sensor decided each pixel
-(:data:`~yamasat.processing.flood_fusion.SENSOR_CODES`).
+the flood is their union (each against its own reference water, and outside open water in
+any reference), a pixel is observed when any of them observed it, and the likelihood comes
+from the agreeing detectors (:func:`yamasat.processing.flood_fusion.fuse_floods`). Writes
+the flood (uint8), the likelihood 0–100 and ``sensor``, which says which sensor decided each
+pixel (:data:`~yamasat.processing.flood_fusion.SENSOR_CODES`).
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def _s1_floods(
                 layers["votes"],
                 3,
                 layers["reference_water"],
+                layers["reference_water"],  # both polarisations dark: open water
             )
         )
         qa.append(

@@ -202,7 +202,13 @@ def s2_acquisition_floods(
         flood, valid = layers["flood"], layers["valid"]
         floods.append(
             AcquisitionFlood(
-                "s2", flood, valid, flood.astype("uint8"), 1, layers["reference_water"]
+                "s2",
+                flood,
+                valid,
+                flood.astype("uint8"),
+                1,
+                layers["reference_water"],
+                layers["open_water"],
             )
         )
         qa.append({"date": str(ds.time.values[i])[:10], **own})
