@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,6 +19,9 @@ from .toolkit import (
     registry_session,
     settings_of_invocation,
 )
+
+if TYPE_CHECKING:  # the registry loads SQLAlchemy: only when a command runs
+    from ...catalogs.registry.run_records import RunRecord
 
 __all__ = ["runs_app"]
 
@@ -130,6 +133,24 @@ def runs_show(
     print_json(record.as_dict())
 
 
+def _refuse_live(record: RunRecord, *, anyway: bool) -> None:
+    """Refuse to resume a run whose process may be alive (``--anyway`` for another host's)."""
+    import socket
+
+    from ...errors import ParameterError
+
+    if not anyway or record.host == socket.gethostname():
+        raise ParameterError(
+            f"run {record.id} is still running ({record.host}:{record.pid})"
+            + (
+                ": its process is alive on this machine"
+                if record.host == socket.gethostname()
+                else "; if its process died on that machine, resume it with --anyway "
+                "(a live run would race with it)"
+            )
+        )
+
+
 @runs_app.command("resume")
 def runs_resume(
     run_id: Annotated[str, typer.Argument(help="The failed run (id or its first 8 characters).")],
@@ -162,18 +183,7 @@ def runs_resume(
             "Run the flow again (with --force to remake its product)"
         )
     if record.state == "running" and not record.lost:
-        import socket
-
-        if not anyway or record.host == socket.gethostname():
-            raise ParameterError(
-                f"run {record.id} is still running ({record.host}:{record.pid})"
-                + (
-                    ": its process is alive on this machine"
-                    if record.host == socket.gethostname()
-                    else "; if its process died on that machine, resume it with --anyway "
-                    "(a live run would race with it)"
-                )
-            )
+        _refuse_live(record, anyway=anyway)
     if record.state == "running":  # its process is gone (or --anyway says so): close it
         from ...catalogs.registry.run_records import close_lost_run
 
