@@ -43,6 +43,7 @@ from .checkpoints import Checkpoints
 from .prepare import Prepared, product_id, software_version
 from .progress import report
 from .signals import publishing
+from .staging import claim_staging, release_staging
 
 __all__ = [
     "Draft",
@@ -191,7 +192,7 @@ def staged(draft: Draft, checkpoints: Checkpoints | None = None) -> Iterator[Dra
             for kept in checkpoints.folder.parent.glob(f"*/{KEPT}/{draft.item_id}"):
                 shutil.rmtree(kept, ignore_errors=True)
     finally:
-        shutil.rmtree(draft.staging, ignore_errors=True)
+        release_staging(draft.staging)
 
 
 def resumed_draft(
@@ -227,10 +228,7 @@ def staging_folder(prep: Prepared, kind: str, item_id: str, *, force: bool) -> P
         raise OutputExistsError(
             f"product {item_id} already exists at {final}; pass --force to recompute it"
         )
-    staging = prep.out_root / ".staging" / item_id
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+    return claim_staging(prep.out_root, item_id)  # staging of killed runs swept first
 
 
 def start_draft(
@@ -256,7 +254,7 @@ def start_draft(
         if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
             return resumed
     except BaseException:  # a stop signal among them: no staging left behind
-        shutil.rmtree(staging, ignore_errors=True)
+        release_staging(staging)
         raise
     return Draft(
         kind=kind,

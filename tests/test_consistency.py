@@ -93,6 +93,29 @@ def test_validate_reports_every_disagreement_and_repair_settles_them(
         }  # fmt: skip
 
 
+def test_a_run_sweeps_the_staging_of_killed_runs(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from yamasat.flows.staging import claim_staging, release_staging
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    root = tmp_path / ".staging"
+    for name, owner in (("killed", gone.stdout.strip()), ("alive", str(os.getpid()))):
+        (root / name).mkdir(parents=True)
+        (root / f"{name}.owner").write_text(f"{socket.gethostname()} {owner}")
+    (root / "unknown").mkdir()  # no owner noted: left alone
+    staging = claim_staging(tmp_path, "mine")
+    assert sorted(p.name for p in root.iterdir()) == [
+        "alive", "alive.owner", "mine", "mine.owner", "unknown",
+    ]  # fmt: skip
+    release_staging(staging)
+    assert not (root / "mine").exists() and not (root / "mine.owner").exists()
+
+
 def test_rebuild_sees_what_is_registered(
     out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

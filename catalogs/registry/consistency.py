@@ -134,7 +134,8 @@ def compare(
             )))  # fmt: skip
     live = any(r.state == "running" and not r.lost for r in runs)
     staging = out_root / ".staging"
-    for folder in sorted(staging.iterdir()) if staging.is_dir() and not live else []:
+    leftovers = sorted(p for p in staging.iterdir() if p.is_dir()) if staging.is_dir() else []
+    for folder in [] if live else leftovers:
         found.append(Disagreement("stale_staging", str(folder), (
             "staging left by a run that is no longer running: the next run of its product "
             "removes it, or remove it"
