@@ -40,6 +40,7 @@ ENTRYPOINTS: dict[str, str] = {
     "landslide_mapping": "yamasat.flows.disaster:landslide_mapping",
     "burn_mapping": "yamasat.flows.disaster:burn_mapping",
     "s1_flood_check": "yamasat.flows.s1_watch:s1_flood_check",
+    "rain_watch": "yamasat.flows.rain_watch:rain_watch",
     "indicator_report": "yamasat.flows.indicator:indicator_report",
 }
 

@@ -26,7 +26,15 @@ from ..processing.rainfall_events import RainEvent, detect_events
 from ..processing.rainfall_stats import WINDOWS, municipality_table
 from ..settings import Settings
 
-__all__ = ["COLUMNS", "RainfallTable", "detect", "rainfall_table", "records", "zones_of"]
+__all__ = [
+    "COLUMNS",
+    "RainfallTable",
+    "boundaries_or_none",
+    "detect",
+    "rainfall_table",
+    "records",
+    "zones_of",
+]
 
 COLUMNS = [
     "code",
@@ -103,7 +111,8 @@ def zones_of(aoi: AOI, boundaries: Boundaries | None) -> dict[str, BaseGeometry]
     return out or {aoi.key: aoi.geometry}
 
 
-def _boundaries(settings: Settings) -> Boundaries | None:
+def boundaries_or_none(settings: Settings) -> Boundaries | None:
+    """The configured municipal boundaries, or None (with a warning) when there are none."""
     try:
         return load_boundaries(settings.boundaries.path)
     except BoundariesMissingError as e:
@@ -157,7 +166,7 @@ def rainfall_table(
     rain = read_daily_rainfall(items, aoi=aoi.geometry, asset=_asset(items))
     have = {pd.Timestamp(t).date() for t in rain["time"].values}
     missing = [d for d in days if d not in have]
-    zones = zones_of(aoi, boundaries if boundaries is not None else _boundaries(settings))
+    zones = zones_of(aoi, boundaries if boundaries is not None else boundaries_or_none(settings))
     want = [d for d in days if d >= period.start]
     frame = municipality_table(rain, list(zones.items()), days=want, res=_res(rain))
     names = {code: _names(code, aoi) for code in zones}

@@ -53,7 +53,12 @@ def test_every_flow_a_deployment_may_name_has_an_entrypoint() -> None:
 
 def test_default_deployments_are_valid_and_scheduled_in_tokyo() -> None:
     specs = {s.name: s for s in deployment_specs(load_settings(env={}))}
-    assert set(specs) == {"change-weekly", "s1-flood-daily", "indicator-monthly"}
+    assert set(specs) == {
+        "change-weekly",
+        "s1-flood-daily",
+        "rain-watch-daily",
+        "indicator-monthly",
+    }
     weekly = specs["change-weekly"]
     assert weekly.timezone == "Asia/Tokyo" and weekly.concurrency_limit == 1
     monday = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)  # Saturday 21:00 in Tokyo
@@ -249,7 +254,12 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(server: tuple[str, Path]) -
             api, "/deployments/filter", {"work_pools": {"name": {"any_": ["yamasat-process"]}}}
         )
     }
-    assert set(names) == {"change-weekly", "s1-flood-daily", "indicator-monthly"}
+    assert set(names) == {
+        "change-weekly",
+        "s1-flood-daily",
+        "rain-watch-daily",
+        "indicator-monthly",
+    }
     weekly = names["change-weekly"]
     assert weekly["entrypoint"] == "yamasat.flows.change:change_detection"
     assert weekly["parameters"]["before"] == "P30D/today-P1Y"

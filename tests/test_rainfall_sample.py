@@ -86,8 +86,9 @@ def test_the_storm_gives_one_event_per_covered_municipality_and_none_elsewhere(
     events = [line for line in captured.err.splitlines() if "/2025-" in line]
     codes = [line.split("/2025-")[0].split()[-1].strip("│ ") for line in events]
     assert sorted(codes) == sorted(covered)  # exactly one per covered municipality
-    for line in events:
-        assert str(PEAK) in line  # peak on the storm's peak day, before the damage
+    first, last = min(STORM_MM), max(STORM_MM)
+    for line in events:  # id code/start, then start, peak, end: the storm's own days
+        assert f"/{first}" in line and str(PEAK) in line and str(last) in line
     assert PEAK < EVENT_DATES["landslide"].date < EVENT_DATES["flood"].date
 
     # the rain rows agree: every covered municipality crosses 72 h ≥ 150 mm, none other does

@@ -206,8 +206,8 @@ class RainEventRow(Base):
     __tablename__ = "rain_events"
     __table_args__ = (UniqueConstraint("municipality", "start"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    municipality: Mapped[str] = mapped_column(String(8), index=True)
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(100), index=True)
     start: Mapped[dt.date] = mapped_column(Date)
     peak: Mapped[dt.date] = mapped_column(Date)
     #: None while ongoing
@@ -230,7 +230,7 @@ class RainEventProductRow(Base):
     __tablename__ = "rain_event_products"
 
     event_id: Mapped[str] = mapped_column(
-        ForeignKey("rain_events.id", ondelete="CASCADE"), primary_key=True
+        String(120), ForeignKey("rain_events.id", ondelete="CASCADE"), primary_key=True
     )
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -13,10 +13,11 @@ Only level 1 (GSMaP's 0.1°) is written. The COG covers the whole 90° tile, so 
 prefecture has rain and "no event elsewhere" can be checked. The series runs
 :data:`RAIN_START` … :data:`RAIN_END` (UTC days, 09:00-09:00 JST).
 
-The rain: a light rainy-season background over western Japan (129-135°E, 32-36°N; at most
-10 mm a day, so no 24-hour or 72-hour threshold is reached), and the planted storm
+The rain: a light rainy-season background over western Japan (129-135°E, 32-36°N; under
+4 mm a day, 9 mm once a week, so no threshold is reached and no wet spell joins the
+storm), and the planted storm
 (:data:`STORM_MM`, mm per day, peak 2025-07-04, 72 h = 250 mm) on the 0.1° cells that meet
-the sample bbox, with a quarter of it on the ring of cells around them (72 h ≤ 93 mm: below
+the sample bbox, with a quarter of it on the ring of cells around them (72 h ≤ 80 mm: below
 every default threshold). The landslides (2025-07-05) and the flood (on the S1 pass of
 2025-07-06) come after the peak.
 The series is synthetic, labelled so in its catalog.
@@ -83,7 +84,9 @@ def daily_rain_mm(day: dt.date, bbox: tuple[float, float, float, float]) -> np.n
     lon, lat = _grid()
     k = (day - RAIN_START).days
     wave = 0.5 + 0.5 * np.sin(0.9 * lon + 1.3 * lat + 0.7 * k)
-    rain = 10.0 * wave * (k % 3 != 2)  # every third day dry
+    # drizzle below rainfall.wet_day_mm (5 mm) on most days, a wet day (up to 9 mm) once a
+    # week: spells stay apart, so the storm's start and end are the storm's own
+    rain = np.where(k % 7 == 0, 9.0, 4.0) * wave
     # the rainy-season band over western Japan only: the rest of the tile stays dry (small files)
     rain = np.where(
         (lon > _BAND[0]) & (lon < _BAND[2]) & (lat > _BAND[1]) & (lat < _BAND[3]), rain, 0.0

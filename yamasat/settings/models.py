@@ -339,6 +339,7 @@ FlowName = Literal[
     "landslide_mapping",
     "burn_mapping",
     "s1_flood_check",
+    "rain_watch",
     "indicator_report",
 ]
 """The flows a deployment may run (the names of the Prefect flows)."""

@@ -25,8 +25,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "rain_events",
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("municipality", sa.String(8), nullable=False),
+        sa.Column("id", sa.String(120), nullable=False),
+        sa.Column("municipality", sa.String(100), nullable=False),
         sa.Column("start", sa.Date(), nullable=False),
         sa.Column("peak", sa.Date(), nullable=False),
         sa.Column("end", sa.Date(), nullable=True),
@@ -47,7 +47,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "rain_event_products",
-        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("event_id", sa.String(120), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("product_id", sa.String(200), nullable=True),

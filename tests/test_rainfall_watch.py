@@ -1,0 +1,89 @@
+"""The rain watch on the sample (issue 15, item 3): the planted storm makes one event per
+municipality of the sample area; the S1 flood is made on the first pass after the peak, the
+S2 landslide waits (no scene yet, then clouds) until the clear scene six weeks later; reruns
+on the same day add no event and no product."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from yamasat.catalogs.registry import open_registry
+from yamasat.catalogs.registry.events import event_links, rain_events
+from yamasat.catalogs.sample.manifest import SampleManifest
+from yamasat.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _by_kind(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["kind"]: r for r in result["rows"]}
+
+
+def test_rain_watch_follows_the_planted_storm_to_its_products(
+    prefect_harness: None,
+    sample_root: Path,
+    workspace: Path,
+    boundaries_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from yamasat.flows.rain_watch import rain_watch
+
+    monkeypatch.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
+    cfg = workspace / "rain.yaml"
+    cfg.write_text(
+        "sources: {sample-rainfall: {kind: static, profile: jaxa-earth, "
+        f"location: '{sample_root / 'gsmap' / 'catalog.json'}'}}}}\n",
+        encoding="utf-8",
+    )
+    bbox = ",".join(f"{v:g}" for v in SampleManifest.read(sample_root).bbox)
+    kwargs: dict[str, Any] = {
+        "aoi": bbox,
+        "rain_source": "sample-rainfall",
+        "source": str(sample_root / "catalog.json"),
+        "profile": "sample",
+        "config": str(cfg),
+    }
+
+    first = rain_watch(today="2025-07-05", **kwargs)
+    # the demo extent covers parts of Hikari, Yanai, Tabuse and Hirao: one event each
+    assert sorted(e.split("/")[0] for e in first["new_events"]) == [
+        "35210",
+        "35212",
+        "35343",
+        "35344",
+    ]
+    rows = _by_kind(first)
+    assert rows["flood-s1"]["status"] == "pending" and "no Sentinel-1" in rows["flood-s1"]["reason"]
+    assert rows["landslide-s2"]["status"] == "pending" and first["products"] == []
+
+    flood = rain_watch(today="2025-07-08", **kwargs)
+    rows = _by_kind(flood)
+    assert flood["new_events"] == [] and rows["flood-s1"]["status"] == "made"
+    assert "2025-07-06" in rows["flood-s1"]["reason"] and flood["products"] == [
+        rows["flood-s1"]["product"]
+    ]
+    assert "no Sentinel-2" in rows["landslide-s2"]["reason"]
+
+    again = rain_watch(today="2025-07-08", **kwargs)
+    assert again["new_events"] == [] and again["products"] == []
+    assert _by_kind(again)["flood-s1"]["status"] == "done"
+
+    cloudy = _by_kind(rain_watch(today="2025-07-12", **kwargs))["landslide-s2"]
+    assert (
+        cloudy["status"] == "pending"
+        and "clouds" in cloudy["reason"]
+        and "2025-07-09" in cloudy["reason"]
+    )
+
+    settings = load_settings(cfg)
+    with open_registry(settings) as reg:
+        events = rain_events(reg)
+        links = event_links(reg, [e.id for e in events])
+    assert len(events) == 4
+    assert {links[(e.id, "flood-s1")].product_id for e in events} == {rows["flood-s1"]["product"]}
+    fractions = {links[(e.id, "landslide-s2")].clear_fraction for e in events}
+    (fraction,) = fractions  # one decision for the storm, kept on each of its events
+    assert fraction is not None and fraction < 0.8 and f"{fraction:.2f}" in cloudy["reason"]
