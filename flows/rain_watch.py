@@ -13,6 +13,7 @@ product kind decides (``rain_plan.plan``) and acts:
   clear fraction (1 − the mean ``eo:cloud_cover`` of its tiles) reaches
   ``rainfall.watch.s2_min_clear_fraction``.
 
+At the end it writes the event report (``rain_report.py``) under ``<out>/rain-report/``.
 The products run inline as subflows (recorded runs of their own). What each event got — the
 product, or pending and why, or closed — is kept in ``rain_event_products``, one row per
 event and kind; a storm whose product is made is not asked again, so reruns on the same days
@@ -46,6 +47,7 @@ from .flow_factory import with_run_options
 from .prepare import Prepared, search_family
 from .rain_data import boundaries_or_none, detect, rainfall_table
 from .rain_plan import FLOOD_S1, KINDS, Request, Scene, Storm, plan, storms
+from .rain_report import write_rain_report
 from .tracking import RunContext, tracked
 
 __all__ = ["rain_watch"]
@@ -224,12 +226,15 @@ def rain_watch(
             description=f"rain events and products up to {end} over {area.name_en}",
         )  # fmt: skip
         products = [r["product"] for r in rows if r["product"]]
+        report = write_rain_report(ctx.settings, ctx.out_root / "rain-report", today=end,
+                                   rain_source=rain_source)  # fmt: skip
         return {
             "outcome": "mapped" if products else ("events" if events else "no_events"),
             "message": f"{len(events)} events ({len(new)} new), {len(products)} products",
             "new_events": new,
             "rows": rows,
             "products": products,
+            "report": str(report.html),
         }
 
     return cast(dict[str, Any], tracked("rain_watch", params, body, output_root=options["out"]))

@@ -71,7 +71,8 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
     assert again["new_events"] == [] and again["products"] == []
     assert _by_kind(again)["flood-s1"]["status"] == "done"
 
-    cloudy = _by_kind(rain_watch(today="2025-07-12", **kwargs))["landslide-s2"]
+    last = rain_watch(today="2025-07-12", **kwargs)
+    cloudy = _by_kind(last)["landslide-s2"]
     assert (
         cloudy["status"] == "pending"
         and "clouds" in cloudy["reason"]
@@ -87,3 +88,15 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
     fractions = {links[(e.id, "landslide-s2")].clear_fraction for e in events}
     (fraction,) = fractions  # one decision for the storm, kept on each of its events
     assert fraction is not None and fraction < 0.8 and f"{fraction:.2f}" in cloudy["reason"]
+
+    # the report: offline, one section for the one storm, the flood with its table and
+    # quicklook, the landslide pending with its reason
+    page = Path(last["report"]).read_text(encoding="utf-8")
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert page.count("<section>") == 1 and "光市 Hikari City" in page
+    flood_part, slide_part = page.split("斜面崩壊")[0], page.split("斜面崩壊")[1]
+    assert "area km²" in flood_part and 'alt="quicklook" src="data:image/png;base64,' in flood_part
+    assert "保留 pending" in slide_part and "clouds" in slide_part and "2025-07-09" in slide_part
+    assert page.count('alt="rainfall ') == 4  # a rainfall chart per municipality
+    png = Path(last["report"]).with_suffix(".png")
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -17,6 +17,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ __all__ = [
     "StoredEvent",
     "event_links",
     "link_event_product",
+    "product_item",
     "rain_events",
     "record_events",
 ]
@@ -252,3 +254,14 @@ def event_links(reg: Registry, event_ids: Iterable[str]) -> dict[tuple[str, str]
         }
 
     return reg.read(go, what="reading rain event products")
+
+
+def product_item(reg: Registry, product_id: str) -> tuple[dict[str, Any], str] | None:
+    """The registered product's STAC item (dict) and the href it was published at."""
+    from .tables import ProductRow
+
+    def go(s: Session) -> tuple[dict[str, Any], str] | None:
+        row = s.get(ProductRow, product_id)
+        return None if row is None else (dict(row.item), row.item_href)
+
+    return reg.read(go, what=f"reading product {product_id}")
