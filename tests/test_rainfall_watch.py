@@ -100,3 +100,15 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
     assert page.count('alt="rainfall ') == 4  # a rainfall chart per municipality
     png = Path(last["report"]).with_suffix(".png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+    # six weeks on: no new rain to read (the series ends 07-20), the stored event goes on
+    # and the clear 08-18 scene makes the landslide; the flood is not made again
+    slide = rain_watch(today="2025-08-20", **kwargs)
+    rows = _by_kind(slide)
+    assert rows["landslide-s2"]["status"] == "made", rows
+    assert "2025-08-18" in rows["landslide-s2"]["reason"]
+    assert rows["flood-s1"]["status"] == "done" and slide["products"] == [
+        rows["landslide-s2"]["product"]
+    ]
+    page = Path(slide["report"]).read_text(encoding="utf-8")
+    assert "保留 pending" not in page and page.count("area km²") == 2
