@@ -17,9 +17,10 @@ chunks). The Otsu thresholds are taken from a strided sample of the full-resolut
 flood still weighs in the histogram by its pixel count.
 
 Likelihood = 100 × (votes / 3); flood where at least two detectors agree, outside the
-exclusion mask: reference water (water already in the pre-event image) and slopes steeper
-than ``max_slope_deg`` (from the DEM; skipped, and said so, without one). HAND is not
-computed: no well-kept Python library provides it for this pipeline yet.
+exclusion mask: reference water (water already in the pre-event image), slopes steeper
+than ``max_slope_deg`` and terrain more than ``max_hand_m`` above the nearest drainage (HAND,
+:func:`yamasat.processing.terrain.hand_m`; both from the DEM, skipped and said so without
+one).
 
 Optical recipe: MNDWI (Xu 2006) water after the event and not water in a same-season
 reference, clouds masked; irrigated paddies that are water in the reference are not flood.
@@ -73,6 +74,12 @@ class SarFloodParams:
     """D3 threshold when Otsu finds no bimodal histogram"""
     max_slope_deg: float = 5.0
     """steeper terrain cannot hold standing flood water: excluded"""
+    max_hand_m: float = 15.0
+    """terrain higher than this above the nearest drainage (HAND) is excluded: the HAND
+    exclusion of Twele et al. (2016, "Sentinel-1-based flood mapping: a fully automated
+    processing chain", Int. J. Remote Sens. 37(13)) and GFM"""
+    hand_drain_km2: float = 1.0
+    """upstream area that makes a stream cell, the drainage HAND is measured from"""
     speckle_window: int = 5
     """Lee filter window (pixels, odd)"""
     speckle_enl: float = S1_IW_GRDH_ENL
@@ -140,6 +147,7 @@ def sar_flood(
     thresholds: SarThresholds,
     params: SarFloodParams,
     slope: xr.DataArray | None = None,
+    hand: xr.DataArray | None = None,
 ) -> dict[str, xr.DataArray]:
     """Lazy SAR flood layers: ``likelihood`` (uint8 0–100, 255 no data), ``flood`` (bool),
     ``votes`` (uint8 0–3, 0 where excluded), ``reference_water`` (bool), ``excluded`` (bool),
@@ -156,6 +164,8 @@ def sar_flood(
     excluded = reference_water
     if slope is not None:
         excluded = excluded | (slope > params.max_slope_deg)
+    if hand is not None:
+        excluded = excluded | (hand > params.max_hand_m)
     likelihood = xr.where(excluded, 0, (votes.astype("float32") * (100.0 / 3.0)).round())
     likelihood = xr.where(valid, likelihood, NODATA).astype("uint8")
     flood = (votes >= 2) & ~excluded & valid

@@ -44,7 +44,7 @@ from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
 from .flood_mapping_s1 import SarFloodRun, s1_orbit, s1_pairs, sar_db
 from .flood_mapping_s2 import OPTICAL_RECORD, S2_BANDS, s2_acquisition_floods
-from .inputs import chosen_terrain, flood_slope, terrain_record
+from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
 
 __all__ = ["FloodFused"]
 
@@ -56,7 +56,7 @@ def _is_s1(item: pystac.Item) -> bool:
 
 
 def _s1_floods(
-    run: Analysis[SarFloodRun], slope: xr.DataArray | None
+    run: Analysis[SarFloodRun], slope: xr.DataArray | None, hand: xr.DataArray | None
 ) -> tuple[list[AcquisitionFlood], list[dict[str, Any]]]:
     """One :class:`AcquisitionFlood` per Sentinel-1 pass of the after period, and its QA."""
     prep, params, inside, geobox = run.prep, run.params, run.inside, run.draft.geobox
@@ -70,7 +70,8 @@ def _s1_floods(
         vh = bimodal_threshold(post_db["vh"].where(inside), fallback=params.vh_water_fallback_db)
         layers = sar_flood(
             pre_db["vv"], pre_db["vh"], post_db["vv"], post_db["vh"],
-            thresholds=SarThresholds(vv[0], vh[0], vv[1], vh[1]), params=params, slope=slope,
+            thresholds=SarThresholds(vv[0], vh[0], vv[1], vh[1]), params=params,
+            slope=slope, hand=hand,
         )  # fmt: skip
         floods.append(
             AcquisitionFlood(
@@ -134,7 +135,8 @@ class FloodFused(Recipe[SarFloodRun]):
     def analyse(self, run: Analysis[SarFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         slope = flood_slope(prep, draft.geobox, draft, params.terrain)
-        s1, s1_qa = _s1_floods(run, slope)
+        hand = flood_hand(prep, draft.geobox, params.terrain, drain_km2=params.hand_drain_km2)
+        s1, s1_qa = _s1_floods(run, slope, hand)
         s2_before = [i for i in run.before if not _is_s1(i)]
         s2_after = [i for i in run.after if not _is_s1(i)]
         s2, s2_qa = s2_acquisition_floods(
@@ -152,6 +154,7 @@ class FloodFused(Recipe[SarFloodRun]):
                 "s1_acquisitions": s1_qa,
                 "s2_acquisitions": s2_qa,
                 "terrain_exclusion": slope is not None,
+                "hand_exclusion_m": params.max_hand_m if hand is not None else None,
                 "sensor_codes": {str(k): v for k, v in SENSOR_CODES.items()},
             }
         )

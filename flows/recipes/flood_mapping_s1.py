@@ -34,7 +34,7 @@ from ...settings import Settings
 from ..prepare import Prepared, layout
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from .inputs import chosen_terrain, flood_slope, terrain_record
+from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
 
 __all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair", "s1_orbit", "s1_pairs", "sar_db"]
 
@@ -169,6 +169,7 @@ class FloodS1(Recipe[SarFloodRun]):
             post_db["vh"].where(inside), fallback=params.vh_water_fallback_db
         )
         slope = flood_slope(prep, geobox, draft, params.terrain)
+        hand = flood_hand(prep, geobox, params.terrain, drain_km2=params.hand_drain_km2)
         draft.qa.update(
             {
                 "sensor": "s1",
@@ -180,12 +181,14 @@ class FloodS1(Recipe[SarFloodRun]):
                 "vv_threshold_from_otsu": vv_otsu,
                 "vh_threshold_from_otsu": vh_otsu,
                 "terrain_exclusion": slope is not None,
+                "hand_exclusion_m": params.max_hand_m if hand is not None else None,
             }
         )
         draft.threshold = vv_t
         layers = sar_flood(
             pre_db["vv"], pre_db["vh"], post_db["vv"], post_db["vh"],
-            thresholds=SarThresholds(vv_t, vh_t, vv_otsu, vh_otsu), params=params, slope=slope,
+            thresholds=SarThresholds(vv_t, vh_t, vv_otsu, vh_otsu), params=params,
+            slope=slope, hand=hand,
         )  # fmt: skip
         report("analyse", 1, 4)
         valid = layers["valid"] & inside

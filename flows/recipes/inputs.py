@@ -18,15 +18,17 @@ from ...processing.composite import median_composite
 from ...processing.gdal_env import configure_gdal
 from ...processing.load import load_bands, load_s2
 from ...processing.offset_check import OffsetDecision, checked_scale_fn
-from ...processing.terrain import slope_deg
+from ...processing.terrain import hand_m, slope_deg
 from ...processing.write import CogSpec, float_spec
 from ..prepare import Prepared, layout, needs_signing, network_policy, search_family
 from ..publish import Draft
 
 __all__ = [
+    "HAND_MARGIN_PX",
     "NO_DEM_FLOOD",
     "chosen_terrain",
     "float_cog",
+    "flood_hand",
     "flood_slope",
     "load_slope",
     "s2_composites",
@@ -105,13 +107,9 @@ def s2_composites(
     return xr.Dataset({b: median_composite(ds[b]) for b in bands})
 
 
-def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
-    """Slope (degrees) from the DEM (family ``dem``) of the run's DEM source on ``geobox``.
-
-    Raises :class:`SourceError` naming the source and the DEM collections tried when the
-    source has no DEM for the AOI or its hrefs are refused; ``remedy`` ends the message
-    (what the user can do instead).
-    """
+def load_dem(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
+    """Elevation (metres) from the DEM (family ``dem``) of the run's DEM source on ``geobox``;
+    :class:`SourceError` as :func:`load_slope` says."""
     source = prep.sources.of("dem")
     try:
         found = search_family(prep, "dem", None, ("dem",))
@@ -133,7 +131,44 @@ def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
         chunk=prep.settings.grid.chunk_size,
     )["dem"]
     # GLO-30 tiles share one nominal datetime: odc-stac fuses them into one time step
-    dem = dem.isel(time=0) if "time" in dem.dims else dem
+    return dem.isel(time=0) if "time" in dem.dims else dem
+
+
+HAND_MARGIN_PX = 100
+"""the DEM for HAND is read this far (pixels, 1 km at 10 m) beyond the product's grid, so the
+drainage network is not cut at the AOI's edge"""
+
+
+def flood_hand(
+    prep: Prepared, geobox: Any, terrain: bool, *, drain_km2: float
+) -> xr.DataArray | None:
+    """HAND (metres) on ``geobox`` from the DEM read ``HAND_MARGIN_PX`` beyond it, or None when
+    terrain exclusion is off by request (:func:`flood_slope` records that)."""
+    if not terrain:
+        return None
+    wide = geobox.pad(HAND_MARGIN_PX)
+    dem = load_dem(prep, wide, remedy=NO_DEM_FLOOD)
+    hand = hand_m(dem, resolution=prep.settings.grid.resolution, drain_area_km2=drain_km2)
+    inner = hand.isel(
+        {
+            dem.dims[-2]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[0]),
+            dem.dims[-1]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[1]),
+        }
+    )
+    # positional, like the other layers of the grid (the padded grid's coordinates are the
+    # same numbers computed another way: no alignment on them)
+    out = xr.DataArray(inner.values, dims=("y", "x"), name="hand", attrs={"units": "m"})
+    return out.chunk(prep.settings.grid.chunk_size)
+
+
+def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
+    """Slope (degrees) from the DEM (family ``dem``) of the run's DEM source on ``geobox``.
+
+    Raises :class:`SourceError` naming the source and the DEM collections tried when the
+    source has no DEM for the AOI or its hrefs are refused; ``remedy`` ends the message
+    (what the user can do instead).
+    """
+    dem = load_dem(prep, geobox, remedy=remedy)
     return slope_deg(dem, resolution=prep.settings.grid.resolution)
 
 
