@@ -70,6 +70,11 @@ class SarFloodParams:
     """D1: post − pre VV in dB below this is a change to water-like backscatter"""
     vv_water_fallback_db: float = -18.0
     """D2 threshold when Otsu finds no bimodal histogram"""
+    vv_water_max_db: float = -15.0
+    """an Otsu VV threshold above this splits land classes (forest from fields), not water from
+    land: the fallback is used instead. Open water in Sentinel-1 VV lies below about −15 to
+    −18 dB (the design handbook's recipe; e.g. Twele et al. 2016). A land split also made
+    fields 'reference water' and excluded a flood over them"""
     vh_water_fallback_db: float = -24.0
     """D3 threshold when Otsu finds no bimodal histogram"""
     max_slope_deg: float = 5.0

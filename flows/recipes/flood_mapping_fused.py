@@ -66,7 +66,11 @@ def _s1_floods(
     for pre, post in s1_pairs(before, after):
         pre_db = sar_db(pre, prep, geobox, params)
         post_db = sar_db(post, prep, geobox, params)
-        vv = bimodal_threshold(post_db["vv"].where(inside), fallback=params.vv_water_fallback_db)
+        vv = bimodal_threshold(
+            post_db["vv"].where(inside),
+            fallback=params.vv_water_fallback_db,
+            plausible=(-26.0, params.vv_water_max_db),
+        )
         vh = bimodal_threshold(post_db["vh"].where(inside), fallback=params.vh_water_fallback_db)
         layers = sar_flood(
             pre_db["vv"], pre_db["vh"], post_db["vv"], post_db["vh"],

@@ -163,7 +163,9 @@ class FloodS1(Recipe[SarFloodRun]):
         pre_db = sar_db(before, prep, geobox, params)
         post_db = sar_db(after, prep, geobox, params)
         vv_t, vv_otsu = bimodal_threshold(
-            post_db["vv"].where(inside), fallback=params.vv_water_fallback_db
+            post_db["vv"].where(inside),
+            fallback=params.vv_water_fallback_db,
+            plausible=(-26.0, params.vv_water_max_db),
         )
         vh_t, vh_otsu = bimodal_threshold(
             post_db["vh"].where(inside), fallback=params.vh_water_fallback_db
