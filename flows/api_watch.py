@@ -31,6 +31,7 @@ from types import FrameType
 
 from ..errors import PrefectApiLostError, redact_urls
 from .signals import publishing_in_progress
+from .tracking import fail_unfinished_runs
 
 __all__ = ["api_is_answering", "api_url_in_use", "watching_api"]
 
@@ -93,7 +94,9 @@ class _Watch:
         self.wake_main()
         if self.done.wait(self.grace_s):
             return
-        # Prefect is still retrying the lost API to report the failure: end here
+        # Prefect is still retrying the lost API to report the failure: end here, with the
+        # runs it was carrying recorded as failed in yamasat's own registry
+        fail_unfinished_runs(self.error.reason, str(self.error))
         sys.stderr.write(f"error: {self.error}\n")
         sys.stderr.flush()
         os._exit(self.error.exit_code)

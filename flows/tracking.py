@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -37,7 +38,15 @@ from .checkpoints import Checkpoints
 from .prepare import software_version
 from .signals import interrupted_by, noting_stops, signal_name
 
-__all__ = ["INTERRUPTED", "RunContext", "current_run_id", "product_lock", "products_of", "tracked"]
+__all__ = [
+    "INTERRUPTED",
+    "RunContext",
+    "current_run_id",
+    "fail_unfinished_runs",
+    "product_lock",
+    "products_of",
+    "tracked",
+]
 
 log = logging.getLogger(__name__)
 _MAX_CHAIN = 50
@@ -74,6 +83,8 @@ class _Recorder:
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.settings, self.run_id = settings, run_id
         self.ok = True
+        self.lock = threading.Lock()
+        self.finished = False
 
     def _do(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         from ..catalogs.registry import open_registry
@@ -99,6 +110,7 @@ class _Recorder:
             deployment=deployment.get_name(),
             resumed_from=resumed_from,
         )
+        _unfinished.add(self)
 
     def products(self, products: list[str]) -> None:
         from ..catalogs.registry.run_records import note_run_products
@@ -106,9 +118,28 @@ class _Recorder:
         self._do("its products", note_run_products, products=products)
 
     def finish(self, **kwargs: Any) -> None:
+        """Record the run's end, once (the main thread and :func:`fail_unfinished_runs`
+        may both try)."""
         from ..catalogs.registry.run_records import finish_run_record
 
-        self._do("its end", finish_run_record, **kwargs)
+        with self.lock:
+            if self.finished:
+                return
+            self.finished = True
+            _unfinished.discard(self)
+            self._do("its end", finish_run_record, **kwargs)
+
+
+#: runs this process has started recording and not yet finished
+_unfinished: set[_Recorder] = set()
+
+
+def fail_unfinished_runs(reason: str, message: str) -> None:
+    """Record every run of this process that has not ended as failed with ``reason``: for a
+    watch that must end the process itself (``flows/api_watch.py``), so that no run it ends
+    stays ``running`` in the registry."""
+    for recorder in list(_unfinished):
+        recorder.finish(state="failed", reason=reason, message=message[:4000])
 
 
 def _json_safe(params: Mapping[str, Any]) -> dict[str, Any]:
