@@ -88,8 +88,10 @@ PATCHES = (
     Patch("burn_w", CHAR, (131.984, 34.012, 131.991, 34.017)),
     Patch("burn_e", CHAR, (132.009, 34.012, 132.016, 34.017)),
     Patch("water", WATER, (131.993, 34.002, 132.007, 34.008)),
-    Patch("slide_w", BARE, (131.985, 34.022, 131.990, 34.027)),
-    Patch("slide_e", BARE, (132.010, 34.022, 132.015, 34.027)),
+    # about 4 ha each: within the landslide product's size window (8 px - 10 ha), as shallow
+    # landslide scars are (0.1-5 ha); a 25 ha bare block is not one scar
+    Patch("slide_w", BARE, (131.985, 34.022, 131.987, 34.024)),
+    Patch("slide_e", BARE, (132.010, 34.022, 132.012, 34.024)),
 )
 
 
