@@ -12,8 +12,6 @@ pixel (:data:`~yamasat.processing.flood_fusion.SENSOR_CODES`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import pystac
@@ -39,12 +37,11 @@ from ...processing.flood_fusion import (
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...processing.zonal import value_counts
-from ...settings import Settings
-from ..product_run import Analysis, Recipe, params_dict
+from ..product_run import Analysis, params_dict
 from ..progress import report
-from .flood_mapping_s1 import SarFloodRun, s1_orbit, s1_pairs, sar_db
+from .flood_mapping_s1 import SarFloodRecipe, SarFloodRun, s1_orbit, s1_pairs, sar_db
 from .flood_mapping_s2 import OPTICAL_RECORD, S2_BANDS, s2_acquisition_floods
-from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
+from .inputs import flood_hand, flood_slope, terrain_record
 
 __all__ = ["FloodFused"]
 
@@ -102,7 +99,7 @@ def _s1_floods(
     return floods, qa
 
 
-class FloodFused(Recipe[SarFloodRun]):
+class FloodFused(SarFloodRecipe):
     """Fused flood: every S1 and S2 acquisition after the event, union, likelihood, sensor."""
 
     name = "flood-fused"
@@ -112,12 +109,6 @@ class FloodFused(Recipe[SarFloodRun]):
     bands = ("vv", "vh")
     variant = "fused"
     season_warnings = True  # the optical part compares indices across the periods
-
-    def params(self, settings: Settings) -> SarFloodRun:
-        return SarFloodRun(**settings.analytics.flood.model_dump())
-
-    def choose(self, params: SarFloodRun, flow_params: Mapping[str, Any]) -> SarFloodRun:
-        return replace(params, terrain=chosen_terrain(params.terrain, flow_params))
 
     def record(self, params: SarFloodRun) -> dict[str, Any]:
         own = params_dict(params)
@@ -129,9 +120,6 @@ class FloodFused(Recipe[SarFloodRun]):
             **own,
             **terrain_record(terrain),
         }
-
-    def lock_variant(self, params: SarFloodRun) -> str:
-        return self.variant if params.terrain else f"{self.variant}-no-terrain"
 
     def searches(self, params: SarFloodRun) -> tuple[tuple[str, tuple[str, ...]], ...]:
         return (("s1", ("vv", "vh")), ("s2", (*S2_BANDS, "scl")))

@@ -36,7 +36,15 @@ from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
 from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
 
-__all__ = ["FloodS1", "SarFloodRun", "pick_s1_pair", "s1_orbit", "s1_pairs", "sar_db"]
+__all__ = [
+    "FloodS1",
+    "SarFloodRecipe",
+    "SarFloodRun",
+    "pick_s1_pair",
+    "s1_orbit",
+    "s1_pairs",
+    "sar_db",
+]
 
 _U8 = CogSpec(nodata=NODATA, dtype="uint8")
 
@@ -126,7 +134,21 @@ def sar_db(
     }
 
 
-class FloodS1(Recipe[SarFloodRun]):
+class SarFloodRecipe(Recipe[SarFloodRun]):
+    """What the S1 and fused floods share: parameters from ``analytics.flood``, terrain
+    exclusion as asked, and a lock per terrain choice."""
+
+    def params(self, settings: Settings) -> SarFloodRun:
+        return SarFloodRun(**settings.analytics.flood.model_dump())
+
+    def choose(self, params: SarFloodRun, flow_params: Mapping[str, Any]) -> SarFloodRun:
+        return replace(params, terrain=chosen_terrain(params.terrain, flow_params))
+
+    def lock_variant(self, params: SarFloodRun) -> str:
+        return self.variant if params.terrain else f"{self.variant}-no-terrain"
+
+
+class FloodS1(SarFloodRecipe):
     """Sentinel-1 flood: three detectors by vote, likelihood 0–100, exclusions, MMU."""
 
     name = "flood-s1"
@@ -137,19 +159,10 @@ class FloodS1(Recipe[SarFloodRun]):
     variant = "s1"
     season_warnings = False  # backscatter of water does not drift with the season
 
-    def params(self, settings: Settings) -> SarFloodRun:
-        return SarFloodRun(**settings.analytics.flood.model_dump())
-
-    def choose(self, params: SarFloodRun, flow_params: Mapping[str, Any]) -> SarFloodRun:
-        return replace(params, terrain=chosen_terrain(params.terrain, flow_params))
-
     def record(self, params: SarFloodRun) -> dict[str, Any]:
         own = params_dict(params)
         terrain = own.pop("terrain")
         return {"sensor": "s1", **own, **terrain_record(terrain)}
-
-    def lock_variant(self, params: SarFloodRun) -> str:
-        return self.variant if params.terrain else f"{self.variant}-no-terrain"
 
     def select(
         self, before: list[pystac.Item], after: list[pystac.Item]
