@@ -30,24 +30,15 @@ from contextlib import contextmanager
 from types import FrameType
 
 from ..errors import PrefectApiLostError, redact_urls
+from .local_prefect import api_is_answering
 from .signals import publishing_in_progress
 from .tracking import fail_unfinished_runs
 
-__all__ = ["api_is_answering", "api_url_in_use", "watching_api"]
+__all__ = ["api_url_in_use", "watching_api"]
 
 
 #: the signal the watch uses to reach the main thread
 WAKE_SIGNAL = signal.SIGUSR1
-
-
-def api_is_answering(api_url: str, timeout_s: float) -> bool:
-    """True when ``{api_url}/health`` answers 200 within ``timeout_s``."""
-    import httpx
-
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout_s).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def api_url_in_use(local_api: str | None) -> str | None:

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from ..errors import PrefectServerError
 
-__all__ = ["STOP_WAIT_S", "LocalPrefectServer", "run_api"]
+__all__ = ["STOP_WAIT_S", "LocalPrefectServer", "api_is_answering", "run_api"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ if os.getppid() != int(sys.argv[1]):
 sys.argv = ["uvicorn", *sys.argv[2:]]
 runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
 """
+
+
+def api_is_answering(api_url: str, timeout_s: float) -> bool:
+    """True when the Prefect API's ``{api_url}/health`` answers 200 within ``timeout_s``."""
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class LocalPrefectServer:
@@ -98,8 +108,6 @@ class LocalPrefectServer:
     def start(self, timeout_s: float) -> None:
         """Start the server and wait until it answers; :class:`PrefectServerError` if it does
         not within ``timeout_s`` seconds."""
-        import httpx
-
         started = time.monotonic()
         self.proc = self._spawn()
         while True:
@@ -108,9 +116,8 @@ class LocalPrefectServer:
                     f"the local Prefect server exited ({self.proc.returncode}) while starting; "
                     f"see {self.home / 'server.log'}, or set PREFECT_API_URL to a running server"
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    break
+            if api_is_answering(self.api_url, 2.0):
+                break
             if time.monotonic() - started > timeout_s:
                 raise PrefectServerError(
                     f"the local Prefect server did not answer within {timeout_s:g} s "
