@@ -105,6 +105,25 @@ def test_kept_stream_has_the_cog_pixels(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["k.tif", "p.tif", stream.name])
 
 
+def test_read_back_honours_strides(tmp_path: Path) -> None:
+    """A strided slice of a read-back raster (the threshold's sample) is the strided pixels:
+    dask fuses the slice into the window read, whose step was once dropped, so a "sample"
+    of a Sentinel-2 tile came back as every pixel of it."""
+    from yamasat.processing.read_back import open_raster
+    from yamasat.processing.threshold import sample_valid
+
+    values = np.arange(SHAPE[0] * SHAPE[1], dtype="float32").reshape(SHAPE)
+    spec = CogSpec(nodata=float("nan"), dtype="float32", resampling="average")
+    kept = write_cogs({tmp_path / "s.tif": (_arr(values), spec)}, geobox=GEOBOX, keep_streams=True)
+    stream = kept[tmp_path / "s.tif"].stream
+    assert stream is not None
+    back = open_raster(str(stream), geobox=GEOBOX, chunk=256)
+    for ys, xs in ((slice(None, None, 7), slice(None, None, 7)), (slice(5, 900, 3), slice(None)),
+                   (slice(None, None, -2), slice(300, 10, -5))):  # fmt: skip
+        np.testing.assert_array_equal(back[ys, xs].values, values[ys, xs])
+    assert sample_valid(back, max_samples=10_000).size <= 11_000
+
+
 @pytest.mark.parametrize("backend", ["numpy", "dask"])
 def test_float_cog_with_an_error_bound_is_lerc_within_it(tmp_path: Path, backend: str) -> None:
     rng = np.random.default_rng(11)
