@@ -217,6 +217,9 @@ def run_world(
         row: dict[str, Any] = {
             "outcome": result["outcome"],
             "valid_fraction": result.get("valid_fraction"),
+            "parameters_key": result.get("qa", {})
+            .get("expected_accuracy", {})
+            .get("parameters_key"),  # what --write-table checks its row against
         }
         if result["outcome"] == "published":
             row |= _score_run(world, geobox, name, params, result, manifest)
@@ -387,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         help="keep worlds already built in --work (same seed and parameters) instead of "
         "building them again",
     )
+    parser.add_argument(
+        "--write-table",
+        nargs="?",
+        const="package",
+        metavar="PATH",
+        help="write each product's figures into the expected-accuracy table (default: the "
+        "package's, yamasat/processing/expected_accuracy.json), which products' QA quote",
+    )
     args = parser.parse_args(argv)
     seeds = _seeds(args)
 
@@ -408,6 +419,13 @@ def main(argv: list[str] | None = None) -> int:
             worlds.append(run_world(seed, work, settings, only=only, reuse=args.reuse_worlds))
             print(f"  done in {worlds[-1]['total_s']} s", file=sys.stderr, flush=True)
     print(report(worlds))
+    if args.write_table:
+        from accuracy_table import write_from_sweep
+
+        target = None if args.write_table == "package" else Path(args.write_table)
+        command = " ".join(argv if argv is not None else sys.argv[1:])
+        written = write_from_sweep(worlds, settings, target, command=command)
+        print(f"expected-accuracy table: {written}")
     if args.json:
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         args.json.write_text(json.dumps({"when": stamp, "worlds": worlds}, indent=1) + "\n")

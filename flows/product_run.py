@@ -50,6 +50,7 @@ from .prepare import (
     season_warnings,
     vetted,
 )
+from .product_qa import add_product_qa
 from .progress import report
 from .publish import Draft, ProductOutcome, finish_draft, staged, start_draft, summary_markdown
 from .registration import check_solution_task, complete_pending, register_task
@@ -206,6 +207,7 @@ def analyse_product(
         report("analyse", 0, 4)
         inside = aoi_mask(draft.geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
         recipe.analyse(Analysis(prep, draft, before, after, params, inside))
+        add_product_qa(recipe.name, draft, inside)  # observed shares, expected accuracy
         report("analyse", 2, 4)
         return finish_draft(prep, draft, inside, run_id, recipe.flow, enrich)
 

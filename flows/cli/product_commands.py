@@ -41,8 +41,13 @@ def _outcome_table(result: dict[str, Any], title: str) -> Table:
         table.add_row("STAC item", str(result["item_href"]))
         for name, f in result["files"].items():
             table.add_row(name, str(f["path"]))
+    from ..product_qa import HONEST_QA_KEYS, qa_lines
+
     for key, value in result.get("qa", {}).items():
-        table.add_row(f"QA {key}", str(value))
+        if key not in HONEST_QA_KEYS:
+            table.add_row(f"QA {key}", str(value))
+    for label, text in qa_lines(result.get("qa", {})):
+        table.add_row(f"QA {label}", text)
     if result.get("registration"):
         table.add_row("registry", str(result["registration"]["message"]))
     for w in result.get("warnings", []):
@@ -273,9 +278,13 @@ def demo(
     console.print(
         "floors asserted by the tests: " + "; ".join(f"{r.product} {r.floor}" for r in summary.qa)
     )
+    from ..product_qa import qa_lines
+
     for (name, result), r in zip(summary.results.items(), summary.qa, strict=True):
         where = result.get("item_href") or result["message"]
         console.print(f"[bold]{name}[/] ({r.before} → {r.after}): {where}")
+        for label, text in qa_lines(result.get("qa", {}), short=True):
+            console.print(f"  {label}: {text}")
         for w in result.get("warnings", []):
             console.print(f"  [yellow]warning[/] {w}")
     console.print(

@@ -37,6 +37,7 @@ from ...processing.flood_fusion import (
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...processing.zonal import value_counts
+from ..product_qa import terrain_weak_areas
 from ..product_run import Analysis, params_dict
 from ..progress import report
 from .flood_mapping_s1 import SarFloodRecipe, SarFloodRun, s1_orbit, s1_pairs, sar_db
@@ -140,6 +141,9 @@ class FloodFused(SarFloodRecipe):
                 "pass of the after period with a pass of the before period on its orbit, nor "
                 "a Sentinel-2 overpass of each period; widen the periods"
             )
+        weak = terrain_weak_areas(
+            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m
+        )
         draft.qa.update(
             {
                 "sensor": "fused",
@@ -148,6 +152,7 @@ class FloodFused(SarFloodRecipe):
                 "terrain_exclusion": slope is not None,
                 "hand_exclusion_m": params.max_hand_m if hand is not None else None,
                 "sensor_codes": {str(k): v for k, v in SENSOR_CODES.items()},
+                "weak_areas": weak,
             }
         )
         for missing, name in ((s1, "Sentinel-1"), (s2, "Sentinel-2")):

@@ -32,6 +32,7 @@ from ...processing.sar import lee_filter, to_db
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
 from ..prepare import Prepared, layout
+from ..product_qa import terrain_weak_areas
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
 from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
@@ -185,6 +186,9 @@ class FloodS1(SarFloodRecipe):
         )
         slope = flood_slope(prep, geobox, draft, params.terrain)
         hand = flood_hand(prep, geobox, params.terrain, drain_km2=params.hand_drain_km2)
+        weak = terrain_weak_areas(
+            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m
+        )
         draft.qa.update(
             {
                 "sensor": "s1",
@@ -197,6 +201,7 @@ class FloodS1(SarFloodRecipe):
                 "vh_threshold_from_otsu": vh_otsu,
                 "terrain_exclusion": slope is not None,
                 "hand_exclusion_m": params.max_hand_m if hand is not None else None,
+                "weak_areas": weak,
             }
         )
         draft.threshold = vv_t

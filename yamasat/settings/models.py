@@ -198,9 +198,7 @@ class FloodConfig(Section):
         default=-24.0, description="S1: VH water threshold when Otsu finds no bimodal histogram"
     )
     max_slope_deg: Float = Field(default=5.0, gt=0, le=90, description="steeper is excluded")
-    speckle_window: Int = Field(
-        default=5, ge=3, le=15, description="Lee filter window, pixels (odd)"
-    )
+    speckle_window: Int = Field(default=5, ge=3, le=15, description="Lee window, px (odd)")
     speckle_enl: Float = Field(
         default=4.4,
         ge=1,
@@ -208,6 +206,8 @@ class FloodConfig(Section):
         description="S1: equivalent number of looks of the speckle, the noise level of the Lee "
         "filter (4.4: Sentinel-1 IW GRDH, ESA product definition)",
     )
+    max_hand_m: Float = Field(default=15.0, gt=0, description="S1: excluded above this HAND, m")
+    hand_drain_km2: Float = Field(default=1.0, gt=0, description="S1: HAND's stream area, km2")
     min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest flood region")
     terrain: bool = Field(
         default=True,

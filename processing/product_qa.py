@@ -1,0 +1,133 @@
+"""Honest QA figures of a written product (1 detected, 0 not, 255 not observed): how much of
+the AOI and of the detections' neighbourhood was observed, and how much of the AOI lies where
+a method is known to be weak (beside clouds for optical products, steep or high terrain for
+radar floods). Read back block by block with a halo, so memory stays at a few blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from .product_codes import NODATA
+
+__all__ = [
+    "NEIGHBOURHOOD_PX",
+    "NEIGHBOURHOOD_RULE",
+    "OPTICAL_WEAK_RULE",
+    "SEEN_EDGE_PX",
+    "observed_figures",
+    "terrain_weak_share",
+]
+
+NEIGHBOURHOOD_PX = 10
+"""a detection's neighbourhood: the pixels within this many pixels of it (100 m at 10 m)"""
+NEIGHBOURHOOD_RULE = (
+    f"AOI pixels within {NEIGHBOURHOOD_PX} px (Chebyshev: the {2 * NEIGHBOURHOOD_PX + 1} px "
+    "square around each detected pixel) that are not detections themselves; where they were "
+    "not observed, an object may go on unseen"
+)
+SEEN_EDGE_PX = 3
+"""observed pixels this close to an unobserved one are beside a cloud's edge"""
+OPTICAL_WEAK_RULE = (
+    "clouds, their shadows, cirrus and snow (unobserved: the SCL mask, dilated) and the "
+    f"observed pixels within {SEEN_EDGE_PX} px of them, where cloud edges, haze and shadow "
+    "fringes the mask missed are read as change"
+)
+
+
+def _blocks(height: int, width: int, block: int) -> list[tuple[int, int, int, int]]:
+    return [
+        (r, min(r + block, height), c, min(c + block, width))
+        for r in range(0, height, block)
+        for c in range(0, width, block)
+    ]
+
+
+def _near(mask: np.ndarray, px: int) -> np.ndarray:
+    """Pixels within ``px`` (Chebyshev) of a True pixel of ``mask``."""
+    return ndimage.maximum_filter(mask.astype("uint8"), size=2 * px + 1, mode="constant") > 0
+
+
+def observed_figures(
+    product: Path,
+    inside: xr.DataArray | None,
+    *,
+    neighbourhood_px: int = NEIGHBOURHOOD_PX,
+    edge_px: int = SEEN_EDGE_PX,
+    block: int = 1024,
+) -> dict[str, Any]:
+    """Observed share of the AOI and of the detections' neighbourhood, and the share of the
+    AOI unobserved or within ``edge_px`` of an unobserved pixel, from the product COG
+    ``product``; ``inside`` is the AOI mask on its grid (None: the whole grid)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    halo = max(neighbourhood_px, edge_px)
+    n = {"aoi": 0, "seen": 0, "ring": 0, "ring_seen": 0, "near_unseen": 0, "unseen": 0}
+    with rasterio.open(product) as src:
+        h, w = src.height, src.width
+        for r0, r1, c0, c1 in _blocks(h, w, block):
+            hr0, hr1, hc0, hc1 = (
+                max(r0 - halo, 0),
+                min(r1 + halo, h),
+                max(c0 - halo, 0),
+                min(c1 + halo, w),
+            )
+            data = src.read(1, window=Window(hc0, hr0, hc1 - hc0, hr1 - hr0))
+            ins = (
+                np.ones(data.shape, bool)
+                if inside is None
+                else np.asarray(inside[hr0:hr1, hc0:hc1].values, dtype=bool)
+            )
+            seen = data != NODATA
+            ring = _near(data == 1, neighbourhood_px) & (data != 1) & ins
+            unseen = ~seen & ins
+            near_unseen = _near(unseen, edge_px) & seen & ins
+            core = (slice(r0 - hr0, r1 - hr0), slice(c0 - hc0, c1 - hc0))
+            n["aoi"] += int(ins[core].sum())
+            n["seen"] += int((seen & ins)[core].sum())
+            n["ring"] += int(ring[core].sum())
+            n["ring_seen"] += int((ring & seen)[core].sum())
+            n["unseen"] += int(unseen[core].sum())
+            n["near_unseen"] += int(near_unseen[core].sum())
+    aoi = n["aoi"]
+    return {
+        "aoi": round(n["seen"] / aoi, 4) if aoi else None,
+        "near_detections": round(n["ring_seen"] / n["ring"], 4) if n["ring"] else None,
+        "near_detections_px": neighbourhood_px,
+        "near_detections_rule": NEIGHBOURHOOD_RULE,
+        "unobserved_share": round(n["unseen"] / aoi, 4) if aoi else None,
+        "beside_unobserved_share": round(n["near_unseen"] / aoi, 4) if aoi else None,
+    }
+
+
+def terrain_weak_share(
+    inside: xr.DataArray,
+    slope: xr.DataArray | None,
+    hand: xr.DataArray | None,
+    *,
+    max_slope_deg: float,
+    max_hand_m: float,
+) -> dict[str, float | None]:
+    """Shares of the AOI steeper than ``max_slope_deg``, higher than ``max_hand_m`` above the
+    drainage, and either (None for a layer not given)."""
+    out: dict[str, float | None] = {"steep": None, "above_drainage": None, "share": None}
+    layers = {"aoi": inside}
+    if slope is not None:
+        layers["steep"] = (slope > max_slope_deg) & inside
+    if hand is not None:
+        layers["above_drainage"] = (hand > max_hand_m) & inside
+    if len(layers) == 1:
+        return out
+    either = layers.get("steep", False) | layers.get("above_drainage", False)
+    layers["share"] = either & inside
+    sums = xr.Dataset({k: v.astype("int64") for k, v in layers.items()}).sum().compute()
+    n_in = int(sums["aoi"])
+    for k in ("steep", "above_drainage", "share"):
+        if k in sums and n_in:
+            out[k] = round(int(sums[k]) / n_in, 4)
+    return out
