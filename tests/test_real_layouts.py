@@ -298,13 +298,6 @@ def test_s2_flood_from_earth_search(es: Any, tmp_path: Path) -> None:
     assert_both_zones(outcome, srv)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13's landslide gate NDTI < 0.12 (chosen on the sample's worlds, where slash "
-    "has NDTI 0.23) refuses this layout's bare soil (NDTI 0.154): a known failure to generalise, "
-    "open in issue 13; 0.18 passes here but lets slash back in on evaluation world 7001 "
-    "(landslide CSI 0.56)",
-)
 def test_landslide_from_earth_search_with_the_pc_dem(es: Any, pc: Any, tmp_path: Path) -> None:
     """Scars on the steep slope are found; bare soil on flat ground is not a landslide, which
     needs the slope from the Planetary Computer DEM."""

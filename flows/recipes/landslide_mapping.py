@@ -1,8 +1,10 @@
 """Landslide scars: the recipe.
 
-NDVI loss to bare mineral soil (BSI high, NDTI low: not slash or residue) on steep slopes
+NDVI loss to bare mineral soil (BSI high, NDTI not that of dry residue) on steep slopes
 (the source's DEM is required), water excluded
-(:func:`yamasat.processing.landslide.landslide_candidates`), cores grown into their mixed
+(:func:`yamasat.processing.landslide.landslide_candidates`), only in disturbed regions longer
+down the DEM's fall line than across and mostly bare
+(:func:`yamasat.processing.landslide.downslope_regions`), cores grown into their mixed
 edges, then a size window
 (:func:`yamasat.processing.landslide.landslide_scars`). Writes the scars (uint8), ΔNDVI and
 the slope; each scar polygon gets its mean slope and ΔNDVI.
@@ -14,15 +16,20 @@ from pathlib import Path
 
 from ...processing.flood import encode
 from ...processing.indices import bsi, mndwi, ndti, ndvi
-from ...processing.landslide import LandslideParams, landslide_candidates, landslide_scars
+from ...processing.landslide import (
+    LandslideParams,
+    landslide_candidates,
+    landslide_scars,
+)
 from ...processing.object_stats import object_means
 from ...processing.product_codes import NODATA
+from ...processing.terrain import slope_deg
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
 from ..product_run import Analysis, Enricher, Recipe
 from ..progress import report
 from ..publish import float_band
-from .inputs import float_cog, load_slope, s2_composites
+from .inputs import float_cog, load_dem, s2_composites
 
 __all__ = ["Landslide"]
 
@@ -47,12 +54,13 @@ class Landslide(Recipe[LandslideParams]):
     def analyse(self, run: Analysis[LandslideParams]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
         geobox = draft.geobox
-        slope = load_slope(
+        dem = load_dem(
             prep,
             geobox,
             remedy="landslide mapping needs the slope and has no mode without it: point "
             "--dem-source (or --source) at a source that serves a DEM, such as earth-search",
         )
+        slope = slope_deg(dem, resolution=prep.settings.grid.resolution)
         pre = s2_composites(prep, run.before, geobox, ("red", "nir"), draft)
         post = s2_composites(prep, run.after, geobox, self.bands[:-1], draft)
         n_pre, n_post = ndvi(pre.nir, pre.red), ndvi(post.nir, post.red)
@@ -65,7 +73,7 @@ class Landslide(Recipe[LandslideParams]):
             bsi_after=bsi(post.blue, post.red, post.nir, post.swir16),
             ndti_after=ndti(post.swir16, post.swir22),
         )
-        scars = landslide_scars(core, edge, params)
+        scars = landslide_scars(core, edge, params, dem)
         valid = valid & inside
         draft.threshold = params.max_dndvi
         draft.qa.update(
@@ -74,6 +82,8 @@ class Landslide(Recipe[LandslideParams]):
                 "max_post_ndvi": params.max_post_ndvi,
                 "min_post_bsi": params.min_post_bsi,
                 "max_post_ndti": params.max_post_ndti,
+                "min_fall_line_elongation": params.min_fall_line_elongation,
+                "min_core_share": params.min_core_share,
             }
         )
         report("analyse", 1, 4)
