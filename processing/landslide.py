@@ -142,16 +142,18 @@ def fall_line_elongation(labels: np.ndarray, count: int, elevation: np.ndarray) 
     n = np.bincount(idx, minlength=count + 1).astype("float64")
     n[0] = np.nan
 
-    def mean(v: np.ndarray) -> np.ndarray:
-        return np.bincount(idx, weights=v.ravel(), minlength=count + 1) / n
+    def total(v: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, weights=v.ravel(), minlength=count + 1)
 
+    # n Σab − Σa Σb: exact in float64 for pixel indices (integers), so the same wherever the
+    # plane starts (dask blocks); a symmetric object's 1.0 does not flip with rounding
     rows, cols = np.indices(labels.shape, dtype="float64")
-    mr, mc = mean(rows), mean(cols)
-    crr = mean(rows * rows) - mr * mr + 1 / 12
-    ccc = mean(cols * cols) - mc * mc + 1 / 12
-    crc = mean(rows * cols) - mr * mc
+    sr, sc = total(rows), total(cols)
+    crr = (n * total(rows * rows) - sr * sr) / (n * n) + 1 / 12
+    ccc = (n * total(cols * cols) - sc * sc) / (n * n) + 1 / 12
+    crc = (n * total(rows * cols) - sr * sc) / (n * n)
     gr, gc = np.gradient(elevation.astype("float64"))
-    dr, dc = -mean(np.nan_to_num(gr)), -mean(np.nan_to_num(gc))
+    dr, dc = -total(np.nan_to_num(gr)), -total(np.nan_to_num(gc))
     norm = np.hypot(dr, dc)
     with np.errstate(invalid="ignore", divide="ignore"):
         ur, uc = dr / norm, dc / norm

@@ -3,12 +3,21 @@ grow into their edges; the size window; all independent of dask chunks (issue 13
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import ndimage
 
 from yamasat.processing.indices import bsi, ndti
-from yamasat.processing.landslide import LandslideParams, landslide_candidates, landslide_scars
+from yamasat.processing.landslide import (
+    LandslideParams,
+    downslope_regions,
+    fall_line_elongation,
+    landslide_candidates,
+    landslide_scars,
+)
 from yamasat.processing.objects import grow_into, size_window
 from yamasat.processing.threshold import limited_threshold
 
@@ -115,3 +124,103 @@ def test_the_otsu_limit_keeps_a_threshold_out_of_unchanged_land() -> None:
     assert limited_threshold(0.05, 0.1, direction="increase") == 0.1
     assert limited_threshold(-0.05, None, direction="decrease") == -0.05
     assert limited_threshold(0.05, -0.2, direction="both") == 0.2
+
+
+# the replayed real layouts' bare soil (tests/support/replay_world.py): NDTI 0.154
+SOIL = (0.12, 0.20, 0.24, 0.30, 0.22)
+# logging slash over a thin green understory: 85 % slash, 15 % canopy (NDVI ~0.3)
+CUT = tuple(0.85 * s + 0.15 * f for s, f in zip(SLASH, FOREST, strict=True))
+
+
+def _slope_scene(backend: str, chunk: int = 16) -> dict[str, xr.DataArray]:
+    """90 × 90 px of forest on a 30° slope falling towards +x (rows are the contour): a scar
+    18 px down the fall line and 6 across; bare soil in a block 6 px down and 20 across; a
+    clear-cut under slash (20 down, 8 across) with bare skid trails on 15 % of it; the
+    replayed layouts' soil in a block 11 down and 9 across (their scars are 1.2 times longer
+    down the slope than across)."""
+    shape = (90, 90)
+    cover = np.full(shape, "forest", dtype="U6")
+    cover[10:16, 10:28] = "scar"  # rows across, columns down the slope
+    cover[30:50, 10:16] = "wide"
+    cover[60:68, 10:30] = "cut"
+    cut_trails = np.zeros(shape, dtype=bool)
+    cut_trails[60:68, 10:30] = np.random.default_rng(0).uniform(size=(8, 20)) < 0.15
+    cover[cut_trails] = "trail"
+    cover[40:49, 50:61] = "soil"
+    spectra = {"forest": FOREST, "scar": SCAR, "wide": SCAR, "cut": CUT, "trail": SOIL}
+    spectra["soil"] = SOIL
+    post = {k: np.zeros(shape, dtype="float32") for k in "bRNsS"}
+    for name, values in spectra.items():
+        for k, v in zip("bRNsS", values, strict=True):
+            post[k][cover == name] = v
+    cols = np.arange(shape[1], dtype="float32")
+    elevation = np.broadcast_to(500.0 - cols * 10.0 * np.tan(np.radians(30.0)), shape)
+    data = {k: _da(v, backend, chunk) for k, v in post.items()}
+    nd_pre = np.full(shape, (FOREST[2] - FOREST[1]) / (FOREST[2] + FOREST[1]), dtype="float32")
+    return {
+        "ndvi_before": _da(nd_pre, backend, chunk),
+        "ndvi_after": (data["N"] - data["R"]) / (data["N"] + data["R"]),
+        "mndwi_after": _da(np.full(shape, -0.5, dtype="float32"), backend, chunk),
+        "slope": _da(np.full(shape, 30.0, dtype="float32"), backend, chunk),
+        "bsi_after": bsi(data["b"], data["R"], data["N"], data["s"]),
+        "ndti_after": ndti(data["s"], data["S"]),
+        "elevation": _da(np.ascontiguousarray(elevation, dtype="float32"), backend, chunk),
+        "cover": xr.DataArray(cover, dims=("y", "x")),
+    }
+
+
+def _region_scars(scene: dict[str, xr.DataArray], params: LandslideParams, dem: bool) -> Any:
+    core, edge, _valid = landslide_candidates(
+        scene["ndvi_before"], scene["ndvi_after"], scene["mndwi_after"], scene["slope"],
+        params, bsi_after=scene["bsi_after"], ndti_after=scene["ndti_after"],
+    )  # fmt: skip
+    elevation = scene["elevation"] if dem else None
+    return np.asarray(landslide_scars(core, edge, params, elevation).values)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_scars_are_regions_longer_down_the_slope_than_across_and_mostly_bare(
+    backend: str,
+) -> None:
+    scene = _slope_scene(backend)
+    cover = np.asarray(scene["cover"].values)
+    got = _region_scars(scene, LandslideParams(), dem=True)
+    assert got[cover == "scar"].all() and got[cover == "soil"].all()  # soil at NDTI 0.154
+    assert float(scene["ndti_after"].values[45, 55]) == pytest.approx(0.154, abs=0.001)
+    assert not got[cover == "wide"].any()  # bare, but wider across the slope than down
+    assert not got[60:68, 10:30].any()  # the cut: its trails are 15 % of it
+    assert got.sum() == (cover == "scar").sum() + (cover == "soil").sum()
+    # without the DEM the regions are not tested: the wide block and the trails come back
+    flat = _region_scars(scene, LandslideParams(), dem=False)
+    assert flat[cover == "wide"].all() and flat[60:68, 10:30].any()
+
+
+def test_fall_line_elongation_measures_along_the_slope_whatever_its_direction() -> None:
+    labels = np.zeros((60, 60), dtype=int)
+    labels[10:40, 20:26] = 1  # 30 px along y, 6 along x
+    rows, cols = np.indices(labels.shape, dtype="float64")
+    along_y = fall_line_elongation(labels, 1, -3.0 * rows)[1]
+    along_x = fall_line_elongation(labels, 1, 2.0 * cols)[1]
+    diagonal = fall_line_elongation(labels, 1, rows + cols)[1]
+    assert along_y == pytest.approx(5.0, rel=0.02)  # sqrt((30² + 1) / (6² + 1)) ≈ 4.94
+    assert along_x == pytest.approx(1 / along_y, rel=1e-6)
+    assert 0.95 < diagonal < 1.05  # at 45° both extents project alike
+    assert np.isnan(fall_line_elongation(labels, 1, np.zeros(labels.shape))[1])  # flat
+
+
+@pytest.mark.parametrize("chunk", [13, 50])
+def test_downslope_regions_on_dask_equal_numpy(chunk: int) -> None:
+    rng = np.random.default_rng(7)
+    shape = (150, 170)
+    edge = ndimage.binary_opening(rng.uniform(size=shape) > 0.55)
+    core = edge & (rng.uniform(size=shape) > 0.5)
+    rows, cols = np.indices(shape, dtype="float32")
+    elevation = 3.0 * rows + cols + rng.normal(0, 0.5, size=shape).astype("float32")
+    params = LandslideParams(max_area_px=40, min_core_share=0.3)
+    ref = downslope_regions(
+        _da(core, "numpy"), _da(edge, "numpy"), _da(elevation, "numpy"), params
+    ).values
+    got = downslope_regions(
+        _da(core, "dask", chunk), _da(edge, "dask", chunk), _da(elevation, "dask", chunk), params
+    ).values
+    assert (got == ref).all() and 0 < ref.sum() < edge.sum()
