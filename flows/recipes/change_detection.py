@@ -44,12 +44,28 @@ from ..progress import report
 from ..publish import Draft, float_band
 from .inputs import float_cog, s2_load_options
 
-__all__ = ["Change", "measure_on_grid"]
+__all__ = ["Change", "measure_on_grid", "native_chunking"]
 
 _NATIVE_MEASURE = ".measure-native"
 """staging files of the measure on each zone's native grid (removed once warped and written)"""
 _NATIVE_AFTER = ".after-native"
 """staging files of the after period's index (the gate of ``max_after``; removed at the end)"""
+_L2A_BLOCK_PX = 1024
+"""internal tile edge of Sentinel-2 L2A COGs (Earth Search's and Planetary Computer's)"""
+
+
+def native_chunking(native: GeoBox, chunk: int) -> tuple[int, int]:
+    """``(block_px, chunk)`` of a zone's load on its native grid.
+
+    On a scene-sized grid, chunks are whole 1024-px L2A tiles from a tile corner, so each
+    tile is decoded once: 1536-px chunks cut tiles and decoded about 1.8 times the tiles
+    they need (red and nir of a realistic tile pair: 8.4 s CPU, against 5.3 s so; issue
+    14). Small grids keep ``chunk`` and the 512-px corner (less padding to load). The
+    measure does not depend on either: it is computed per pixel, with halos for the masks.
+    """
+    if min(native.shape) < 4 * _L2A_BLOCK_PX:
+        return 512, chunk
+    return _L2A_BLOCK_PX, max(_L2A_BLOCK_PX, round(chunk / _L2A_BLOCK_PX) * _L2A_BLOCK_PX)
 
 
 def measure_on_grid(
@@ -95,6 +111,8 @@ def measure_on_grid(
         zb = [it for it in b_items if it.id in ids]
         za = [it for it in a_items if it.id in ids]
         native = native_geobox(zb + za, assets=assets, like=geobox) if zb and za else None
+        if native is not None and (tiled := native_chunking(native, grid.chunk_size))[0] != 512:
+            native = native_geobox(zb + za, assets=assets, like=geobox, block_px=tiled[0])
         if native is None:
             if zb and za:  # a zone without a usable grid: load everything onto the grid
                 parts = []
@@ -103,6 +121,7 @@ def measure_on_grid(
         # an index is computed from the stored numbers by one kernel per chunk (the same
         # values as scaling, masking and compositing plane by plane, a fraction of the work)
         opts = s2_load_options(prep, zb + za, native, bands, draft)
+        opts["chunk"] = native_chunking(native, grid.chunk_size)[1]
         src = write_raster(staging / f"{prefix}-{i}.tif", measure_of(zb, za, opts), geobox=native)
         parts.append(
             open_warped(str(src), geobox=geobox, resampling=grid.resampling, chunk=grid.chunk_size)
@@ -134,6 +153,7 @@ class Change(Recipe[ChangeParams]):
             cva_bands=tuple(ch.cva_bands) if cva else (),
             otsu_limit=ch.otsu_limit,
             max_after=ch.max_after,
+            edge_window_px=ch.edge_window_px,
         )
 
     def search_bands(self, params: ChangeParams) -> tuple[str, ...]:
@@ -194,6 +214,7 @@ class Change(Recipe[ChangeParams]):
             direction=params.direction,
             min_mapping_unit_px=params.min_mapping_unit_px,
             gate=gate,
+            edge_window_px=params.edge_window_px,
         ).where(inside, NODATA)
         main = staging / "change.tif"
         draft.add_cog(
