@@ -20,6 +20,7 @@ import xarray as xr
 
 from ..processing.expected_accuracy import expected_accuracy, expected_summary
 from ..processing.product_qa import OPTICAL_WEAK_RULE, observed_figures, terrain_weak_share
+from ..processing.terrain import S1_IW_INCIDENCE_DEG
 from .publish import Draft
 
 __all__ = ["HONEST_QA_KEYS", "add_product_qa", "qa_lines", "terrain_weak_areas"]
@@ -35,8 +36,11 @@ def terrain_weak_areas(
     *,
     max_slope_deg: float,
     max_hand_m: float,
+    radar: xr.DataArray | None = None,
 ) -> dict[str, Any]:
-    """The radar flood's weak areas: terrain it excludes, where a flood would be missed."""
+    """The radar flood's weak areas: terrain it excludes, where a flood would be missed, and
+    where the radar may see layover or shadow (``radar``: codes of
+    :func:`~yamasat.processing.terrain.radar_layover_shadow`, of every pass OR-ed)."""
     if slope is None and hand is None:
         return {
             "share": None,
@@ -45,15 +49,22 @@ def terrain_weak_areas(
             "not known (no DEM read)",
         }
     shares = terrain_weak_share(
-        inside, slope, hand, max_slope_deg=max_slope_deg, max_hand_m=max_hand_m
+        inside, slope, hand, max_slope_deg=max_slope_deg, max_hand_m=max_hand_m, radar=radar
+    )
+    geometry = (
+        "; possible radar layover (terrain rising towards the sensor more steeply than the "
+        f"near-range incidence, {min(S1_IW_INCIDENCE_DEG):g}°) or shadow (falling away more "
+        f"steeply than 90° − the far-range incidence, {90 - max(S1_IW_INCIDENCE_DEG):g}°), "
+        "where backscatter says nothing of water"
+        if radar is not None
+        else "; radar layover and shadow not computed"
     )
     return {
         **shares,
-        "what": f"slope > {max_slope_deg:g}° or HAND > {max_hand_m:g} m",
+        "what": f"slope > {max_slope_deg:g}°, HAND > {max_hand_m:g} m, layover or shadow",
         "rule": f"slope > {max_slope_deg:g}° or more than {max_hand_m:g} m above the nearest "
-        "drainage (HAND): excluded as unable to hold flood water, so a flood there is missed; "
-        "radar shadow and layover (slopes facing away from or towards the sensor) are not "
-        "computed",
+        "drainage (HAND): excluded as unable to hold flood water, so a flood there is missed"
+        + geometry,
     }
 
 

@@ -112,22 +112,30 @@ def terrain_weak_share(
     *,
     max_slope_deg: float,
     max_hand_m: float,
+    radar: xr.DataArray | None = None,
 ) -> dict[str, float | None]:
     """Shares of the AOI steeper than ``max_slope_deg``, higher than ``max_hand_m`` above the
-    drainage, and either (None for a layer not given)."""
-    out: dict[str, float | None] = {"steep": None, "above_drainage": None, "share": None}
+    drainage, in possible radar layover or shadow (``radar`` codes, bits 1 and 2 of
+    :func:`~.terrain.radar_layover_shadow`), and any of them (None for a layer not given)."""
+    names = ("steep", "above_drainage", "layover", "shadow", "share")
+    out: dict[str, float | None] = dict.fromkeys(names)
     layers = {"aoi": inside}
     if slope is not None:
         layers["steep"] = (slope > max_slope_deg) & inside
     if hand is not None:
         layers["above_drainage"] = (hand > max_hand_m) & inside
+    if radar is not None:
+        layers["layover"] = ((radar & 1) > 0) & inside
+        layers["shadow"] = ((radar & 2) > 0) & inside
     if len(layers) == 1:
         return out
-    either = layers.get("steep", False) | layers.get("above_drainage", False)
-    layers["share"] = either & inside
+    either = xr.zeros_like(inside, dtype=bool)
+    for layer in list(layers.values())[1:]:
+        either = either | layer
+    layers["share"] = either
     sums = xr.Dataset({k: v.astype("int64") for k, v in layers.items()}).sum().compute()
     n_in = int(sums["aoi"])
-    for k in ("steep", "above_drainage", "share"):
+    for k in names:
         if k in sums and n_in:
             out[k] = round(int(sums[k]) / n_in, 4)
     return out

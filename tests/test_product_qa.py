@@ -210,3 +210,41 @@ def test_flood_products_carry_the_honest_qa(sample_root: Path, tmp_path: Path) -
         item = json.loads(Path(out.item_href).read_text())
         stac_qa = item["properties"]["yamasat:statistics"]["qa"]
         assert stac_qa["expected_accuracy"] == json.loads(json.dumps(qa["expected_accuracy"]))
+
+
+def test_radar_layover_and_shadow_follow_the_look_direction() -> None:
+    from yamasat.processing.terrain import (
+        LAYOVER,
+        SHADOW,
+        radar_layover_shadow,
+        s1_look_azimuth_deg,
+    )
+
+    x = np.arange(120, dtype="float32") * 10.0
+    ridge = np.where(x < 600, x * 0.8, 480 - (x - 600) * 0.8)  # 38.7° up to the east, then down
+    gentle = np.where(x < 600, x * 0.3, 180 - (x - 600) * 0.3)  # 16.7°: neither
+    dem = np.vstack([np.tile(ridge, (40, 1)), np.tile(gentle, (40, 1))])
+    codes = {}
+    for state in ("ascending", "descending"):
+        az = s1_look_azimuth_deg(state)
+        for chunk in (None, 32):
+            da = xr.DataArray(dem, dims=("y", "x"))
+            da = da if chunk is None else da.chunk(chunk)
+            codes[state, chunk] = np.asarray(
+                radar_layover_shadow(da, resolution=10.0, look_azimuth_deg=az).values
+            )
+        assert np.array_equal(codes[state, None], codes[state, 32])
+    asc, desc = codes["ascending", None], codes["descending", None]
+    # looking east (ascending), the west face (rising eastwards) faces the sensor: layover
+    # where 38.7° > 29.1° near-range incidence; the east face is 38.7° < 44° from the far
+    # range's grazing angle: no shadow
+    assert (asc[5:35, 5:55] == LAYOVER).all() and (asc[5:35, 65:115] == 0).all()
+    assert (desc[5:35, 65:115] == LAYOVER).all() and (desc[5:35, 5:55] == 0).all()
+    assert (asc[45:75] == 0).all() and (desc[45:75] == 0).all()
+    cliff = np.tile(np.where(x < 600, 0.0, (x - 600) * 2.0), (10, 1))  # 63°, rising eastwards
+    looked = radar_layover_shadow(
+        xr.DataArray(cliff, dims=("y", "x")), resolution=10.0, look_azimuth_deg=280.0
+    ).values
+    assert (looked[2:8, 65:115] == SHADOW).all()  # looking west, it faces away: shadow
+    with pytest.raises(ValueError, match="orbit state"):
+        s1_look_azimuth_deg("sideways")

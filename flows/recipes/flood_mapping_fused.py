@@ -42,7 +42,7 @@ from ..product_run import Analysis, params_dict
 from ..progress import report
 from .flood_mapping_s1 import SarFloodRecipe, SarFloodRun, s1_orbit, s1_pairs, sar_db
 from .flood_mapping_s2 import OPTICAL_RECORD, S2_BANDS, s2_acquisition_floods
-from .inputs import flood_hand, flood_slope, terrain_record
+from .inputs import flood_hand, flood_radar_geometry, flood_slope, terrain_record
 
 __all__ = ["FloodFused"]
 
@@ -141,9 +141,12 @@ class FloodFused(SarFloodRecipe):
                 "pass of the after period with a pass of the before period on its orbit, nor "
                 "a Sentinel-2 overpass of each period; widen the periods"
             )
+        states = {str(s1_orbit(i)[1]) for i in run.after if _is_s1(i)}
+        radar = flood_radar_geometry(prep, draft.geobox, params.terrain, states)
         weak = terrain_weak_areas(
-            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m
-        )
+            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
+            radar=radar,
+        )  # fmt: skip
         draft.qa.update(
             {
                 "sensor": "fused",

@@ -35,7 +35,13 @@ from ..prepare import Prepared, layout
 from ..product_qa import terrain_weak_areas
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from .inputs import chosen_terrain, flood_hand, flood_slope, terrain_record
+from .inputs import (
+    chosen_terrain,
+    flood_hand,
+    flood_radar_geometry,
+    flood_slope,
+    terrain_record,
+)
 
 __all__ = [
     "FloodS1",
@@ -186,9 +192,12 @@ class FloodS1(SarFloodRecipe):
         )
         slope = flood_slope(prep, geobox, draft, params.terrain)
         hand = flood_hand(prep, geobox, params.terrain, drain_km2=params.hand_drain_km2)
+        states = {str(s1_orbit(i)[1]) for i in after}
+        radar = flood_radar_geometry(prep, geobox, params.terrain, states)
         weak = terrain_weak_areas(
-            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m
-        )
+            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
+            radar=radar,
+        )  # fmt: skip
         draft.qa.update(
             {
                 "sensor": "s1",

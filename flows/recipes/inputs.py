@@ -18,7 +18,12 @@ from ...processing.composite import median_composite
 from ...processing.gdal_env import configure_gdal
 from ...processing.load import load_bands, load_s2
 from ...processing.offset_check import OffsetDecision, checked_scale_fn
-from ...processing.terrain import hand_m, slope_deg
+from ...processing.terrain import (
+    hand_m,
+    radar_layover_shadow,
+    s1_look_azimuth_deg,
+    slope_deg,
+)
 from ...processing.write import CogSpec, float_spec
 from ..prepare import Prepared, layout, needs_signing, network_policy, search_family
 from ..publish import Draft
@@ -29,6 +34,7 @@ __all__ = [
     "chosen_terrain",
     "float_cog",
     "flood_hand",
+    "flood_radar_geometry",
     "flood_slope",
     "load_slope",
     "s2_composites",
@@ -159,6 +165,27 @@ def flood_hand(
     # same numbers computed another way: no alignment on them)
     out = xr.DataArray(inner.values, dims=("y", "x"), name="hand", attrs={"units": "m"})
     return out.chunk(prep.settings.grid.chunk_size)
+
+
+def flood_radar_geometry(
+    prep: Prepared, geobox: Any, terrain: bool, orbit_states: set[str]
+) -> xr.DataArray | None:
+    """Possible radar layover (1) and shadow (2) on ``geobox`` for the passes' orbit states
+    (ascending, descending; codes OR-ed over them), from the DEM; None when terrain is off
+    by request or no orbit state is known."""
+    states = sorted(s for s in orbit_states if s in ("ascending", "descending"))
+    if not terrain or not states:
+        return None
+    dem = load_dem(prep, geobox, remedy=NO_DEM_FLOOD)
+    res = prep.settings.grid.resolution
+    codes = [
+        radar_layover_shadow(dem, resolution=res, look_azimuth_deg=s1_look_azimuth_deg(s))
+        for s in states
+    ]
+    out = codes[0]
+    for c in codes[1:]:
+        out = out | c
+    return out
 
 
 def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
