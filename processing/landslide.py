@@ -39,6 +39,7 @@ import xarray as xr
 from scipy import ndimage
 
 from .objects import grow_into, size_window
+from .product_codes import NODATA
 
 __all__ = [
     "LandslideParams",
@@ -46,6 +47,7 @@ __all__ = [
     "fall_line_elongation",
     "landslide_candidates",
     "landslide_scars",
+    "unobserved_slopes",
 ]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -211,3 +213,21 @@ def downslope_regions(
     else:
         kept = _downslope(np.asarray(stacked), **kw)[0]
     return core.copy(data=kept > 0)
+
+
+def unobserved_slopes(
+    product: xr.DataArray, slope: xr.DataArray, min_slope_deg: float, pixel_m2: float
+) -> dict[str, float | None]:
+    """Where scars could not be observed: terrain at least ``min_slope_deg`` steep (``slope``,
+    NaN outside the AOI) that the ``product`` (1/0/255) has as no data. ``share`` of that
+    terrain and ``km2``; a scar there is missing from the product, not absent."""
+    steep = slope >= min_slope_deg
+    sums = xr.Dataset(
+        {"steep": steep.astype("int64"), "unseen": (steep & (product == NODATA)).astype("int64")}
+    ).sum()
+    n_steep, n_unseen = int(sums["steep"]), int(sums["unseen"])
+    return {
+        "share": round(n_unseen / n_steep, 4) if n_steep else None,
+        "km2": round(n_unseen * pixel_m2 / 1e6, 3),
+        "min_slope_deg": min_slope_deg,
+    }

@@ -17,6 +17,7 @@ from yamasat.processing.landslide import (
     fall_line_elongation,
     landslide_candidates,
     landslide_scars,
+    unobserved_slopes,
 )
 from yamasat.processing.objects import grow_into, size_window
 from yamasat.processing.threshold import limited_threshold
@@ -224,3 +225,17 @@ def test_downslope_regions_on_dask_equal_numpy(chunk: int) -> None:
         _da(core, "dask", chunk), _da(edge, "dask", chunk), _da(elevation, "dask", chunk), params
     ).values
     assert (got == ref).all() and 0 < ref.sum() < edge.sum()
+
+
+def test_unobserved_slopes_are_the_steep_terrain_the_product_could_not_see() -> None:
+    slope = np.full((20, 30), 30.0, dtype="float32")
+    slope[:, :10] = 5.0  # flat: no scar expected there, seen or not
+    slope[0, :] = np.nan  # outside the AOI
+    product = np.zeros((20, 30), dtype="uint8")
+    product[10:, :] = 255  # a cloud over the lower half
+    product[5, 20] = 1
+    got = unobserved_slopes(_da(product, "dask", 7), _da(slope, "dask", 7), 15.0, 100.0)
+    # steep and inside: 19 rows x 20 columns; unseen: 10 rows x 20 columns
+    assert got == {"share": round(200 / 380, 4), "km2": 0.02, "min_slope_deg": 15.0}
+    nothing = unobserved_slopes(_da(product, "numpy"), _da(slope * 0 + 1, "numpy"), 15.0, 100.0)
+    assert nothing["share"] is None and nothing["km2"] == 0.0

@@ -20,9 +20,11 @@ from ...processing.landslide import (
     LandslideParams,
     landslide_candidates,
     landslide_scars,
+    unobserved_slopes,
 )
 from ...processing.object_stats import object_means
 from ...processing.product_codes import NODATA
+from ...processing.read_back import open_raster
 from ...processing.terrain import slope_deg
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
@@ -31,7 +33,12 @@ from ..progress import report
 from ..publish import float_band
 from .inputs import float_cog, load_dem, s2_composites
 
-__all__ = ["Landslide"]
+__all__ = ["UNOBSERVED_RULE", "Landslide"]
+
+UNOBSERVED_RULE = (
+    "terrain as steep as a scar needs that no clear image saw (clouds, shadows, no data): "
+    "scars there could not be observed and are missing from the product, not absent"
+)
 
 
 class Landslide(Recipe[LandslideParams]):
@@ -96,6 +103,13 @@ class Landslide(Recipe[LandslideParams]):
             },
             geobox=geobox,
         )
+        unseen = unobserved_slopes(
+            open_raster(str(written[s / "landslide.tif"].path), geobox=geobox),
+            open_raster(str(written[s / "slope.tif"].path), geobox=geobox),
+            params.min_slope_deg,
+            prep.settings.grid.resolution**2,
+        )
+        draft.qa["unobserved_slopes"] = unseen | {"rule": UNOBSERVED_RULE}
         draft.add_cog(
             "landslide",
             written[s / "landslide.tif"],
