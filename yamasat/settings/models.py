@@ -185,6 +185,9 @@ class ChangeConfig(Section):
         description="change only where `index` after is below this (no longer vegetated); "
         "null: no such gate",
     )
+    edge_window_px: Literal[0, 3, 5, 7, 9] = Field(
+        default=0, description="boundary pixels by their changed fraction in this window; 0: off"
+    )
 
 
 class FloodConfig(Section):
