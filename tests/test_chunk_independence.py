@@ -110,6 +110,7 @@ def _change(make: Callable[[np.ndarray], xr.DataArray]) -> dict[str, np.ndarray]
         out[name] = change_product(
             measure, measure.notnull(), threshold=float(params.threshold),
             direction=params.direction, min_mapping_unit_px=10, gate=gate,
+            edge_window_px=5,  # boundary pixels by their changed fraction (halo 6)
         ).values  # fmt: skip
         assert (out[name] == 1).sum() > 500  # the planted change is found
     return out
