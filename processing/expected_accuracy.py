@@ -142,14 +142,15 @@ def expected_summary(expected: Mapping[str, Any], *, short: bool = False) -> str
     def f(v: float | None) -> str:
         return "?" if v is None else f"{v:.3f}"
 
-    head = (
-        f"CSI {f(csi['min'])} / {f(csi['median'])} / {f(csi['max'])} (min / median / max over "
-        f"{w['scored']} of {w['run']} synthetic worlds)"
-    )
     if short:
-        return head
+        return (
+            f"CSI min {f(csi['min'])}, median {f(csi['median'])}, max {f(csi['max'])} "
+            f"({w['scored']} of {w['run']} worlds)"
+        )
     p, r = expected["precision"], expected["recall"]
     return (
-        f"{head}, precision ≥ {f(p['min'])}, recall ≥ {f(r['min'])}; measured "
+        f"CSI {f(csi['min'])} / {f(csi['median'])} / {f(csi['max'])} (min / median / max over "
+        f"{w['scored']} of {w['run']} synthetic worlds), precision ≥ {f(p['min'])}, "
+        f"recall ≥ {f(r['min'])}; measured "
         f"{expected['measured']} with yamasat {expected['package_version']} ({expected['how']})"
     )
