@@ -3,11 +3,14 @@
 Builds the archive when missing, checks that Sentinel-2 loads onto the project grid across
 132°E with the planted values on both sides, runs the ``change_detection`` flow over the demo
 extent between two comparable periods, and scores the product against the planted truth.
+The S1 flood and the landslide come from the rain chain (``rain_demo.py``): the sample's
+rainfall → rain events → the products the ``rain_watch`` flow asks for → its report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ from ..processing.load import load_s2
 from ..settings import Settings
 from .prepare import network_policy
 from .progress import ProgressFn, report
+from .rain_demo import WATCH_MADE, RainChain, run_rain_chain
 
 __all__ = ["CHANGE_PERIODS", "DemoSummary", "LoadCheck", "run_demo"]
 
@@ -72,6 +76,7 @@ class DemoSummary:
     truth_events: tuple[str, ...] = ()
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     qa: tuple[QARow, ...] = ()
+    rain: RainChain | None = None
 
 
 def _lon_of_columns(geobox: Any) -> np.ndarray:
@@ -253,6 +258,29 @@ def _qa_row(
     )
 
 
+def _not_made(name: str) -> dict[str, Any]:
+    """The QA row's stand-in for a product the rain watch did not make."""
+    why = f"the rain watch made no {name} product (its report says why)"
+    return {"outcome": "not made by the rain watch", "valid_fraction": 0.0, "before": "-",
+            "after": "-", "message": why}  # fmt: skip
+
+
+def _geobox_of(settings: Settings, aoi: str | None, default: Any) -> Any:
+    """The grid of a product made over the GeoJSON AOI the rain watch wrote (its own extent)."""
+    if aoi is None:
+        return default
+    doc = json.loads(Path(aoi).read_text(encoding="utf-8"))
+    geom = shapely.union_all([shapely.geometry.shape(f["geometry"]) for f in doc["features"]])
+    return project_geobox(geom, crs=settings.grid.crs, resolution=settings.grid.resolution)
+
+
+def _registry_url(settings: Settings, products: Path) -> str:
+    """The registry the demo's runs write to (``storage.registry_url``, else beside them)."""
+    if settings.storage.registry_url is not None:
+        return settings.storage.registry_url
+    return f"sqlite:///{(products / 'registry.sqlite').as_posix()}"
+
+
 def run_demo(
     settings: Settings,
     root: Path,
@@ -282,27 +310,37 @@ def run_demo(
         geobox = project_geobox(
             shapely.box(*manifest.bbox), crs=settings.grid.crs, resolution=settings.grid.resolution
         )
+        made: dict[str, dict[str, Any]] = {}
+        direct = [run for run in DEMO_RUNS if run[0] not in WATCH_MADE]
+        for i, (name, flow_name, params, _floor) in enumerate(direct):
+            report("products", i, len(direct) + 1)
+            made[name] = load_flow(flow_name)(
+                aoi=bbox_text, source=str(catalog), out=str(products), force=True, **params
+            )
+        report("products", len(direct), len(direct) + 1)
+        rain = run_rain_chain(root, products, bbox_text, _registry_url(settings, products))
+        report("products", len(direct) + 1, len(direct) + 1)
         results: dict[str, dict[str, Any]] = {}
         rows: list[QARow] = []
-        for i, (name, flow_name, params, floor) in enumerate(DEMO_RUNS):
-            report("products", i, len(DEMO_RUNS))
-            result = load_flow(flow_name)(
-                aoi=bbox_text,
-                source=str(catalog),
-                out=str(products),
-                force=True,
-                **params,
-            )
+        for name, _flow, asked, floor in DEMO_RUNS:
+            box, params = geobox, asked
+            if name in WATCH_MADE:
+                result = rain.results.get(WATCH_MADE[name]) or _not_made(name)
+                params = {"before": result["before"], "after": result["after"]}
+                box = _geobox_of(settings, result.get("aoi"), geobox)
+            else:
+                result = made[name]
             results[name] = result
-            rows.append(_qa_row(world, geobox, name, params, floor, result, manifest.s2_dates))
-        report("products", len(DEMO_RUNS), len(DEMO_RUNS))
+            rows.append(_qa_row(world, box, name, params, floor, result, manifest.s2_dates))
         change = results["change"]
         _, names = truth_between(
             world, geobox, parse_period(CHANGE_PERIODS[0]), parse_period(CHANGE_PERIODS[1])
         )
         first = rows[0]
         accuracy = {"csi": first.csi, "precision": first.precision, "recall": first.recall}
-        return DemoSummary(catalog, products, check, change, accuracy, names, results, tuple(rows))
+        return DemoSummary(
+            catalog, products, check, change, accuracy, names, results, tuple(rows), rain
+        )
     finally:
         set_reporter(None)
         if saved_root is None:

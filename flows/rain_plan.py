@@ -6,6 +6,12 @@
 * **S1 flood** (``flood-s1``): the first Sentinel-1 acquisition after the peak, within
   ``s1_window_days`` of it, with the ``reference_days`` before the storm's start as the
   pre-event reference.
+* **fused flood** (``flood-fused``, S1 and S2 together, :func:`fused_plan`): asked where S1
+  covers the event — the S1 flood's pass — once a Sentinel-2 acquisition after the peak is
+  in too (any clouds: the fusion takes each pixel from the sensor that saw it), within
+  ``s1_window_days``; made from every S1 and S2 acquisition from the day after the peak to
+  the later of the two, on the S1 pass's area; same reference. One product per storm, as
+  each kind.
 * **S2 landslide** (``landslide-s2``): the first Sentinel-2 date after the peak, within
   ``s2_window_days``, whose clear fraction over the storm's area reaches
   ``s2_min_clear_fraction``; same reference.
@@ -18,15 +24,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..catalogs.registry.events import StoredEvent
 
-__all__ = ["FLOOD_S1", "KINDS", "LANDSLIDE_S2", "Request", "Scene", "Storm", "plan", "storms"]
+__all__ = [
+    "FLOOD_FUSED",
+    "FLOOD_S1",
+    "KINDS",
+    "LANDSLIDE_S2",
+    "S1_KINDS",
+    "Request",
+    "Scene",
+    "Storm",
+    "plan",
+    "storms",
+]
 
 FLOOD_S1 = "flood-s1"
+FLOOD_FUSED = "flood-fused"
 LANDSLIDE_S2 = "landslide-s2"
-KINDS = (FLOOD_S1, LANDSLIDE_S2)
+KINDS = (FLOOD_S1, FLOOD_FUSED, LANDSLIDE_S2)
+S1_KINDS = (FLOOD_S1, FLOOD_FUSED)
+"""the kinds decided on the first Sentinel-1 pass after the peak"""
 _FAR = dt.date(9999, 12, 31)
 
 
@@ -90,6 +110,10 @@ class Request:
     before: tuple[dt.date, dt.date] | None = None
     """the pre-event reference period (``run``)"""
     clear_fraction: float | None = None
+    first: dt.date | None = None
+    """the first day of the after period (``run``; default ``after``)"""
+    footprint_day: dt.date | None = None
+    """the acquisition whose footprint bounds the product's area (default ``after``)"""
 
 
 def plan(
@@ -118,7 +142,7 @@ def plan(
         if scene.clear_fraction >= min_clear:
             return Request(kind, "run", f"acquired {scene.day}", scene.day, reference,
                            scene.clear_fraction)  # fmt: skip
-    sensor = "Sentinel-1" if kind == FLOOD_S1 else "Sentinel-2"
+    sensor = "Sentinel-1" if kind in S1_KINDS else "Sentinel-2"
     if after:
         best = max(after, key=lambda s: s.clear_fraction)
         reason = (
@@ -133,3 +157,28 @@ def plan(
         return Request(kind, "closed", f"window of {window_days} days closed on {last}; {reason}",
                        clear_fraction=clear)  # fmt: skip
     return Request(kind, "pending", f"{reason} (window to {last})", clear_fraction=clear)
+
+
+def fused_plan(
+    storm: Storm, s1: Request, s2_scenes: Sequence[Scene], *, today: dt.date, window_days: int
+) -> Request:
+    """The fused flood's decision, from the S1 flood's (``s1``: S1 covering the event) and
+    the Sentinel-2 acquisitions so far."""
+    if s1.status != "run":
+        return replace(s1, kind=FLOOD_FUSED)
+    assert s1.after is not None
+    last = storm.peak + dt.timedelta(days=window_days)
+    s2 = sorted(s.day for s in s2_scenes if storm.peak < s.day <= min(today, last))
+    if not s2:
+        why = (f"no Sentinel-2 acquisition after the peak {storm.peak} yet; the fused flood "
+               f"needs both sensors (Sentinel-1 {s1.after})")  # fmt: skip
+        if today > last:
+            return Request(
+                FLOOD_FUSED, "closed", f"window of {window_days} days closed on {last}; {why}"
+            )
+        return Request(FLOOD_FUSED, "pending", f"{why} (window to {last})")
+    return replace(
+        s1, kind=FLOOD_FUSED, reason=f"acquired Sentinel-1 {s1.after}, Sentinel-2 {s2[0]}",
+        after=max(s1.after, s2[0]), first=storm.peak + dt.timedelta(days=1),
+        footprint_day=s1.after,
+    )  # fmt: skip

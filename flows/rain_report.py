@@ -31,13 +31,14 @@ from ..errors import NoDataError
 from ..processing.rainfall_chart import render_series_png
 from ..settings import Settings
 from .rain_data import boundaries_or_none, rainfall_table, zones_of
-from .rain_plan import FLOOD_S1, KINDS, Storm, storms
+from .rain_plan import FLOOD_FUSED, FLOOD_S1, KINDS, Storm, storms
 
-__all__ = ["RainReport", "write_rain_report"]
+__all__ = ["RainReport", "municipality_name", "write_rain_report"]
 
 TITLE = "降雨イベント報告 Rain event report"
 _KIND_NAMES = {
     FLOOD_S1: "浸水（Sentinel-1） flood (S1)",
+    FLOOD_FUSED: "浸水（Sentinel-1・2 統合） fused flood (S1 + S2)",
     "landslide-s2": "斜面崩壊（Sentinel-2） landslide (S2)",
 }
 _STATUS = {"made": "作成済 made", "pending": "保留 pending", "closed": "終了 closed"}
@@ -60,7 +61,7 @@ def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
-def _name(code: str) -> str:
+def municipality_name(code: str) -> str:
     m = by_code(code)
     return f"{m.name_ja} {m.name_en}" if m else code
 
@@ -91,7 +92,7 @@ def _series(settings: Settings, storm: Storm, events: list[StoredEvent], today: 
         totals = {f"{24 * k}h": list(rows[f"{stat}_{k}d_mm"]) for k in (1, 3)}
         out[e.code] = render_series_png(
             list(rows["day"]), list(rows[f"{stat}_1d_mm"]), totals, thresholds,
-            title=f"{_name(e.code)}: 降水量 rainfall ({stat}, mm)",
+            title=f"{municipality_name(e.code)}: 降水量 rainfall ({stat}, mm)",
         )  # fmt: skip
     return out
 
@@ -124,10 +125,12 @@ def _product_html(settings: Settings, link: EventLink, codes: tuple[str, ...]) -
 
 def _section(settings: Settings, storm: Storm, events: list[StoredEvent],
              links: dict[tuple[str, str], EventLink], charts: dict[str, bytes]) -> str:  # fmt: skip
+    names = ", ".join(municipality_name(c) for c in storm.codes)
     head = (f"<section><h2>{storm.start} – {storm.end or '継続中 ongoing'}: "
-            f"{html.escape(', '.join(_name(c) for c in storm.codes))}</h2>")  # fmt: skip
+            f"{html.escape(names)}</h2>")  # fmt: skip
     rows = "".join(
-        f"<tr><td>{html.escape(_name(e.code))}</td><td>{e.start}</td><td>{e.peak}</td>"
+        f"<tr><td>{html.escape(municipality_name(e.code))}</td><td>{e.start}</td>"
+        f"<td>{e.peak}</td>"
         f"<td>{e.end or '継続中 ongoing'}</td><td>{e.peak_mm:.1f}</td>"
         f"<td>{html.escape(', '.join(e.crossed))}</td></tr>"
         for e in events

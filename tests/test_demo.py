@@ -1,6 +1,8 @@
 """``yamasat demo`` — the README's main job — end to end on the sample archive, in a
-workspace of its own: exit 0, the QA table against the planted truth, and its five runs
-recorded beside its products; quiet (at most 150 lines, no traceback)."""
+workspace of its own: exit 0, the QA table against the planted truth, the rain chain (the
+sample's storm → one event → the S1 flood, fused flood and landslide the rain watch asks for,
+the first and last of them scored in the QA table → the event report), and its runs recorded
+beside its products; quiet (at most 150 lines, no traceback)."""
 
 from __future__ import annotations
 
@@ -41,16 +43,24 @@ def test_demo_runs_every_product_and_records_its_runs(
     assert "10/10 scars" in out
     products = workspace / "products"
     assert f"YAMASAT_STORAGE__OUTPUT_ROOT={products} yamasat runs list" in out
+    # the rain chain: one table (one event over the extent, every product made) and the report
+    rain = out.split("rain → events → products")[1].split("rain event report: ")
+    assert re.search(r"2025-07-02 → 2025-07-0\d.*│ made\s+│ made\s+│ made", rain[0]), out
+    report = Path(rain[1].split()[0])
+    assert report.is_file() and report.read_text(encoding="utf-8").count("<section>") == 1
 
     monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(products))
     assert run(["runs", "list", "--format", "json"]) == 0
     runs = json.loads(capfd.readouterr().out)
-    assert sorted(r["flow"] for r in runs) == sorted(
-        ["change_detection", "flood_mapping", "flood_mapping", "landslide_mapping", "burn_mapping"]
-    )
-    assert all(r["state"] == "completed" and r["outcome"] == "published" for r in runs)
+    made = [r for r in runs if r["flow"] != "rain_watch"]
+    assert sorted(r["flow"] for r in made) == sorted(
+        ["change_detection", "burn_mapping", "landslide_mapping"] + ["flood_mapping"] * 3
+    )  # the S2 flood, and the S1 and fused floods of the rain watch
+    assert all(r["state"] == "completed" and r["outcome"] == "published" for r in made)
+    watch = [r for r in runs if r["flow"] == "rain_watch"]
+    assert len(watch) == 2 and all(r["outcome"] == "mapped" for r in watch)
     assert not (tmp_path / "yamasat-data").exists()  # nothing written outside the workspace
-    _web_view_shows_the_demo(len(runs))
+    _web_view_shows_the_demo(len(made))
 
 
 def _web_view_shows_the_demo(n_products: int) -> None:

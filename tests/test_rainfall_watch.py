@@ -1,7 +1,8 @@
 """The rain watch on the sample (issue 15, item 3): the planted storm makes one event per
 municipality of the sample area; the S1 flood is made on the first pass after the peak, the
-S2 landslide waits (no scene yet, then clouds) until the clear scene six weeks later; reruns
-on the same day add no event and no product."""
+fused flood once a Sentinel-2 scene after the peak is in too, the S2 landslide waits (no
+scene yet, then clouds) until the clear scene six weeks later; reruns on the same day add no
+event and no product; `yamasat rainfall report` writes the report alone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from yamasat.catalogs.registry import open_registry
 from yamasat.catalogs.registry.events import event_links, rain_events
 from yamasat.catalogs.sample.manifest import SampleManifest
+from yamasat.flows.cli import run
 from yamasat.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -28,6 +30,7 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
     workspace: Path,
     boundaries_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from yamasat.flows.rain_watch import rain_watch
 
@@ -66,12 +69,19 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
         rows["flood-s1"]["product"]
     ]
     assert "no Sentinel-2" in rows["landslide-s2"]["reason"]
+    # the fused flood waits for a Sentinel-2 acquisition after the peak too
+    fused = rows["flood-fused"]
+    assert fused["status"] == "pending" and "needs both sensors" in fused["reason"], fused
 
     again = rain_watch(today="2025-07-08", **kwargs)
     assert again["new_events"] == [] and again["products"] == []
     assert _by_kind(again)["flood-s1"]["status"] == "done"
 
     last = rain_watch(today="2025-07-12", **kwargs)
+    fused = _by_kind(last)["flood-fused"]  # S1 07-06 and the (cloudy) S2 07-09: one product
+    assert fused["status"] == "made" and last["products"] == [fused["product"]], fused
+    assert "2025-07-06" in fused["reason"] and "2025-07-09" in fused["reason"]
+    assert last["results"]["flood-fused"]["after"] == "2025-07-05/2025-07-09"
     cloudy = _by_kind(last)["landslide-s2"]
     assert (
         cloudy["status"] == "pending"
@@ -111,4 +121,14 @@ def test_rain_watch_follows_the_planted_storm_to_its_products(
         rows["landslide-s2"]["product"]
     ]
     page = Path(slide["report"]).read_text(encoding="utf-8")
-    assert "保留 pending" not in page and page.count("area km²") == 2
+    assert "保留 pending" not in page and page.count("area km²") == 3
+    assert _by_kind(slide)["flood-fused"]["status"] == "done"
+
+    # the report alone, from the command line: the same page from the registry
+    folder = workspace / "report-alone"
+    argv = ["--config", str(cfg), "rainfall", "report", "--out", str(folder)]
+    assert run([*argv, "--today", "2025-08-20", "--source", "sample-rainfall"]) == 0
+    assert "(1 storms)" in capsys.readouterr().out
+    alone = (folder / "rain_report.html").read_text(encoding="utf-8")
+    assert alone.count("<section>") == 1 and alone.count("area km²") == 3
+    assert (folder / "rain_report.png").read_bytes()[:4] == b"\x89PNG"

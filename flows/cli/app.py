@@ -17,7 +17,7 @@ from ..signals import interrupted_by, signal_name
 from .catalog_commands import catalog_app
 from .inputs_commands import aoi_show, boundaries_app, config_app, sample_app, search
 from .product_commands import demo, run_app
-from .rain_commands import rainfall
+from .rain_commands import rainfall_app
 from .runs_commands import runs_app
 from .serve_commands import deployments_app, serve
 from .solutions_commands import solutions_app
@@ -39,6 +39,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(solutions_app, name="solutions")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(runs_app, name="runs")
+app.add_typer(rainfall_app, name="rainfall")
 app.add_typer(deployments_app, name="deployments")
 app.add_typer(run_app, name="run")
 app.command("serve")(serve)
@@ -46,7 +47,6 @@ app.command("aoi")(aoi_show)
 app.command("search")(search)
 app.command("demo")(demo)
 app.command("web")(web)
-app.command("rainfall")(rainfall)
 
 
 def _print_version(value: bool) -> None:

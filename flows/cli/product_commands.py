@@ -287,6 +287,8 @@ def demo(
             console.print(f"  {label}: {text}")
         for w in result.get("warnings", []):
             console.print(f"  [yellow]warning[/] {w}")
+    if summary.rain is not None:
+        _print_rain(summary.rain)
     console.print(
         f"sample catalog: {summary.catalog}\nproduct catalog: {summary.products / 'catalog.json'}"
     )
@@ -298,3 +300,22 @@ def demo(
     if failed:
         console.print(f"[red]not published:[/] {', '.join(failed)}")
         raise typer.Exit(EXIT_INSUFFICIENT)
+
+
+def _print_rain(rain: Any) -> None:
+    """The demo's rain chain: one table (each rain event and what it got) and the report."""
+    from ..rain_demo import KIND_TITLES
+
+    t = Table(title="rain → events → products (sample GSMaP; the rain_watch flow)")
+    for col in ("municipality", "start → end (peak)", "peak day mm", *KIND_TITLES.values()):
+        t.add_column(col, justify="right" if col == "peak day mm" else "left")
+    for e in rain.events:
+        cells = [_short(e.products.get(kind, "")) for kind in KIND_TITLES]
+        t.add_row(e.municipality, f"{e.start} → {e.end} ({e.peak})", f"{e.peak_mm:.1f}", *cells)
+    console.print(t)
+    console.print(f"rain event report: {rain.report}")
+
+
+def _short(status: str) -> str:
+    """``made <product id>`` → ``made``; other statuses as they are (they say why)."""
+    return "made" if status.startswith("made ") else status

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from ...errors import ParameterError
 from .toolkit import (
     ListFormat,
     err_console,
@@ -23,14 +24,26 @@ from .toolkit import (
 if TYPE_CHECKING:
     from ..rain_data import RainfallTable
 
-__all__ = ["rainfall"]
+__all__ = ["rainfall", "rainfall_app"]
 
 GSMAP_CREDIT = "GSMaP: © JAXA (JAXA Global Rainfall Watch / JAXA Earth API)"
 
 
+rainfall_app = typer.Typer(
+    invoke_without_command=True,
+    help="Accumulated rainfall per municipality and day (JAXA GSMaP); `report`: the event report.",
+)
+
+
+@rainfall_app.callback()
 def rainfall(
-    aoi: Annotated[str, typer.Option(help="AOI: yamaguchi, a municipality, GeoJSON or W,S,E,N.")],
-    period: Annotated[str, typer.Option(help="Period A/B (ISO dates, GSMaP's UTC days).")],
+    ctx: typer.Context,
+    aoi: Annotated[
+        str | None, typer.Option(help="AOI: yamaguchi, a municipality, GeoJSON or W,S,E,N.")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Period A/B (ISO dates, GSMaP's UTC days).")
+    ] = None,
     source: Annotated[
         str | None, typer.Option(help="Rainfall source (default: rainfall.source).")
     ] = None,
@@ -46,7 +59,15 @@ def rainfall(
     ] = False,
 ) -> None:
     """Accumulated rainfall per municipality and day: max and area-weighted mean of the 1-,
-    2- and 3-day totals. Days are GSMaP's UTC days, 09:00-09:00 JST."""
+    2- and 3-day totals. Days are GSMaP's UTC days, 09:00-09:00 JST. ``yamasat rainfall
+    report``: the rain event report alone."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if aoi is None or period is None:
+        raise ParameterError(
+            "yamasat rainfall needs --aoi and --period (e.g. --aoi yamaguchi --period "
+            "2025-07-01/2025-07-10), or a command: yamasat rainfall report"
+        )
     from ...catalogs.extent.aoi import resolve_aoi
     from ...catalogs.extent.periods import parse_period
     from ..rain_data import rainfall_table, records
@@ -173,3 +194,33 @@ def _events(settings: Any, table: RainfallTable, fmt: ListFormat) -> None:
         print_rich(out)
     else:
         err_console.print(out)
+
+
+@rainfall_app.command("report")
+def report(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder (default <output_root>/rain-report)."),
+    ] = None,
+    today: Annotated[
+        str | None,
+        typer.Option(help="The report's day (ISO date; default today in Asia/Tokyo)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Rainfall source of the charts (default: rainfall.source).")
+    ] = None,
+) -> None:
+    """Write the rain event report from the registry's events and products, as the rain_watch
+    flow does after each run: a self-contained HTML page (Japanese and English) and a PNG."""
+    from ...catalogs.extent.periods import parse_period
+    from ..rain_report import write_rain_report
+
+    settings = settings_of_invocation()
+    day = parse_period(today or "today", what="today").end
+    target = out or settings.storage.output_root / "rain-report"
+    written = write_rain_report(settings, target, today=day, rain_source=source)
+    print_rich(
+        f"rain event report ({written.storms} storms): {literal(written.html)}\n"
+        f"chart: {literal(written.png)}",
+        soft_wrap=True,
+    )
