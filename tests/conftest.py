@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# pytest-xdist gives its workers the controlling terminal's COLUMNS (80 when piped); the CLI
+# reads a set COLUMNS as the user's wish, so a worker would print tables cut to 80 columns
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("YAMASAT_SHARED", ROOT.parent / "shared"))
@@ -130,14 +137,35 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def _built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """``build(folder)`` once per test session, shared by every pytest-xdist worker: the first
+    worker builds under a lock in the session's common temporary folder, the others wait and
+    reuse it (a folder without its completion mark, from a crashed build, is built again)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, above each worker's own
+    folder = base / f"shared-{name}"
+    done = base / f"shared-{name}.complete"
+    with FileLock(str(base / f"shared-{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder / "archive")
+            done.touch()
+    return folder / "archive"
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default sample archive (demo extent across 132°E), built once per test session."""
+    """The default sample archive (demo extent across 132°E), built once per test session
+    (once for all workers under pytest-xdist). Tests read it and never change it."""
     from yamasat.catalogs.sample import build_sample
 
-    root = tmp_path_factory.mktemp("sample") / "archive"
-    build_sample(root)
-    return root
+    return _built_once(tmp_path_factory, "sample", build_sample)
 
 
 @pytest.fixture(scope="session")
