@@ -6,8 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from yamasat.catalogs.registry.events import StoredEvent
-from yamasat.flows.rain_plan import FLOOD_S1, LANDSLIDE_S2, Scene, plan, storms
+from yamasat.flows.rain_plan import (
+    FLOOD_FUSED,
+    FLOOD_S1,
+    LANDSLIDE_S2,
+    Request,
+    Scene,
+    fused_plan,
+    plan,
+    storms,
+)
 
 D = dt.date
 
@@ -55,3 +66,39 @@ def test_s2_landslide_waits_for_a_clear_enough_date_and_says_why() -> None:
     assert (clear.status, clear.after, clear.clear_fraction) == ("run", D(2025, 8, 18), 0.9)
     closed = plan(STORM, LANDSLIDE_S2, S2[:2], today=D(2025, 9, 10), **kw)  # type: ignore[arg-type]
     assert closed.status == "closed" and "clouds" in closed.reason
+
+
+def test_fused_flood_on_the_s1_pass_once_sentinel_2_is_in_too() -> None:
+    def fused(today: D, s2: list[Scene] = S2) -> Request:
+        s1 = plan(STORM, FLOOD_FUSED, S1, today=today, window_days=14, reference_days=30)
+        return fused_plan(STORM, s1, s2, today=today, window_days=14)
+
+    assert fused(D(2025, 7, 5)).status == "pending"  # no S1 pass yet: as the S1 flood
+    waiting = fused(D(2025, 7, 8))  # S1 07-06, no S2 after the peak yet
+    assert waiting.status == "pending" and "needs both sensors" in waiting.reason
+    req = fused(D(2025, 7, 12))  # the cloudy 07-09 scene counts: fusion takes what it saw
+    assert (req.kind, req.status, req.first, req.after) == (
+        FLOOD_FUSED, "run", D(2025, 7, 5), D(2025, 7, 9),
+    )  # fmt: skip
+    assert req.footprint_day == D(2025, 7, 6) and req.before == (D(2025, 6, 2), D(2025, 7, 1))
+    closed = fused(D(2025, 8, 1), s2=[])  # the window of the S1 pass passed with no S2
+    assert closed.status == "closed" and "needs both sensors" in closed.reason
+
+
+def test_run_products_mode_is_checked_and_inline_outside_a_deployment() -> None:
+    from yamasat.errors import ParameterError
+    from yamasat.flows.rain_dispatch import dispatch
+
+    ran: list[dict[str, str]] = []
+
+    def inline(**params: str) -> dict[str, str]:
+        ran.append(params)
+        return {"outcome": "published"}
+
+    # auto, outside a deployment: inline, without asking any Prefect server
+    assert dispatch(None, "auto", "flood_mapping", inline, {"aoi": "x"}) == {  # type: ignore[arg-type]
+        "outcome": "published"
+    }
+    assert ran == [{"aoi": "x"}]
+    with pytest.raises(ParameterError, match="auto, inline or deployments"):
+        dispatch(None, "remote", "flood_mapping", inline, {})  # type: ignore[arg-type]
