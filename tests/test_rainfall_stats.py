@@ -248,3 +248,13 @@ def test_rainfall_events_are_recorded_once_across_reruns(
     out = capsys.readouterr().out
     assert "rain events: 1 (1 new)" in out and "rain events: 1 (0 new)" in out
     assert "35206/2023-07-03" in out and "ongoing" in out  # wet from the first day read
+
+
+def test_rainfall_without_an_aoi_or_a_command_says_what_to_give(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["rainfall"]) == 2
+    err = capsys.readouterr().err
+    assert "--aoi and --period" in err and "yamasat rainfall report" in err
+    assert run(["rainfall", "report", "--help"]) == 0
+    assert "--today" in capsys.readouterr().out
