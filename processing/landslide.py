@@ -59,7 +59,7 @@ class LandslideParams:
 
     max_dndvi: float = -0.2
     """NDVI must drop by more than this (after − before)"""
-    max_post_ndvi: float = 0.25
+    max_post_ndvi: float = 0.2
     """NDVI after the event below this: bare soil"""
     min_slope_deg: float = 15.0
     """slope at least this steep (from the DEM)"""
@@ -84,6 +84,8 @@ class LandslideParams:
     (:func:`fall_line_elongation`); 0 turns the test off"""
     min_core_share: float = 0.3
     """at least this share of a disturbed region's pixels are cores (bare mineral soil)"""
+    min_cut_core_share: float = 0.5
+    """the same for a region cut by clouds or no data, whose shape is not judged"""
 
 
 def landslide_candidates(
@@ -120,12 +122,14 @@ def landslide_scars(
     edge: xr.DataArray,
     params: LandslideParams,
     elevation: xr.DataArray | None = None,
+    observed: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """Scars: with ``elevation``, only in :func:`downslope_regions`; cores grown into their
+    """Scars: with ``elevation``, only in :func:`downslope_regions` (``observed``: the
+    observed pixels, to tell regions cut by clouds); cores grown into their
     edges by ``grow_px`` pixels, then the size window (``min_mapping_unit_px`` …
     ``max_area_px``, 8-connected); lazy, independent of chunks."""
     if elevation is not None and params.min_fall_line_elongation > 0:
-        regions = downslope_regions(core, edge, elevation, params)
+        regions = downslope_regions(core, edge, elevation, params, observed)
         core, edge = core & regions, edge & regions
     grown = grow_into(core, edge, params.grow_px)
     return size_window(grown, params.min_mapping_unit_px, params.max_area_px)
@@ -167,28 +171,47 @@ def fall_line_elongation(labels: np.ndarray, count: int, elevation: np.ndarray) 
 
 
 def _downslope(
-    stack: np.ndarray, max_px: int, min_elongation: float, min_core_share: float
+    stack: np.ndarray,
+    max_px: int,
+    min_elongation: float,
+    min_core_share: float,
+    min_cut_core_share: float,
 ) -> np.ndarray:
     code, elevation = stack[0], stack[1]
     labels, count = ndimage.label(code > 0, structure=_EIGHT)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    cores = np.bincount(labels.ravel(), weights=(code > 1).ravel(), minlength=count + 1)
-    keep = (sizes <= max_px) & (cores > 0) & (cores >= min_core_share * sizes)
-    if count:
-        with np.errstate(invalid="ignore"):
-            keep &= fall_line_elongation(labels, count, elevation) >= min_elongation
+    idx = labels.ravel()
+    sizes = np.bincount(idx, minlength=count + 1)
+    cores = np.bincount(idx, weights=(code > 1).ravel(), minlength=count + 1)
+    # cut: beside an unobserved pixel (code < 0) or the plane's edge (a kept region on dask
+    # lies 2 px inside its block's halo, so only the grid's own edge is seen here)
+    beside = ndimage.binary_dilation(code < 0, structure=_EIGHT, border_value=1)
+    cut = np.bincount(idx, weights=beside.ravel(), minlength=count + 1) > 0
+    with np.errstate(invalid="ignore"):
+        whole = (cores >= min_core_share * sizes) & (
+            fall_line_elongation(labels, count, elevation) >= min_elongation
+        )
+    keep = (
+        (sizes <= max_px) & (cores > 0) & np.where(cut, cores >= min_cut_core_share * sizes, whole)
+    )
     keep[0] = False
     kept = keep[labels]
     return np.stack([kept, kept]).astype(stack.dtype)
 
 
 def downslope_regions(
-    core: xr.DataArray, edge: xr.DataArray, elevation: xr.DataArray, params: LandslideParams
+    core: xr.DataArray,
+    edge: xr.DataArray,
+    elevation: xr.DataArray,
+    params: LandslideParams,
+    observed: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """The disturbed regions (8-connected regions of ``core | edge``) that may be scars: at
-    most ``max_area_px`` pixels, holding a core, and at least ``min_fall_line_elongation``
-    times longer down the fall line than across it (:func:`fall_line_elongation` on
-    ``elevation``, metres, same grid); lazy.
+    most ``max_area_px`` pixels, holding a core, at least ``min_core_share`` of them cores and
+    at least ``min_fall_line_elongation`` times longer down the fall line than across it
+    (:func:`fall_line_elongation` on ``elevation``, metres, same grid); lazy. A region beside
+    an unobserved pixel (``observed`` False: clouds, no data) or the grid's edge is cut: its
+    outline is partly the cloud's, so its shape is not judged, and it must instead be at least
+    ``min_cut_core_share`` cores.
 
     Exact on dask with a halo of ``max_area_px`` + 1: a kept region fits in it whole, with the
     elevation around it (the gradient), and a larger one shows too many pixels (the argument of
@@ -196,11 +219,14 @@ def downslope_regions(
     """
     hi = params.max_area_px
     code = core.astype("float32") * 2 + (edge & ~core).astype("float32")
+    if observed is not None:
+        code = code.where(observed, -1.0)
     stacked: Any = xr.concat([code, elevation.astype("float32")], dim="_layer").data
     kw: dict[str, Any] = {
         "max_px": hi,
         "min_elongation": params.min_fall_line_elongation,
         "min_core_share": params.min_core_share,
+        "min_cut_core_share": params.min_cut_core_share,
     }
     if hasattr(stacked, "map_overlap"):
         halo = hi + 1

@@ -217,14 +217,18 @@ def test_downslope_regions_on_dask_equal_numpy(chunk: int) -> None:
     core = edge & (rng.uniform(size=shape) > 0.5)
     rows, cols = np.indices(shape, dtype="float32")
     elevation = 3.0 * rows + cols + rng.normal(0, 0.5, size=shape).astype("float32")
-    params = LandslideParams(max_area_px=40, min_core_share=0.3)
-    ref = downslope_regions(
-        _da(core, "numpy"), _da(edge, "numpy"), _da(elevation, "numpy"), params
-    ).values
-    got = downslope_regions(
-        _da(core, "dask", chunk), _da(edge, "dask", chunk), _da(elevation, "dask", chunk), params
-    ).values
-    assert (got == ref).all() and 0 < ref.sum() < edge.sum()
+    clouds = ndimage.binary_dilation(rng.uniform(size=shape) > 0.995, iterations=4)
+    params = LandslideParams(max_area_px=40)
+    for observed in (None, ~clouds):
+        ref = downslope_regions(
+            _da(core, "numpy"), _da(edge, "numpy"), _da(elevation, "numpy"), params,
+            None if observed is None else _da(observed, "numpy"),
+        ).values  # fmt: skip
+        got = downslope_regions(
+            _da(core, "dask", chunk), _da(edge, "dask", chunk), _da(elevation, "dask", chunk),
+            params, None if observed is None else _da(observed, "dask", chunk),
+        ).values  # fmt: skip
+        assert (got == ref).all() and 0 < ref.sum() < edge.sum()
 
 
 def test_unobserved_slopes_are_the_steep_terrain_the_product_could_not_see() -> None:
@@ -239,3 +243,24 @@ def test_unobserved_slopes_are_the_steep_terrain_the_product_could_not_see() -> 
     assert got == {"share": round(200 / 380, 4), "km2": 0.02, "min_slope_deg": 15.0}
     nothing = unobserved_slopes(_da(product, "numpy"), _da(slope * 0 + 1, "numpy"), 15.0, 100.0)
     assert nothing["share"] is None and nothing["km2"] == 0.0
+
+
+def test_a_region_cut_by_a_cloud_is_judged_by_its_bare_share_not_its_shape() -> None:
+    shape = (40, 60)
+    cols = np.arange(shape[1], dtype="float32")
+    elevation = np.ascontiguousarray(np.broadcast_to(600.0 - 6.0 * cols, shape))
+    edge = np.zeros(shape, dtype=bool)
+    core = np.zeros(shape, dtype=bool)
+    edge[5:11, 10:30] = True  # A: 20 px down the slope, 6 across, 40 % cores
+    core[5:11, 10:30] = np.arange(120).reshape(6, 20) % 5 < 2
+    edge[20:35, 40:45] = True  # B: 5 px down the slope, 15 across, 80 % cores
+    core[20:35, 40:45] = np.arange(75).reshape(15, 5) % 5 < 4
+    observed = np.ones(shape, dtype=bool)
+    observed[:, 30:32] = False  # a cloud below A's toe
+    observed[20:35, 45:48] = False  # and beside B
+    params = LandslideParams()
+    args = (_da(core, "numpy"), _da(edge, "numpy"), _da(elevation, "numpy"), params)
+    whole = downslope_regions(*args).values
+    cut = downslope_regions(*args, _da(observed, "numpy")).values
+    assert whole[5:11, 10:30].all() and not whole[20:35, 40:45].any()
+    assert not cut[5:11, 10:30].any() and cut[20:35, 40:45].all()

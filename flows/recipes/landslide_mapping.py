@@ -80,8 +80,8 @@ class Landslide(Recipe[LandslideParams]):
             bsi_after=bsi(post.blue, post.red, post.nir, post.swir16),
             ndti_after=ndti(post.swir16, post.swir22),
         )
-        scars = landslide_scars(core, edge, params, dem)
         valid = valid & inside
+        scars = landslide_scars(core, edge, params, dem, valid)
         draft.threshold = params.max_dndvi
         draft.qa.update(
             {

@@ -230,19 +230,18 @@ class LandslideConfig(Section):
     """Landslide mapping from NDVI loss, bare soil and slope."""
 
     max_dndvi: Float = Field(default=-0.2, lt=0, description="NDVI must drop below this")
-    max_post_ndvi: Float = Field(default=0.25, description="NDVI after below this: bare soil")
+    max_post_ndvi: Float = Field(default=0.2, description="NDVI after below this: bare soil")
     min_slope_deg: Float = Field(default=15.0, ge=0, le=90, description="slope at least this")
     max_post_mndwi: Float = Field(default=0.0, description="MNDWI after above this is water")
     min_mapping_unit_px: Int = Field(default=8, ge=1, description="smallest scar, pixels")
     min_post_bsi: Float = Field(default=0.1, description="BSI after at least this: bare soil")
     max_post_ndti: Float = Field(default=0.2, description="NDTI after below this: not residue")
-    edge_dndvi: Float = Field(
-        default=-0.3, lt=0, description="edge pixels grown from a scar lost this much NDVI"
-    )
+    edge_dndvi: Float = Field(default=-0.3, lt=0, description="scar edge pixels lost this NDVI")
     grow_px: Int = Field(default=2, ge=0, le=10, description="how far a scar grows into its edge")
     max_area_px: Int = Field(default=1000, ge=1, description="largest scar, pixels")
     min_fall_line_elongation: Float = Field(default=1.0, ge=0, description="downslope/across")
     min_core_share: Float = Field(default=0.3, ge=0, le=1, description="bare-core share")
+    min_cut_core_share: Float = Field(default=0.5, ge=0, le=1, description="same, cut by clouds")
 
 
 class BurnConfig(Section):
