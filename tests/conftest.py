@@ -192,3 +192,34 @@ def web_world(tmp_path_factory: pytest.TempPathFactory, boundaries_path: Path) -
         mp.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(out))
         mp.setenv("YAMASAT_BOUNDARIES__PATH", str(boundaries_path))
         return build_web_world(out)
+
+
+#: test files that take longest, longest first (measured with --durations): under pytest-xdist
+#: each worker takes a whole file, so starting these first keeps one long file from running
+#: alone at the end while the other worker idles
+HEAVY_FIRST = (
+    "test_accuracy_worlds.py",
+    "test_registry.py",
+    "test_disaster.py",
+    "test_deployments.py",
+    "test_demo.py",
+    "test_fault_points.py",
+    "test_flood_fusion.py",
+    "test_api_lost.py",
+    "test_notebook.py",
+    "test_orchestration.py",
+    "test_chunk_independence.py",
+    "test_product_qa.py",
+    "test_rainfall_watch.py",
+    "test_python_api.py",
+    "test_signals.py",
+    "test_dask_cluster.py",
+    "test_change_flow.py",
+    "test_real_layouts.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the heavy files first (stable: the order within and among the others is kept)."""
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(HEAVY_FIRST)))
