@@ -24,6 +24,7 @@ import shapely
 from ..catalogs.extent.aoi import AOI
 from ..catalogs.extent.municipalities import by_code
 from ..catalogs.extent.periods import Period
+from ..catalogs.products.totals import polygon_totals
 from ..catalogs.registry import open_registry
 from ..catalogs.registry.events import EventLink, StoredEvent, event_links, product_item
 from ..catalogs.registry.events import rain_events as stored_events
@@ -66,18 +67,33 @@ def municipality_name(code: str) -> str:
     return f"{m.name_ja} {m.name_en}" if m else code
 
 
+def _aoi_zone(key: str) -> dict[str, shapely.Geometry]:
+    """The AOI an event without municipal boundaries was found over, from its key (a
+    ``W,S,E,N`` box or a named AOI); none when the key does not resolve."""
+    from ..catalogs.extent.aoi import resolve_aoi
+    from ..errors import AOIError
+
+    try:
+        return {key: resolve_aoi(key.removeprefix("bbox:")).geometry}
+    except AOIError:
+        return {}
+
+
 def _series(settings: Settings, storm: Storm, events: list[StoredEvent], today: dt.date,
             rain_source: str | None) -> dict[str, bytes]:  # fmt: skip
     """A rainfall chart per municipality of the storm."""
     boundaries = boundaries_or_none(settings)
     zones = zones_of(AOI("storm", "storm", "storm", shapely.box(122, 24, 154, 46), "-"), boundaries)
+    key = "storm"
+    if boundaries is None and len(storm.codes) == 1:  # the event is the AOI's: its own key
+        key, zones = storm.codes[0], _aoi_zone(storm.codes[0])
     union = shapely.union_all([zones[c] for c in storm.codes if c in zones]) if zones else None
     if union is None or union.is_empty:
         return {}
     end = min(today, (storm.end or today) + dt.timedelta(days=3))
     period = Period(storm.start - dt.timedelta(days=3), end)
     try:
-        table = rainfall_table(settings, aoi=AOI("storm", "storm", "storm", union, "-"),
+        table = rainfall_table(settings, aoi=AOI(key, key, key, union, "-"),
                                period=period, source=rain_source, today=today,
                                boundaries=boundaries)  # fmt: skip
     except NoDataError:
@@ -114,13 +130,24 @@ def _product_html(settings: Settings, link: EventLink, codes: tuple[str, ...]) -
             f"<tr><td>{html.escape(r['name_ja'])} {html.escape(r['name_en'])}</td>"
             f"<td>{float(r['area_km2']):.3f}</td><td>{r['objects']}</td></tr>"
             for r in rows if r["code"] in codes
-        )  # fmt: skip
+        ) or _whole_area(base, assets.get("polygons"))  # fmt: skip
         parts.append("<table><tr><th>市町村 municipality</th><th>面積 area km²</th>"
                      f"<th>件数 objects</th></tr>{cells}</table>")  # fmt: skip
     look = assets.get("quicklook")
     if look and (base / str(look["href"])).is_file():
         parts.append(_img((base / str(look["href"])).read_bytes(), "quicklook"))
     return "".join(parts)
+
+
+def _whole_area(base: Path, polygons: dict[str, object] | None) -> str:
+    """The product's row over its whole area, from its polygons: without municipal
+    boundaries its per-municipality table is empty."""
+    path = base / str(polygons["href"]) if polygons else None
+    if path is None or not path.is_file():
+        return ""
+    km2, count = polygon_totals(path)
+    return (f"<tr><td>全域 whole area (no municipal boundaries)</td>"
+            f"<td>{km2:.3f}</td><td>{count}</td></tr>")  # fmt: skip
 
 
 def _section(settings: Settings, storm: Storm, events: list[StoredEvent],

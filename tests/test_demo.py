@@ -47,7 +47,9 @@ def test_demo_runs_every_product_and_records_its_runs(
     rain = out.split("rain → events → products")[1].split("rain event report: ")
     assert re.search(r"2025-07-02 → 2025-07-0\d.*│ made\s+│ made\s+│ made", rain[0]), out
     report = Path(rain[1].split()[0])
-    assert report.is_file() and report.read_text(encoding="utf-8").count("<section>") == 1
+    page = report.read_text(encoding="utf-8")
+    assert page.count("<section>") == 1 and page.count('alt="rainfall ') == 1  # its chart
+    assert page.count("whole area") == 3  # no boundaries: each product over its whole area
 
     monkeypatch.setenv("YAMASAT_STORAGE__OUTPUT_ROOT", str(products))
     assert run(["runs", "list", "--format", "json"]) == 0
