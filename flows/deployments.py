@@ -63,7 +63,8 @@ class DeploymentSpec:
 
     name: str
     flow: str
-    cron: str
+    cron: str | None
+    """None: no schedule; run on demand (the rain watch's products, ``run_deployment``)"""
     timezone: str
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency_limit: int = 1
@@ -109,7 +110,9 @@ def _check_parameters(spec: DeploymentSpec, settings: Settings) -> list[str]:
                 f"(it takes {', '.join(sorted(names))})"
             )
     for pname, p in signature.parameters.items():
-        if p.default is inspect.Parameter.empty and pname not in spec.parameters:
+        # an on-demand deployment gets its run's parameters from the caller
+        needed = p.default is inspect.Parameter.empty and spec.cron is not None
+        if needed and pname not in spec.parameters:
             problems.append(f"parameters.{pname}: flow {spec.flow} needs it")
     today = dt.datetime.now(ZoneInfo(spec.timezone)).date()
     periods = {}
@@ -148,7 +151,7 @@ def deployment_specs(settings: Settings, *, only: list[str] | None = None) -> li
         spec = DeploymentSpec(
             name=name,
             flow=d.flow,
-            cron=d.cron.strip(),
+            cron=d.cron.strip() if d.cron else None,
             timezone=d.timezone or orch.timezone,
             parameters=dict(d.parameters),
             concurrency_limit=d.concurrency_limit,
@@ -156,7 +159,7 @@ def deployment_specs(settings: Settings, *, only: list[str] | None = None) -> li
             description=d.description,
         )
         where = f"orchestration.deployments.{name}"
-        bad_cron = _check_cron(spec.cron, spec.timezone)
+        bad_cron = _check_cron(spec.cron, spec.timezone) if spec.cron else None
         if bad_cron:
             problems.append(f"{where}.cron: {bad_cron}")
             continue
@@ -173,8 +176,11 @@ def deployment_specs(settings: Settings, *, only: list[str] | None = None) -> li
 def next_runs(
     spec: DeploymentSpec, n: int = 2, *, after: dt.datetime | None = None
 ) -> list[dt.datetime]:
-    """The next ``n`` scheduled times of ``spec`` in its time zone."""
+    """The next ``n`` scheduled times of ``spec`` in its time zone (none if on demand)."""
     from cronsim import CronSim
+
+    if spec.cron is None:
+        return []
 
     tz = ZoneInfo(spec.timezone)
     it = CronSim(spec.cron, (after or dt.datetime.now(tz)).astimezone(tz))
@@ -192,7 +198,11 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
         out.append(
             spec.load_flow().to_deployment(
                 name=spec.name,
-                schedule=Cron(spec.cron, timezone=spec.timezone, active=spec.active),
+                schedule=(
+                    Cron(spec.cron, timezone=spec.timezone, active=spec.active)
+                    if spec.cron
+                    else None
+                ),
                 parameters=spec.parameters,
                 concurrency_limit=ConcurrencyLimitConfig(
                     limit=spec.concurrency_limit,
@@ -224,7 +234,9 @@ def prefect_yaml(settings: Settings) -> str:
                 "entrypoint": s.entrypoint,
                 "tags": ["yamasat", s.flow],
                 "parameters": s.parameters,
-                "schedules": [{"cron": s.cron, "timezone": s.timezone, "active": s.active}],
+                "schedules": (
+                    [{"cron": s.cron, "timezone": s.timezone, "active": s.active}] if s.cron else []
+                ),
                 "concurrency_limit": {
                     "limit": s.concurrency_limit,
                     "collision_strategy": "ENQUEUE",

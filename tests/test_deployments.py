@@ -57,6 +57,8 @@ def test_default_deployments_are_valid_and_scheduled_in_tokyo() -> None:
         "change-weekly",
         "s1-flood-daily",
         "rain-watch-daily",
+        "flood-on-demand",
+        "landslide-on-demand",
         "indicator-monthly",
     }
     weekly = specs["change-weekly"]
@@ -76,6 +78,30 @@ def test_prefect_yaml_in_the_repo_matches_the_config() -> None:
     assert weekly["schedules"] == [{"cron": "0 3 * * 1", "timezone": "Asia/Tokyo", "active": True}]
     assert weekly["entrypoint"] == "yamasat.flows.change:change_detection"
     assert weekly["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+
+
+def test_a_deployment_without_cron_runs_on_demand_with_its_callers_parameters(
+    tmp_path: Path,
+) -> None:
+    """The rain watch's products: no schedule anywhere, and the flow's required parameters
+    come from ``run_deployment``, so the config need not give them (a scheduled one must)."""
+    from yamasat.flows.deployments import runner_deployments
+
+    on_demand = {"flow": "flood_mapping", "description": "asked for by the rain watch"}
+    settings = load_settings(_config(tmp_path, {"flood": on_demand}), env={})
+    (spec,) = deployment_specs(settings, only=["flood"])
+    assert spec.cron is None and next_runs(spec, 2) == []
+    (dep,) = (
+        d for d in yaml.safe_load(prefect_yaml(settings))["deployments"] if d["name"] == "flood"
+    )
+    assert dep["schedules"] == [] and dep["parameters"] == {}
+    (runner,) = runner_deployments([spec])
+    assert not runner.schedules
+    scheduled = load_settings(
+        _config(tmp_path, {"flood": {**on_demand, "cron": "0 7 * * *"}}, "s.yaml"), env={}
+    )
+    with pytest.raises(ConfigError, match=r"parameters\.aoi: flow flood_mapping needs it"):
+        deployment_specs(scheduled, only=["flood"])
 
 
 @pytest.mark.parametrize(
@@ -258,8 +284,11 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(server: tuple[str, Path]) -
         "change-weekly",
         "s1-flood-daily",
         "rain-watch-daily",
+        "flood-on-demand",
+        "landslide-on-demand",
         "indicator-monthly",
     }
+    assert _get(api, f"/deployments/{names['flood-on-demand']['id']}/schedules") == []
     weekly = names["change-weekly"]
     assert weekly["entrypoint"] == "yamasat.flows.change:change_detection"
     assert weekly["parameters"]["before"] == "P30D/today-P1Y"

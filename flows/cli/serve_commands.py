@@ -45,10 +45,12 @@ def _table(settings_only: list[str] | None) -> list[DeploymentSpec]:
     for col in ("name", "flow", "cron", "next run", "limit", "parameters"):
         table.add_column(col, overflow="fold")
     for s in specs:
-        runs = next_runs(s, 1)[0].strftime("%Y-%m-%d %H:%M %Z")
+        upcoming = next_runs(s, 1)
+        runs = upcoming[0].strftime("%Y-%m-%d %H:%M %Z") if upcoming else "on demand"
         params = "\n".join(f"{k}={v}" for k, v in s.parameters.items())
         table.add_row(
-            literal(s.name), s.flow, literal(s.cron), runs if s.active else f"paused ({runs})",
+            literal(s.name), s.flow, literal(s.cron or "-"),
+            runs if s.active else f"paused ({runs})",
             str(s.concurrency_limit), literal(params),
         )  # fmt: skip
     print_rich(table)

@@ -350,12 +350,12 @@ class DeploymentConfig(Section):
     """One scheduled deployment: which flow, when (cron in a time zone), with what."""
 
     flow: FlowName = Field(description="the Prefect flow to run")
-    cron: Text = Field(description="five-field cron schedule, e.g. '0 3 * * 1' (03:00 Mondays)")
+    cron: Text | None = Field(default=None, description="cron, e.g. '0 3 * * 1'; null: on demand")
     timezone: Text | None = Field(
         default=None, description="IANA time zone of the cron; null: orchestration.timezone"
     )
     parameters: Annotated[dict[str, Any], AfterValidator(read_only)] = Field(
-        default_factory=dict, description="flow parameters (periods may be relative: P30D/today)"
+        default_factory=dict, validate_default=True, description="flow parameters (P30D/today)"
     )
     concurrency_limit: Int = Field(
         default=1, ge=1, description="runs of this deployment at once; more wait in line"
