@@ -19,6 +19,9 @@ repeats for 2× and 4× the area (2 and 4 tiles side by side) to show how time a
 
     python benchmarks/bench_change.py --work /tmp/yamasat-bench --reps 3 --scales 1 2 4
 
+With ``--prefecture`` it measures the whole prefecture instead: the six real MGRS tiles over
+Yamaguchi in two UTM zones (``bench_prefecture.py``; ``--dates``, ``--tile-px``, ``--clean``).
+
 Not a test: it takes minutes and many GB of disk at 4×.
 """
 
@@ -312,8 +315,25 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--scales", type=int, nargs="+", default=[1])
     ap.add_argument("--no-peer", action="store_true", help="skip the peer script (peer_change.py)")
+    ap.add_argument(
+        "--prefecture", action="store_true", help="the six MGRS tiles over Yamaguchi instead"
+    )
+    ap.add_argument(
+        "--dates", type=int, nargs="+", choices=(1, 3), default=[1],
+        help="--prefecture: dates per period, one case each",
+    )  # fmt: skip
+    ap.add_argument(
+        "--tile-px", type=int, default=10980,
+        help="--prefecture: pixels per tile edge (below 10980: a coarse smoke run)",
+    )  # fmt: skip
+    ap.add_argument("--clean", action="store_true", help="--prefecture: remove its cache")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ns = ap.parse_args()
+    if ns.prefecture and not ns.child:
+        from bench_prefecture import run
+
+        run(ns.work, ns.tile_px, ns.dates, ns.reps, ns.clean)
+        return
     if ns.child:
         kind, *rest = ns.child
         cpu0 = _cpu_seconds()  # imports and start-up are not part of either measurement
@@ -321,6 +341,10 @@ def main() -> None:
             result = _child_floor(rest[0])
         elif kind == "peer":
             result = _child_peer(rest[0], rest[1])
+        elif kind == "prefecture":
+            from bench_prefecture import child_pipeline
+
+            result = child_pipeline(rest[0], rest[1])  # type: ignore[assignment]
         else:
             result = _child_pipeline(rest[0], rest[1])
         result["peak_rss_mb"] = _peak_rss_mb()
