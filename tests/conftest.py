@@ -206,6 +206,7 @@ HEAVY_FIRST = (
     "test_fault_points.py",
     "test_flood_fusion.py",
     "test_api_lost.py",
+    "test_rainfall_deployments.py",
     "test_notebook.py",
     "test_orchestration.py",
     "test_chunk_independence.py",

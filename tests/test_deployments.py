@@ -164,16 +164,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield api, home
 
 
-def _post(api: str, path: str, body: dict[str, Any]) -> Any:
-    answer = httpx.post(f"{api}{path}", json=body, timeout=30)
+def _answer(send: Any) -> Any:
+    """The JSON answer of ``send()``, retried on 503 as Prefect's own client does: a busy
+    server (its SQLite database locked by a concurrent write) answers 503 for a moment."""
+    for attempt in range(6):
+        answer = send()
+        if answer.status_code != 503 or attempt == 5:
+            break
+        time.sleep(0.5 * 2**attempt)
     answer.raise_for_status()
     return answer.json()
+
+
+def _post(api: str, path: str, body: dict[str, Any]) -> Any:
+    return _answer(lambda: httpx.post(f"{api}{path}", json=body, timeout=30))
 
 
 def _get(api: str, path: str) -> Any:
-    answer = httpx.get(f"{api}{path}", timeout=30)
-    answer.raise_for_status()
-    return answer.json()
+    return _answer(lambda: httpx.get(f"{api}{path}", timeout=30))
 
 
 @pytest.mark.slow
