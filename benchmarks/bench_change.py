@@ -327,12 +327,16 @@ def main() -> None:
         help="--prefecture: pixels per tile edge (below 10980: a coarse smoke run)",
     )  # fmt: skip
     ap.add_argument("--clean", action="store_true", help="--prefecture: remove its cache")
+    ap.add_argument(
+        "--no-one-tile", action="store_true",
+        help="--prefecture: skip the one-tile run beside the one-date case",
+    )  # fmt: skip
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.prefecture and not ns.child:
         from bench_prefecture import run
 
-        run(ns.work, ns.tile_px, ns.dates, ns.reps, ns.clean)
+        run(ns.work, ns.tile_px, ns.dates, ns.reps, ns.clean, ns.no_one_tile)
         return
     if ns.child:
         kind, *rest = ns.child

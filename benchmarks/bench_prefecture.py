@@ -231,10 +231,11 @@ def _item(tile: str, day: dt.date, folder: Path, px: int) -> object:
     return item
 
 
-def _write_catalog(case: Path, px: int, n_dates: int) -> Path:
+def _write_catalog(case: Path, px: int, n_dates: int, tiles: tuple[str, ...] = TILES) -> Path:
     import pystac
 
-    catalog_path = case / f"catalog-{n_dates}d" / "catalog.json"
+    name = f"catalog-{n_dates}d" + ("" if tiles == TILES else "-" + "-".join(tiles))
+    catalog_path = case / name / "catalog.json"
     if catalog_path.is_file():
         return catalog_path
     catalog = pystac.Catalog("bench-prefecture", f"Yamaguchi, {n_dates} date(s) per period")
@@ -246,7 +247,7 @@ def _write_catalog(case: Path, px: int, n_dates: int) -> Path:
         ),
     )
     catalog.add_child(coll)
-    for tile in TILES:
+    for tile in tiles:
         for day, _after in _all_dates(n_dates):
             folder = (case / "tiles" / _item_id(tile, day)).resolve()
             coll.add_item(_item(tile, day, folder, px))  # type: ignore[arg-type]
@@ -306,6 +307,23 @@ def _run_child(args: list[str], px: int) -> dict[str, object]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _one_tile(case: Path, px: int, reps: int, pipes: list[dict]) -> None:
+    """The one-tile case (bench_change's, on 52SFC of this cache) in the same run: the
+    prefecture's peak memory against it."""
+    catalog = _write_catalog(case, px, 1, ("52SFC",))
+    out = case.parent / f"out-prefecture-{px}px-52SFC"
+    ones = [_run_child(["pipeline", str(catalog), str(out)], px) for _ in range(reps)]
+    one_rss = max(float(p["peak_rss_mb"]) for p in ones)
+    rss = max(float(p["peak_rss_mb"]) for p in pipes)
+    print(
+        f"one tile (52SFC, bbox AOI) in the same run: wall "
+        f"{statistics.median(float(p['seconds']) for p in ones):.1f} s, cpu "
+        f"{statistics.median(float(p['cpu_s']) for p in ones):.1f} s, peak RSS "
+        f"{one_rss / 1024:.2f} GB; prefecture/one tile peak RSS {rss / one_rss:.2f}x",
+        flush=True,
+    )
+
+
 def _report(n_dates: int, floors: list[dict], pipes: list[dict]) -> None:
     a = statistics.median(float(f["seconds"]) for f in floors)
     a_cpu = statistics.median(float(f["cpu_s"]) for f in floors)
@@ -325,7 +343,9 @@ def _report(n_dates: int, floors: list[dict], pipes: list[dict]) -> None:
     )
 
 
-def run(work: Path, px: int, date_counts: list[int], reps: int, clean: bool) -> None:
+def run(
+    work: Path, px: int, date_counts: list[int], reps: int, clean: bool, no_one_tile: bool
+) -> None:
     """``bench_change.py --prefecture``: build (or reuse) the case, then measure it."""
     if clean:
         for case in sorted(work.glob("prefecture-*")):
@@ -349,3 +369,5 @@ def run(work: Path, px: int, date_counts: list[int], reps: int, clean: bool) -> 
         out = work / f"out-prefecture-{px}px-{n_dates}d"
         pipes = [_run_child(["prefecture", str(catalog), str(out)], px) for _ in range(reps)]
         _report(n_dates, floors, pipes)
+        if n_dates == 1 and not no_one_tile:
+            _one_tile(case, px, reps, pipes)
