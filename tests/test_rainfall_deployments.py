@@ -35,14 +35,16 @@ def _config(path: Path, sample_root: Path, bbox: str) -> Path:
         },
         "orchestration": {
             "deployments": {
-                "rain-flood": {  # on demand: its schedule is paused
+                "rain-flood": {  # on demand: no cron, the watch gives the parameters
+                    "flow": "flood_mapping",
+                },
+                "flood-weekly": {  # scheduled: never used for the watch's products
                     "flow": "flood_mapping",
                     "cron": "0 0 1 1 *",
-                    "active": False,
                     "parameters": {"aoi": bbox, "before": "2025-06-01/2025-06-30",
                                    "after": "2025-07-01/2025-07-10", "source": catalog,
-                                   "profile": "sample"},
-                }
+                                   "profile": "sample", "terrain": False},
+                },
             }
         },
     }  # fmt: skip
@@ -72,7 +74,7 @@ def test_rain_watch_runs_its_flood_through_a_served_deployment(
     log = (workspace / "serve.log").open("wb")
     serving = subprocess.Popen(
         [str(Path(sys.executable).with_name("yamasat")), "--config", str(cfg), "serve",
-         "--only", "rain-flood"],
+         "--only", "rain-flood", "--only", "flood-weekly"],
         env=env, cwd=workspace, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
@@ -116,3 +118,38 @@ def _delete_deployments(flow_name: str) -> None:
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name]))
         ):
             client.delete_deployment(d.id)
+
+
+def test_a_deployment_nobody_serves_is_cancelled_and_reported_not_started(
+    prefect_harness: None, workspace: Path
+) -> None:
+    """A registered on-demand deployment that no process serves: the product run is not left
+    waiting for hours; it is cancelled after the start timeout and reported ``not_started``
+    (the watch records the product as pending and asks again later)."""
+    from prefect.client.orchestration import get_client
+
+    from yamasat.flows.rain_dispatch import dispatch, product_deployment
+    from yamasat.settings import load_settings
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("flood_mapping")
+        client.create_deployment(flow_id=flow_id, name="unserved")
+    try:
+        assert product_deployment("flood_mapping") == "flood_mapping/unserved"
+        started = time.monotonic()
+        result = dispatch(
+            load_settings(env={}), "deployments", "flood_mapping", _never_inline, {"aoi": "x"},
+            start_timeout_s=2,
+        )  # fmt: skip
+        assert time.monotonic() - started < 30
+        assert result["outcome"] == "not_started" and result["item_id"] is None
+        assert "no process started" in result["message"]
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(result["run_id"]).state
+        assert state is not None and state.is_cancelled()
+    finally:
+        _delete_deployments("flood_mapping")
+
+
+def _never_inline(**_: object) -> dict[str, object]:
+    raise AssertionError("a deployment was there: the product must not run inline")
