@@ -349,6 +349,10 @@ def main() -> None:
             from bench_prefecture import child_pipeline
 
             result = child_pipeline(rest[0], rest[1])  # type: ignore[assignment]
+        elif kind == "aoi-floor":
+            from bench_prefecture import child_aoi_floor
+
+            result = child_aoi_floor(rest[0])
         else:
             result = _child_pipeline(rest[0], rest[1])
         result["peak_rss_mb"] = _peak_rss_mb()
