@@ -148,8 +148,7 @@ def change_product(
 ) -> xr.DataArray:
     """Stage 2: threshold the measure (and, when given, keep only where ``gate`` is True),
     apply the MMU, then (``edge_window_px`` > 0) decide the regions' boundary pixels by
-    :func:`refine_edges` and apply the gate and the MMU again; encode 1/0/255 as uint8
-    (lazy).
+    :func:`refine_edges` and apply the MMU again; encode 1/0/255 as uint8 (lazy).
 
     The gate makes the product a change of land cover, not of vigour: with
     ``ChangeParams.max_after`` it is "the index after is below ``max_after``", so a loss
@@ -165,10 +164,12 @@ def change_product(
         detected = refine_edges(
             measure.where(valid), detected, window_px=edge_window_px, direction=direction
         )
-        # the boundary step decides mixed pixels, not what the gate refused, and it may leave
-        # a region smaller than the minimum mapping unit: both rules hold again after it
-        if gate is not None:
-            detected = detected & gate
+        # the step may leave a region below the minimum mapping unit: the MMU holds again
+        # after it. The gate is not applied again: a boundary pixel mixes cleared land with
+        # the vegetation beside it, so its index after sits above ``max_after`` by
+        # construction, and its changed fraction is what decides it (measured on development
+        # worlds 9001-9010: gating after the step raised misses from 373 to 597 px, CSI min
+        # 0.889 -> 0.855)
         detected = minimum_mapping_unit(detected, min_mapping_unit_px)
     out = xr.where(valid, detected.astype("uint8"), np.uint8(NODATA)).astype("uint8")
     out.name = "change"
