@@ -163,3 +163,21 @@ def test_a_detection_bridging_two_stored_storms_merges_them(reg: Registry) -> No
     assert stored[0].end == D0 + dt.timedelta(4) and stored[0].peak_mm == 120.0
     links = event_links(reg, ["35206/2025-07-02"])
     assert links[("35206/2025-07-02", "flood-s1")].reason == "no pass yet"
+
+
+def test_a_made_product_link_is_not_taken_back_by_a_later_empty_check(reg: Registry) -> None:
+    """Found in review: a forced rerun whose plan came back pending wrote product None over
+    the made link, and the registry lost which product the event has."""
+    from tests.support.fake_products import fake_entry
+
+    for product in ("flood-1", "flood-2"):
+        reg.register_product(fake_entry(product))
+    table = _table({"35206": [0, 120, 30, 0, 0]})
+    _, new = record_events(reg, detect_events(table, _defaults), merge_gap_days=1)
+    link_event_product(reg, new, kind="flood-s1", status="made", product_id="flood-1")
+    link_event_product(reg, new, kind="flood-s1", status="pending", reason="no S1 pass")
+    (link,) = event_links(reg, new).values()
+    assert (link.status, link.product_id) == ("made", "flood-1")
+    link_event_product(reg, new, kind="flood-s1", status="made", product_id="flood-2")
+    (link,) = event_links(reg, new).values()
+    assert link.product_id == "flood-2"  # a product made again replaces it

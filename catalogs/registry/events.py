@@ -217,7 +217,9 @@ def link_event_product(
     clear_fraction: float | None = None,
     run_id: str | None = None,
 ) -> None:
-    """Set what each of ``event_ids`` has for ``kind`` (one row per event and kind)."""
+    """Set what each of ``event_ids`` has for ``kind`` (one row per event and kind). A made
+    product is never taken back: a later check that finds nothing to make (a forced rerun
+    whose search came back empty) leaves the made link as it was."""
     ids = list(event_ids)
 
     def go(s: Session) -> None:
@@ -227,6 +229,8 @@ def link_event_product(
             if row is None:
                 row = RainEventProductRow(event_id=event_id, kind=kind)
                 s.add(row)
+            elif row.status == "made" and row.product_id and product_id is None:
+                continue
             row.status, row.product_id, row.reason = status, product_id, reason
             row.clear_fraction, row.run_id, row.checked_at = clear_fraction, run_id, stamp
 
