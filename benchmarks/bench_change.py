@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 from realistic_tiles import (
-    cog_profile,
     decode_figures,
     parcel_ids,
     parcel_values,
     textured_band,
+    write_band,
 )
 
 TILE = 10980
@@ -53,26 +53,8 @@ DATES = (dt.date(2025, 8, 18), dt.date(2025, 9, 22))
 
 
 def _write_cog(path: Path, data: np.ndarray, res: float, x0: float) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-
-    if path.exists():
-        return
-    profile = cog_profile() | {
-        "width": data.shape[1],
-        "height": data.shape[0],
-        "count": 1,
-        "dtype": data.dtype.name,
-        "crs": f"EPSG:{EPSG}",
-        "transform": from_origin(x0, ORIGIN_Y, res, res),
-        "nodata": 0,
-    }
-    if data.dtype == np.uint8:
-        profile["predictor"] = 1  # SCL is a class map: real ones carry no predictor
-    tmp = path.with_suffix(".tmp.tif")
-    with rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data, 1)
-    tmp.rename(path)
+    if not path.exists():
+        write_band(path, data, epsg=EPSG, res=res, x0=x0, y0=ORIGIN_Y)
 
 
 def _tile_bands(t: int, d_i: int, parcels: np.ndarray) -> dict[str, np.ndarray]:
@@ -199,7 +181,9 @@ def _child_floor(catalog_path: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "bytes": float(total), "files": float(len(files))}
 
 
-def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
+def child_pipeline(catalog_path: str, out: str, aoi: str | None = None) -> dict[str, object]:
+    """The whole change pipeline, items to published products (run in a fresh process), on
+    ``aoi`` (default: the case's bounding box); wall seconds, outcome, area and stage marks."""
     from yamasat.flows.prepare import prepare, search_family
     from yamasat.flows.product_run import analyse_product
     from yamasat.flows.progress import set_reporter
@@ -216,7 +200,7 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
     set_reporter(mark)
     settings = load_settings()
     prep = prepare(
-        aoi=_aoi(Path(catalog_path)),
+        aoi=aoi or _aoi(Path(catalog_path)),
         before="2025-08-01/2025-08-31",
         after="2025-09-15/2025-09-30",
         source=catalog_path,
@@ -232,7 +216,10 @@ def _child_pipeline(catalog_path: str, out: str) -> dict[str, float]:
         "seconds": time.perf_counter() - t0,
         "outcome": outcome.outcome,
         "area_m2": outcome.changed_area_m2,
-        "marks": marks,  # type: ignore[dict-item]
+        "marks": marks,
+        "items": [len(b), len(a)],
+        "aoi_km2": prep.aoi.area_km2(),
+        "aoi_source": prep.aoi.source,
     }
 
 
@@ -346,15 +333,13 @@ def main() -> None:
         elif kind == "peer":
             result = _child_peer(rest[0], rest[1])
         elif kind == "prefecture":
-            from bench_prefecture import child_pipeline
-
-            result = child_pipeline(rest[0], rest[1])  # type: ignore[assignment]
+            result = child_pipeline(rest[0], rest[1], aoi="yamaguchi")  # type: ignore[assignment]
         elif kind == "aoi-floor":
             from bench_prefecture import child_aoi_floor
 
             result = child_aoi_floor(rest[0])
         else:
-            result = _child_pipeline(rest[0], rest[1])
+            result = child_pipeline(rest[0], rest[1])  # type: ignore[assignment]
         result["peak_rss_mb"] = _peak_rss_mb()
         result["cpu_s"] = _cpu_seconds() - cpu0
         print(json.dumps(result))

@@ -44,14 +44,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from realistic_tiles import cog_profile, parcel_ids, parcel_values, textured_band
+from realistic_tiles import parcel_ids, parcel_values, textured_band, write_band
 
 TILES = ("52SFC", "52SFD", "52SGC", "52SGD", "53SKT", "53SKU")
 TILE_M = 109800.0
 FULL_PX = 10980
 LAND_KM2 = 6113.0  # Yamaguchi's land area (DESIGN §4: about 6,112 km²)
 GB_PER_TILE_DATE = 0.42  # red + nir ≈ 2 × 203 MB (compressed/raw 0.84), scl a few MB
-BEFORE, AFTER = "2025-08-01/2025-08-31", "2025-09-15/2025-09-30"
 DATES = {
     1: ((dt.date(2025, 8, 18),), (dt.date(2025, 9, 22),)),
     3: (
@@ -107,27 +106,6 @@ def _tile_date(tile_i: int, n: int, after: bool, seed: int) -> dict[str, np.ndar
     return bands
 
 
-def _write_cog(path: Path, data: np.ndarray, epsg: int, res: float, x0: float, y0: float) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-
-    profile = cog_profile() | {
-        "width": data.shape[1],
-        "height": data.shape[0],
-        "count": 1,
-        "dtype": data.dtype.name,
-        "crs": f"EPSG:{epsg}",
-        "transform": from_origin(x0, y0, res, res),
-        "nodata": 0,
-    }
-    if data.dtype == np.uint8:
-        profile["predictor"] = 1  # SCL is a class map: real ones carry no predictor
-    tmp = path.with_suffix(".tmp.tif")
-    with rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data, 1)
-    tmp.rename(path)
-
-
 def _all_dates(n_dates: int) -> list[tuple[dt.date, bool]]:
     before, after = DATES[n_dates]
     return [(d, False) for d in before] + [(d, True) for d in after]
@@ -181,9 +159,8 @@ def build_case(work: Path, px: int, n_dates: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         seed = 1000 * t_i + int(day.strftime("%j"))
         for band, data in _tile_date(t_i, px, after, seed).items():
-            _write_cog(
-                folder / f"{band}.tif", data, epsg, res * (2 if band == "scl" else 1), x0, y0
-            )
+            band_res = res * (2 if band == "scl" else 1)
+            write_band(folder / f"{band}.tif", data, epsg=epsg, res=band_res, x0=x0, y0=y0)
         print(f"  {k}/{len(missing)} {folder.name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return _write_catalog(case, px, n_dates)
 
@@ -257,37 +234,6 @@ def _write_catalog(case: Path, px: int, n_dates: int, tiles: tuple[str, ...] = T
     catalog.normalize_hrefs(str(catalog_path.parent))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
     return catalog_path
-
-
-def child_pipeline(catalog_path: str, out: str) -> dict[str, object]:
-    """The change pipeline on the ``yamaguchi`` AOI (run in a fresh process)."""
-    from yamasat.flows.prepare import prepare, search_family
-    from yamasat.flows.product_run import analyse_product
-    from yamasat.flows.recipes import CHANGE
-    from yamasat.processing.change_map import ChangeParams
-    from yamasat.settings import load_settings
-
-    t0 = time.perf_counter()
-    prep = prepare(
-        aoi="yamaguchi",
-        before=BEFORE,
-        after=AFTER,
-        source=catalog_path,
-        out=Path(out),
-        settings=load_settings(),
-        profile="earth-search",
-    )
-    b = search_family(prep, "s2", prep.before, ("red", "nir", "scl"))
-    a = search_family(prep, "s2", prep.after, ("red", "nir", "scl"))
-    outcome = analyse_product(CHANGE, prep, b, a, params=ChangeParams(threshold="otsu"), force=True)
-    return {
-        "seconds": time.perf_counter() - t0,
-        "outcome": outcome.outcome,
-        "area_m2": outcome.changed_area_m2,
-        "items": [len(b), len(a)],
-        "aoi_km2": prep.aoi.area_km2(),
-        "aoi_source": prep.aoi.source,
-    }
 
 
 def child_aoi_floor(catalog_path: str) -> dict[str, float]:

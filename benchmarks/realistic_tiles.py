@@ -92,6 +92,31 @@ def cog_profile() -> dict[str, object]:
     }
 
 
+def write_band(
+    path: Path, data: np.ndarray, *, epsg: int, res: float, x0: float, y0: float
+) -> None:
+    """One band as a COG encoded like real L2A (:func:`cog_profile`; SCL, a class map, without
+    a predictor as real ones), upper-left corner ``x0, y0``, written beside and moved in."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    profile = cog_profile() | {
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": f"EPSG:{epsg}",
+        "transform": from_origin(x0, y0, res, res),
+        "nodata": 0,
+    }
+    if data.dtype == np.uint8:
+        profile["predictor"] = 1
+    tmp = path.with_suffix(".tmp.tif")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+    tmp.rename(path)
+
+
 def decode_figures(path: Path, repeats: int = 3) -> tuple[float, float]:
     """(MB/s of one core decoding the full-resolution band, compressed/raw) for one COG.
 

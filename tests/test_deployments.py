@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.prefect_server import prefect_env, running_prefect_server
+from tests.support.prefect_server import prefect_env, running_prefect_server, stop_serving
 from yamasat.catalogs.sample import SampleManifest
 from yamasat.errors import ConfigError
 from yamasat.flows.cli import run
@@ -248,11 +246,7 @@ def test_serve_runs_deployments_and_serialises_runs_of_one_deployment(
             states, (tmp_path / "serve.log").read_text())  # fmt: skip
         assert not both_running, states
     finally:
-        serving.send_signal(signal.SIGINT)
-        try:
-            serving.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(serving.pid, signal.SIGKILL)
+        stop_serving(serving)
         log.close()
 
     # the registry saw both runs, from the deployment; the product was made once

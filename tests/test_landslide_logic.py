@@ -49,6 +49,16 @@ def _scene(backend: str, chunk: int = 16) -> dict[str, xr.DataArray]:
         post[k][cover == "scar"] = SCAR[i]
         post[k][cover == "slash"] = SLASH[i]
         post[k][edge] = (SCAR[i] + FOREST[i]) / 2
+    return {
+        **_layers(post, backend, chunk),
+        "truth": xr.DataArray((cover == "scar") | edge, dims=("y", "x")),
+    }
+
+
+def _layers(post: dict[str, np.ndarray], backend: str, chunk: int) -> dict[str, xr.DataArray]:
+    """The landslide's input layers from the after-scene bands ``bRNsS`` (blue, red, nir,
+    swir16, swir22) over forest before, on a uniform 30° slope, no water."""
+    shape = post["R"].shape
     nd_pre = np.full(shape, (FOREST[2] - FOREST[1]) / (FOREST[2] + FOREST[1]), dtype="float32")
     data = {k: _da(v, backend, chunk) for k, v in post.items()}
     return {
@@ -58,7 +68,6 @@ def _scene(backend: str, chunk: int = 16) -> dict[str, xr.DataArray]:
         "slope": _da(np.full(shape, 30.0, dtype="float32"), backend, chunk),
         "bsi_after": bsi(data["b"], data["R"], data["N"], data["s"]),
         "ndti_after": ndti(data["s"], data["S"]),
-        "truth": xr.DataArray((cover == "scar") | edge, dims=("y", "x")),
     }
 
 
@@ -156,15 +165,8 @@ def _slope_scene(backend: str, chunk: int = 16) -> dict[str, xr.DataArray]:
             post[k][cover == name] = v
     cols = np.arange(shape[1], dtype="float32")
     elevation = np.broadcast_to(500.0 - cols * 10.0 * np.tan(np.radians(30.0)), shape)
-    data = {k: _da(v, backend, chunk) for k, v in post.items()}
-    nd_pre = np.full(shape, (FOREST[2] - FOREST[1]) / (FOREST[2] + FOREST[1]), dtype="float32")
     return {
-        "ndvi_before": _da(nd_pre, backend, chunk),
-        "ndvi_after": (data["N"] - data["R"]) / (data["N"] + data["R"]),
-        "mndwi_after": _da(np.full(shape, -0.5, dtype="float32"), backend, chunk),
-        "slope": _da(np.full(shape, 30.0, dtype="float32"), backend, chunk),
-        "bsi_after": bsi(data["b"], data["R"], data["N"], data["s"]),
-        "ndti_after": ndti(data["s"], data["S"]),
+        **_layers(post, backend, chunk),
         "elevation": _da(np.ascontiguousarray(elevation, dtype="float32"), backend, chunk),
         "cover": xr.DataArray(cover, dims=("y", "x")),
     }

@@ -8,7 +8,6 @@ and the demo."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.prefect_server import prefect_env
+from tests.support.prefect_server import prefect_env, stop_serving
 from yamasat.catalogs.sample.manifest import SampleManifest
 
 pytestmark = pytest.mark.slow
@@ -89,11 +88,7 @@ def test_rain_watch_runs_its_flood_through_a_served_deployment(
             profile="sample", config=str(cfg),
         )  # fmt: skip
     finally:
-        serving.send_signal(signal.SIGINT)
-        try:
-            serving.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(serving.pid, signal.SIGKILL)
+        stop_serving(serving)
         log.close()
         _delete_deployments("flood_mapping")
 

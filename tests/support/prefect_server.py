@@ -17,7 +17,13 @@ import httpx
 
 from tests.support.postgres import free_port
 
-__all__ = ["PrefectServer", "prefect_env", "prefect_server_process", "running_prefect_server"]
+__all__ = [
+    "PrefectServer",
+    "prefect_env",
+    "prefect_server_process",
+    "running_prefect_server",
+    "stop_serving",
+]
 
 
 def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
@@ -33,6 +39,16 @@ def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env
+
+
+def stop_serving(process: subprocess.Popen[bytes], wait_s: float = 30.0) -> None:
+    """Stop a ``yamasat serve`` (or worker) process as Ctrl-C would; SIGKILL its session if
+    it has not ended within ``wait_s``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @dataclass
