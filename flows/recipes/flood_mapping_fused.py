@@ -42,7 +42,7 @@ from ..product_run import Analysis, params_dict
 from ..progress import report
 from .flood_mapping_s1 import SarFloodRecipe, SarFloodRun, s1_orbit, s1_pairs, sar_db
 from .flood_mapping_s2 import OPTICAL_RECORD, S2_BANDS, s2_acquisition_floods
-from .inputs import flood_hand, flood_radar_geometry, flood_slope, terrain_record
+from .inputs import flood_terrain, terrain_record
 
 __all__ = ["FloodFused"]
 
@@ -127,8 +127,11 @@ class FloodFused(SarFloodRecipe):
 
     def analyse(self, run: Analysis[SarFloodRun]) -> None:
         prep, draft, params, inside = run.prep, run.draft, run.params, run.inside
-        slope = flood_slope(prep, draft.geobox, draft, params.terrain)
-        hand = flood_hand(prep, draft.geobox, params.terrain, drain_km2=params.hand_drain_km2)
+        land = flood_terrain(
+            prep, draft.geobox, draft, terrain=params.terrain, drain_km2=params.hand_drain_km2,
+            orbit_states={str(s1_orbit(i)[1]) for i in run.after if _is_s1(i)},
+        )  # fmt: skip
+        slope, hand = land.slope, land.hand
         s1, s1_qa = _s1_floods(run, slope, hand)
         s2_before = [i for i in run.before if not _is_s1(i)]
         s2_after = [i for i in run.after if not _is_s1(i)]
@@ -141,11 +144,9 @@ class FloodFused(SarFloodRecipe):
                 "pass of the after period with a pass of the before period on its orbit, nor "
                 "a Sentinel-2 overpass of each period; widen the periods"
             )
-        states = {str(s1_orbit(i)[1]) for i in run.after if _is_s1(i)}
-        radar = flood_radar_geometry(prep, draft.geobox, params.terrain, states)
         weak = terrain_weak_areas(
             inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
-            radar=radar,
+            radar=land.radar,
         )  # fmt: skip
         draft.qa.update(
             {

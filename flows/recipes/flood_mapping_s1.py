@@ -35,13 +35,7 @@ from ..prepare import Prepared, layout
 from ..product_qa import terrain_weak_areas
 from ..product_run import Analysis, Recipe, params_dict
 from ..progress import report
-from .inputs import (
-    chosen_terrain,
-    flood_hand,
-    flood_radar_geometry,
-    flood_slope,
-    terrain_record,
-)
+from .inputs import chosen_terrain, flood_terrain, terrain_record
 
 __all__ = [
     "FloodS1",
@@ -190,13 +184,14 @@ class FloodS1(SarFloodRecipe):
         vh_t, vh_otsu = bimodal_threshold(
             post_db["vh"].where(inside), fallback=params.vh_water_fallback_db
         )
-        slope = flood_slope(prep, geobox, draft, params.terrain)
-        hand = flood_hand(prep, geobox, params.terrain, drain_km2=params.hand_drain_km2)
-        states = {str(s1_orbit(i)[1]) for i in after}
-        radar = flood_radar_geometry(prep, geobox, params.terrain, states)
+        land = flood_terrain(
+            prep, geobox, draft, terrain=params.terrain, drain_km2=params.hand_drain_km2,
+            orbit_states={str(s1_orbit(i)[1]) for i in after},
+        )  # fmt: skip
+        slope, hand = land.slope, land.hand
         weak = terrain_weak_areas(
             inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
-            radar=radar,
+            radar=land.radar,
         )  # fmt: skip
         draft.qa.update(
             {

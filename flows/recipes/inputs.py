@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pystac
@@ -31,11 +32,11 @@ from ..publish import Draft
 __all__ = [
     "HAND_MARGIN_PX",
     "NO_DEM_FLOOD",
+    "FloodTerrain",
     "chosen_terrain",
     "float_cog",
-    "flood_hand",
-    "flood_radar_geometry",
     "flood_slope",
+    "flood_terrain",
     "load_slope",
     "s2_composites",
     "s2_load_options",
@@ -145,47 +146,64 @@ HAND_MARGIN_PX = 100
 drainage network is not cut at the AOI's edge"""
 
 
-def flood_hand(
-    prep: Prepared, geobox: Any, terrain: bool, *, drain_km2: float
-) -> xr.DataArray | None:
-    """HAND (metres) on ``geobox`` from the DEM read ``HAND_MARGIN_PX`` beyond it, or None when
-    terrain exclusion is off by request (:func:`flood_slope` records that)."""
+@dataclass(frozen=True)
+class FloodTerrain:
+    """The radar flood's terrain layers on the product's grid (None: off by request, or, for
+    ``radar``, no orbit state known)."""
+
+    slope: xr.DataArray | None
+    hand: xr.DataArray | None
+    radar: xr.DataArray | None
+    """possible layover (1) and shadow (2), codes OR-ed over the passes' orbit states"""
+
+
+def flood_terrain(
+    prep: Prepared,
+    geobox: Any,
+    draft: Draft,
+    *,
+    terrain: bool,
+    drain_km2: float,
+    orbit_states: set[str],
+) -> FloodTerrain:
+    """Slope, HAND and radar geometry from one DEM read ``HAND_MARGIN_PX`` beyond ``geobox``
+    (HAND needs the margin for its drainage network; slope and radar geometry are computed on
+    the grid itself, as :func:`load_slope` does). Terrain off by request: all None, recorded
+    by :func:`flood_slope`."""
     if not terrain:
-        return None
-    wide = geobox.pad(HAND_MARGIN_PX)
-    dem = load_dem(prep, wide, remedy=NO_DEM_FLOOD)
-    hand = hand_m(dem, resolution=prep.settings.grid.resolution, drain_area_km2=drain_km2)
-    inner = hand.isel(
-        {
-            dem.dims[-2]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[0]),
-            dem.dims[-1]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[1]),
-        }
-    )
-    # positional, like the other layers of the grid (the padded grid's coordinates are the
-    # same numbers computed another way: no alignment on them)
-    out = xr.DataArray(inner.values, dims=("y", "x"), name="hand", attrs={"units": "m"})
-    return out.chunk(prep.settings.grid.chunk_size)
-
-
-def flood_radar_geometry(
-    prep: Prepared, geobox: Any, terrain: bool, orbit_states: set[str]
-) -> xr.DataArray | None:
-    """Possible radar layover (1) and shadow (2) on ``geobox`` for the passes' orbit states
-    (ascending, descending; codes OR-ed over them), from the DEM; None when terrain is off
-    by request or no orbit state is known."""
-    states = sorted(s for s in orbit_states if s in ("ascending", "descending"))
-    if not terrain or not states:
-        return None
-    dem = load_dem(prep, geobox, remedy=NO_DEM_FLOOD)
+        flood_slope(prep, geobox, draft, terrain)
+        return FloodTerrain(None, None, None)
     res = prep.settings.grid.resolution
+    # read once: HAND needs the whole plane at once anyway
+    wide = load_dem(prep, geobox.pad(HAND_MARGIN_PX), remedy=NO_DEM_FLOOD).compute()
+    hand = hand_m(wide, resolution=res, drain_area_km2=drain_km2)
+    hand = _on_grid(hand, geobox, prep, name="hand", attrs={"units": "m"})
+    dem = _on_grid(wide, geobox, prep, name="dem", attrs=dict(wide.attrs))
+    states = sorted(s for s in orbit_states if s in ("ascending", "descending"))
     codes = [
         radar_layover_shadow(dem, resolution=res, look_azimuth_deg=s1_look_azimuth_deg(s))
         for s in states
     ]
-    out = codes[0]
-    for c in codes[1:]:
-        out = out | c
-    return out
+    radar = None
+    for c in codes:
+        radar = c if radar is None else radar | c
+    return FloodTerrain(slope_deg(dem, resolution=res), hand, radar)
+
+
+def _on_grid(
+    wide: xr.DataArray, geobox: Any, prep: Prepared, *, name: str, attrs: dict[str, Any]
+) -> xr.DataArray:
+    """The part of a layer on ``geobox.pad(HAND_MARGIN_PX)`` that lies on ``geobox``,
+    positional like the other layers of the grid (the padded grid's coordinates are the same
+    numbers computed another way: no alignment on them), in the grid's chunks."""
+    inner = wide.isel(
+        {
+            wide.dims[-2]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[0]),
+            wide.dims[-1]: slice(HAND_MARGIN_PX, HAND_MARGIN_PX + geobox.shape[1]),
+        }
+    )
+    out = xr.DataArray(inner.data, dims=("y", "x"), name=name, attrs=attrs)
+    return out.chunk(prep.settings.grid.chunk_size)
 
 
 def load_slope(prep: Prepared, geobox: Any, *, remedy: str) -> xr.DataArray:
