@@ -47,3 +47,23 @@ def test_configurable_classes_and_no_dilation() -> None:
 def test_dilate_zero_is_identity(backend: str) -> None:
     base = _scl(backend) == 9
     assert dilate_mask(base, 0) is base
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize(("k", "pixels"), [(2, 0), (2, 1), (2, 3), (3, 2), (4, 5)])
+@pytest.mark.parametrize("dtype", ["uint8", "int16"])
+def test_upsampled_mask_dilated_on_the_coarse_grid_equals_the_fine_one(
+    backend: str, k: int, pixels: int, dtype: str
+) -> None:
+    # the dilation runs on the SCL's own grid but counts fine pixels: the same pixels as
+    # repeating the flags k × k and dilating on the fine grid (a cloud buffer never shrinks)
+    rng = np.random.default_rng(k * 10 + pixels)
+    classes = np.array([0, 4, 4, 4, 4, 4, 4, 4, 9, 3, 11], dtype=dtype)
+    raw = rng.choice(classes, size=(2, 37, 29))
+    scl = xr.DataArray(
+        da.from_array(raw, chunks=(1, 10, 7)) if backend == "dask" else raw, dims=("time", "y", "x")
+    )
+    fine = xr.DataArray(raw.repeat(k, axis=1).repeat(k, axis=2), dims=("time", "y", "x"))
+    expected = scl_mask(fine, dilation_px=pixels).values
+    got = scl_mask(scl, dilation_px=pixels, upsample=k)
+    np.testing.assert_array_equal(got.values, expected)
