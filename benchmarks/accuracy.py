@@ -11,7 +11,8 @@ demo's own truth and scores. It prints:
 - per product: min / median / max of CSI, precision and recall over the worlds;
 - landslide object recall for scars ≥ 0.5 ha, among all scars and among observed ones;
 - false positives and (observed) misses by cause (``World.causes``: planted events, clouds,
-  shadows, cirrus, haze, steep slopes, land cover), summed over the worlds;
+  shadows, cirrus, haze, steep slopes, land cover, and the confounders wet soil, thinning,
+  wind-roughened water, radar layover and shadow), summed over the worlds;
 - the parameter ranges the worlds were drawn from, with their sources, and the values drawn;
 - the time per world.
 
@@ -143,7 +144,7 @@ def _score_run(
     dates = tuple(
         d for d in manifest.s2_dates if optical and (before.contains(d) or after.contains(d))
     )
-    causes = world.causes(geobox, dates)
+    causes = world.causes(geobox, dates, radar=params.get("sensor") in ("s1", "fused"))
     fp = Counter(CAUSE_NAMES[int(k)] for k in causes[pred & ~truth])
     fn = Counter(CAUSE_NAMES[int(k)] for k in causes[~pred & truth & seen])
     row: dict[str, Any] = {

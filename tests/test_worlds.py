@@ -144,7 +144,7 @@ def test_causes_label_events_and_clouds() -> None:
     for ev in world.events():
         truth = world.truth(grid, ev.name).astype(bool)
         assert (causes[truth] == CAUSE_CODES[ev.name]).all()
-    events = np.isin(causes, [CAUSE_CODES[n] for n in EVENT_NAMES])
+    events = np.isin(causes, [CAUSE_CODES[n] for n in (*EVENT_NAMES, "thinning")])
     scl = world.scl(grid, day)
     assert (causes[np.isin(scl, (8, 9)) & ~events] == CAUSE_CODES["cloud"]).all()
     assert (causes[(scl == 3) & ~events] == CAUSE_CODES["cloud shadow"]).all()

@@ -2,7 +2,8 @@
 
 A planted event is the truth of its product and a confounder of the others (a fresh
 landslide scar is a false positive for a flood map, a burn scar for a landslide map).
-Clouds, shadows, cirrus and haze on the compared dates, paddy irrigation and phenology,
+The confounders of varied worlds (wet soil, wind on water, radar layover and shadow, forest
+thinning), clouds, shadows, cirrus and haze on the compared dates, paddy irrigation and phenology,
 steep slopes (illumination, radar geometry), permanent water and the land cover make up
 the rest. :func:`cause_labels` composes them with a fixed precedence so every pixel gets
 exactly one cause; :data:`CAUSE_NAMES` names the codes.
@@ -28,6 +29,7 @@ CAUSE_NAMES: dict[int, str] = {
     5: "clearcut",
     6: "harvest",
     7: "construction",
+    8: "thinning",
     10: "cloud",
     11: "cloud shadow",
     12: "cirrus",
@@ -38,9 +40,13 @@ CAUSE_NAMES: dict[int, str] = {
     23: "forest",
     24: "urban",
     25: "bare soil",
+    30: "wet soil",
+    31: "wind-roughened water",
+    32: "radar shadow",
+    33: "layover",
 }
-"""Cause code -> name. Events 1-7 (5-7: land management, varied worlds only), sky 10-13,
-land 20-25."""
+"""Cause code -> name. Events 1-7 (5-7: land management, varied worlds only), thinning 8,
+sky 10-13, land 20-25, the other confounders of varied worlds 30-33 (:mod:`.confounders`)."""
 CAUSE_CODES: dict[str, int] = {v: k for k, v in CAUSE_NAMES.items()}
 """Cause name -> code."""
 STEEP_DEG = 20.0
@@ -54,6 +60,7 @@ _EVENT_CODES = {
     "clearcut": 5,
     "harvest": 6,
     "construction": 7,
+    "thinning": 8,
 }
 _LAND_CODES = ((WATER, 20), (PADDY, 21), (FOREST, 23), (URBAN, 24), (BARE, 25))
 
@@ -65,13 +72,16 @@ def cause_labels(
     events: Mapping[str, NDArray[np.bool_]],
     skies: Iterable[tuple[NDArray[np.floating], NDArray[np.bool_], NDArray[np.bool_]]] = (),
     haze: NDArray[np.bool_] | None = None,
+    confounders: Mapping[str, NDArray[np.bool_]] | None = None,
 ) -> NDArray[np.uint8]:
     """One cause code per pixel (uint8, see :data:`CAUSE_NAMES`).
 
-    Precedence, highest first: a planted event (``events``: name -> mask); cloud, cloud
-    shadow or cirrus on any of the compared dates (``skies``: (opacity, shadow, cirrus) per
-    date); haze (``haze``: where it is noticeable); steep slope (> :data:`STEEP_DEG`, not
-    water); the land cover.
+    Precedence, highest first: the confounders (``confounders``: cause name -> mask, later
+    ones win; wet soil, wind-roughened water, layover and radar shadow, which name the
+    misses inside the flood too); a planted event or thinning (``events``: name -> mask);
+    cloud, cloud shadow or cirrus on any of the compared dates (``skies``: (opacity,
+    shadow, cirrus) per date); haze (``haze``: where it is noticeable); steep slope
+    (> :data:`STEEP_DEG`, not water); the land cover.
     """
     out = np.zeros(land_cover.shape, dtype=np.uint8)
     for lc, code in _LAND_CODES:
@@ -88,4 +98,6 @@ def cause_labels(
     for name, mask in events.items():
         if name in _EVENT_CODES:
             out[mask] = _EVENT_CODES[name]
+    for name, mask in (confounders or {}).items():
+        out[mask] = CAUSE_CODES[name]
     return out

@@ -3,7 +3,8 @@
 :class:`WorldParams` holds every knob of the generator that a world may turn: clouds,
 shadows and haze; SAR speckle; terrain relief and illumination; phenology and paddy
 irrigation timing; flood size and position; landslide count and size; clear-cuts, harvest
-and construction (varied worlds only). ``WorldParams()``
+and construction; wet fields, wind on water, radar layover and shadow, and forest thinning
+(the last two groups in varied worlds only). ``WorldParams()``
 is the demo world (its defaults are the generator's historical constants, so the default
 archive stays byte-identical); :meth:`WorldParams.draw` picks a world from :data:`RANGES`
 for a seed, so the accuracy benchmark can measure products over many worlds, not one.
@@ -194,6 +195,86 @@ RANGES: dict[str, Range] = {
         "new housing, logistics and solar sites near the Shūnan-Hikari towns",
         integer=True,
     ),
+    # confounders that are no event's truth (:mod:`.confounders`), drawn after the above
+    "wet_soil_count": Range(
+        2.0,
+        8.0,
+        "wet fields of 0.3-3 ha within 1.5 km of the flood, 07-06 to 07-11",
+        "the rain that floods a valley floor soaks the fields around it for days; paddies and "
+        "bare fields of the Shūnan-Hikari plain are 0.3-3 ha blocks (chosen, not measured)",
+        integer=True,
+    ),
+    "wet_soil_db": Range(
+        1.0,
+        4.0,
+        "dB of γ⁰ (up; down on the one field in four that is waterlogged and smooth)",
+        "C-band backscatter of bare soil rises about 0.2-0.3 dB per % volumetric moisture "
+        "(Ulaby, Moore & Fung, Microwave Remote Sensing vol. III, 1986; Ulaby et al. 1978), "
+        "so 2-6 dB from dry to wet bare soil, less under a crop canopy; smooth waterlogged "
+        "fields reflect specularly and darken",
+    ),
+    "wet_soil_darkening": Range(
+        0.10,
+        0.30,
+        "fraction of the soil's SWIR reflectance lost (NIR 0.8, visible 0.6 of it)",
+        "issue 13 (wet soil 10-30 % darker); soil reflectance falls with moisture at all "
+        "wavelengths, most in the SWIR water-absorption bands (Lobell & Asner 2002, Soil Sci. "
+        "Soc. Am. J. 66; Ångström 1925)",
+    ),
+    "water_wind_fraction": Range(
+        0.0,
+        0.5,
+        "share of the flood and inland water roughened on the flood's S1 pass",
+        "a storm's wind lingers patchily over open water; banks, embankments and trees "
+        "shelter much of a narrow flood (chosen, not measured)",
+    ),
+    "water_wind_db": Range(
+        2.0,
+        6.0,
+        "dB of γ⁰ up on roughened water",
+        "C-band VV σ⁰ of water at 30-45° incidence rises from about -22 dB near calm to -17 .. "
+        "-14 dB at 4-7 m/s (CMOD5, Hersbach et al. 2007, J. Geophys. Res. 112; ESA Sentinel-1 "
+        "User Guide: wind on water); a few dB over a short-fetch flood",
+    ),
+    "s1_incidence_deg": Range(
+        30.0,
+        45.0,
+        "degrees (local incidence on flat ground)",
+        "Sentinel-1 IW spans 29.1-46.0° from near to far range (ESA Sentinel-1 User Guide); "
+        "where the AOI falls in the swath",
+    ),
+    "layover_db": Range(
+        2.0,
+        6.0,
+        "dB of γ⁰ up in layover",
+        "layover folds the returns of several ground cells into one and terrain flattening "
+        "(Small 2011, IEEE TGRS 49(8)) does not undo it: bright by a few dB (chosen, not "
+        "measured)",
+    ),
+    "s1_noise_floor_db": Range(
+        -27.0,
+        -23.0,
+        "dB, γ⁰ in radar shadow (both polarisations)",
+        "no signal comes back from shadow, only noise: Sentinel-1 IW NESZ is -22 dB or better, "
+        "typically -23 to -26 dB across the sub-swaths (ESA Sentinel-1 User Guide / "
+        "product specification)",
+    ),
+    "thinning_count": Range(
+        2.0,
+        8.0,
+        "thinned forest blocks of 1-10 ha (half late July, half early September)",
+        "thinning (間伐) is the commonest plantation work on the Chūgoku hills, in blocks of "
+        "a few ha (Forestry Agency, 森林・林業白書)",
+        integer=True,
+    ),
+    "thinning_canopy_removed": Range(
+        0.12,
+        0.40,
+        "fraction of the green canopy felled (left on the ground as slash)",
+        "stem-count thinning rates of 20-35 % are usual, up to 40 % in 強度間伐 (Forestry "
+        "Agency thinning guidance); removing 0.12-0.40 of the canopy lowers NDVI by about "
+        "0.05-0.2 (issue 13)",
+    ),
 }
 """The ranges :meth:`WorldParams.draw` picks from, by parameter name."""
 
@@ -252,6 +333,26 @@ class WorldParams:
     """early-harvested paddy blocks sought; 0 in the demo world"""
     construction_count: int = 0
     """construction sites sought; 0 in the demo world"""
+    wet_soil_count: int = 0
+    """wet fields sought near the flood (:mod:`.confounders`); 0 in the demo world"""
+    wet_soil_db: float = 0.0
+    """γ⁰ rise of wet fields (a drop on waterlogged smooth ones), dB"""
+    wet_soil_darkening: float = 0.0
+    """fraction of the wet soil's SWIR reflectance lost"""
+    water_wind_fraction: float = 0.0
+    """share of the flood and inland water roughened by wind on the flood's S1 pass"""
+    water_wind_db: float = 0.0
+    """γ⁰ rise of wind-roughened water, dB"""
+    s1_incidence_deg: float | None = None
+    """Sentinel-1 incidence angle for layover and shadow; None: no radar geometry (demo)"""
+    layover_db: float = 0.0
+    """γ⁰ rise in layover, dB"""
+    s1_noise_floor_db: float = -25.0
+    """γ⁰ in radar shadow, dB"""
+    thinning_count: int = 0
+    """thinned forest blocks sought; 0 in the demo world"""
+    thinning_canopy_removed: float = 0.0
+    """fraction of the canopy felled in a thinned block"""
 
     def __post_init__(self) -> None:
         if len(self.cloud_fractions) != len(S2_SCHEDULE):
@@ -306,6 +407,20 @@ class WorldParams:
         # drawn last: the draws above, and so the worlds made before these existed, stay
         for name in ("clearcut_count", "harvest_count", "construction_count"):
             values[name] = int(pick(name))
+        # the confounders (issue 13 item 1), drawn after every older parameter
+        for name in ("wet_soil_count", "thinning_count"):
+            values[name] = int(pick(name))
+        for name in (
+            "wet_soil_db",
+            "wet_soil_darkening",
+            "water_wind_fraction",
+            "water_wind_db",
+            "s1_incidence_deg",
+            "layover_db",
+            "s1_noise_floor_db",
+            "thinning_canopy_removed",
+        ):
+            values[name] = round(pick(name), 4)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

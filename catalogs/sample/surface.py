@@ -64,6 +64,11 @@ def fractions(
         if geom is None:
             continue
         m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
+        if ev.name == "thinning":  # part of the canopy felled and left on the ground
+            cut = veg[m] * np.float32(params.thinning_canopy_removed)
+            veg[m] -= cut
+            frac[_END["slash"]][m] += cut
+            continue
         frac[:, m] = 0.0
         if ev.name == "flood":
             frac[_END["turbid"]][m] = 1.0

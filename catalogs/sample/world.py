@@ -21,6 +21,7 @@ from odc.geo.geobox import GeoBox
 
 from ...errors import SampleArchiveError
 from .causes import cause_labels
+from .confounders import Confounders, place_confounders
 from .events import Event, Site, place_events, place_ponds
 from .landscape import (
     BARE,
@@ -39,7 +40,7 @@ from .params import WorldParams
 from .render import LruCache, Pixels, sample_pixels, transformer
 from .schedule import EVENT_NAMES, S2_SCHEDULE, S2_SENSING_TIME, s2_acquisition
 from .sky import CloudDeck, SkyState, cloud_deck
-from .spectra import BANDS, CIRRUS, CLOUD, HAZE, SAR_DB
+from .spectra import BANDS, CIRRUS, CLOUD, HAZE, SAR_DB, SPECTRA
 from .surface import backscatter, fractions, illumination, reflectance, scene_classification
 
 __all__ = ["DEFAULT_BBOX", "DEFAULT_SEED", "World"]
@@ -141,6 +142,17 @@ class World:
             Site(t, cover, slope), self._seed, self._params, shapely.union_all([taken, self._water])
         )
         self._events = (*self._events, *managed)
+        flood = next((ev.geometry for ev in self._events if ev.name == "flood"), shapely.Point())
+        self._confounders: Confounders = place_confounders(
+            Site(t, cover, slope),
+            self._seed,
+            self._params,
+            flood=flood,
+            inland_water=self._water,
+            avoid=shapely.union_all([taken, self._water, *(ev.geometry for ev in managed)]),
+        )
+        thin = self._confounders.thinning
+        self._rendered = self._events if thin is None else (*self._events, thin)
         xs, ys = np.meshgrid(np.linspace(w, e, 120), np.linspace(s, n, 120))
         self._bbox_samples = transformer("EPSG:4326", "EPSG:6671").transform(xs.ravel(), ys.ravel())
         self._pixels: LruCache[GeoBox, Pixels] = LruCache(4)
@@ -210,7 +222,13 @@ class World:
         p = self._at(geobox)
         when = dt.datetime.combine(day, S2_SENSING_TIME, tzinfo=dt.UTC)
         gain = illumination(p, when, self._centre, self._params.illumination_k)
-        return reflectance(self._mixture(geobox, day), p, _BAND[band], gain)
+        frac = self._mixture(geobox, day)
+        refl = reflectance(frac, p, _BAND[band], gain)
+        if self._confounders.is_wet(day):
+            land_gain = gain * (1.0 + 0.05 * p.texture)
+            soil = float(SPECTRA[1, _BAND[band]])
+            refl = self._confounders.reflectance(refl, frac, p, _BAND[band], land_gain, soil, day)
+        return refl
 
     def observed_reflectance(self, geobox: GeoBox, band: str, date: dt.date | str) -> Float32Array:
         """What the sensor sees: :meth:`surface_reflectance` under clouds, cirrus and shadows."""
@@ -263,7 +281,10 @@ class World:
         if pol not in SAR_DB:
             raise SampleArchiveError(f"unknown polarisation {pol!r}; choose 'vv' or 'vh'")
         day = _as_date(date)
-        return backscatter(self._mixture(geobox, day), self._at(geobox), pol)
+        frac, p = self._mixture(geobox, day), self._at(geobox)
+        if self._params.is_demo:
+            return backscatter(frac, p, pol)
+        return self._confounders.backscatter(backscatter(frac, p, pol), frac, p, day)
 
     @property
     def s1_enl(self) -> float:
@@ -306,13 +327,18 @@ class World:
                 out |= p.mask(("change-truth", ev.name, b, a), new)
         return (out & (p.land_cover != WATER)).astype(np.uint8)
 
-    def causes(self, geobox: GeoBox, dates: tuple[dt.date | str, ...] = ()) -> NDArray[np.uint8]:
+    def causes(
+        self, geobox: GeoBox, dates: tuple[dt.date | str, ...] = (), *, radar: bool = False
+    ) -> NDArray[np.uint8]:
         """Why a pixel might fool a detector comparing ``dates`` (see
-        :data:`~.causes.CAUSE_NAMES`): the planted events (their peak extent), then clouds,
-        shadows and cirrus on those of ``dates`` that are Sentinel-2 overpasses, then haze
-        over 0.01 in blue, steep slopes and the land cover. uint8, one code per pixel."""
+        :data:`~.causes.CAUSE_NAMES`): the confounders of a varied world (:mod:`.confounders`;
+        wind on water, layover and shadow only for a detector using Sentinel-1, ``radar``;
+        wet soil when it is wet on one of the dates, or for ``radar``), the planted events
+        (their peak extent), then clouds, shadows and cirrus on those of ``dates`` that are
+        Sentinel-2 overpasses, then haze over 0.01 in blue, steep slopes and the land cover.
+        uint8, one code per pixel."""
         p = self._at(geobox)
-        events = {ev.name: p.mask(("truth", ev.name), ev.geometry) for ev in self._events}
+        events = {ev.name: p.mask(("truth", ev.name), ev.geometry) for ev in self._rendered}
         days = [d for d in map(_as_date, dates) if s2_acquisition(d) is not None]
         skies = [(s.opacity, s.shadow, s.cirrus) for s in (self._sky(geobox, d) for d in days)]
         haze = None
@@ -324,6 +350,7 @@ class World:
             events=events,
             skies=skies,
             haze=haze,
+            confounders=self._confounders.labels(p, radar=radar, days=tuple(days)),
         )
 
     # ------------------------------------------------------------------ internals
@@ -334,7 +361,7 @@ class World:
 
     def _mixture(self, geobox: GeoBox, day: dt.date) -> NDArray[np.float32]:
         return self._fractions.get_or(
-            (geobox, day), lambda: fractions(self._at(geobox), day, self._events, self._params)
+            (geobox, day), lambda: fractions(self._at(geobox), day, self._rendered, self._params)
         )
 
     def _deck(self, day: dt.date) -> CloudDeck:
