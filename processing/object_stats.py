@@ -23,13 +23,21 @@ def _means(path: Path, geometries: Any) -> list[float | None]:
     means: list[float | None] = []
     try:
         with rasterio.open(path) as src:
+            # an integer raster holding a measure (ΔNDVI as int16 × 1e-4): its nodata out,
+            # GDAL's scale and offset applied
+            nodata = src.nodata if np.dtype(src.dtypes[0]).kind in "iu" else None
+            scale, offset = src.scales[0], src.offsets[0]
             for geom in geometries:
                 win = (
                     from_bounds(*geom.bounds, transform=src.transform)
                     .round_offsets()
                     .round_lengths()
                 )
-                data = src.read(1, window=win, boundless=True, fill_value=np.nan)
+                if nodata is None:
+                    data = src.read(1, window=win, boundless=True, fill_value=np.nan)
+                else:
+                    stored = src.read(1, window=win, boundless=True, fill_value=nodata)
+                    data = np.where(stored == nodata, np.nan, stored * scale + offset)
                 mask = features.geometry_mask(
                     [geom],
                     out_shape=data.shape,

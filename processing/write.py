@@ -38,6 +38,7 @@ __all__ = [
     "WrittenFile",
     "atomic_path",
     "float_spec",
+    "scaled_spec",
     "sha256_file",
     "write_cogs",
     "write_csv",
@@ -79,6 +80,11 @@ class CogSpec:
     max_error: float | None = None
     """floats only: compress with LERC, each stored value within this absolute error of the
     computed one (a bounded-error codec made for measured rasters); None: lossless DEFLATE"""
+    scale: float | None = None
+    """integers holding a measured float: stored = round(value / scale), ``nodata`` where
+    the value is NaN; the scale is written in the GeoTIFF's band metadata (GDAL's
+    ``scale``/``offset``, which GDAL readers apply on request) and the file is ZSTD with
+    horizontal differencing (:func:`scaled_spec`)"""
 
 
 def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -165,6 +171,23 @@ def float_spec(max_error: float | None) -> CogSpec:
     return CogSpec(nodata=float("nan"), dtype="float32", resampling="average", max_error=max_error)
 
 
+SCALED_NODATA = -32768
+"""the nodata of a measure stored as int16 (:func:`scaled_spec`)"""
+
+
+def scaled_spec(scale: float = 1e-4) -> CogSpec:
+    """A measured float in [−3.27, 3.27] (ΔNDVI, ΔNBR) stored as int16 × ``scale``: within
+    ``scale / 2`` of the computed value, nodata −32768, averaged overviews.
+
+    Cheaper than float32 LERC within 1e-4 on a Sentinel-2 tile's ΔNDVI (the COG step 2.5×
+    less CPU, decoding 2×; 7 % larger): integers with horizontal differencing (predictor 2)
+    and ZSTD level 1. ZSTD rather than DEFLATE: DEFLATE level 1 cost as much CPU as LERC,
+    ZSTD half of it; a GDAL reader without ZSTD (GDAL < 2.3, or built without libzstd) is
+    rarer than one without LERC, which the float32 files needed.
+    """
+    return CogSpec(nodata=SCALED_NODATA, dtype="int16", resampling="average", scale=scale)
+
+
 def _codec(spec: CogSpec, floating: bool) -> dict[str, Any]:
     """Creation options of the COG's compression.
 
@@ -174,6 +197,8 @@ def _codec(spec: CogSpec, floating: bool) -> dict[str, Any]:
     """
     if floating and spec.max_error:
         return {"COMPRESS": "LERC", "MAX_Z_ERROR": spec.max_error}
+    if spec.scale is not None:
+        return {"COMPRESS": "ZSTD", "LEVEL": 1, "PREDICTOR": 2}
     if floating:
         return {"COMPRESS": "DEFLATE", "LEVEL": 1, "PREDICTOR": "YES"}
     return {"COMPRESS": "DEFLATE", "LEVEL": 6, "PREDICTOR": "NO"}
@@ -222,6 +247,7 @@ def write_cogs(
         if Path(final).exists() and not overwrite:
             raise OutputExistsError(f"{final} exists; pass overwrite (CLI --force) to replace it")
     streams: dict[Path, tuple[Path, CogSpec]] = {}
+    exact: dict[Path, Path] = {}  # scaled integers: the float32 values, when streams are kept
     kept: set[Path | None] = set()
     try:
         with contextlib.ExitStack() as datasets:
@@ -240,8 +266,20 @@ def write_cogs(
                     dst.update_tags(**tags)
                 if spec.description:
                     dst.set_band_description(1, spec.description)
+                if spec.scale is not None:
+                    dst.scales, dst.offsets = (spec.scale,), (0.0,)
                 sources.append(_as_dask(arr, spec))
                 targets.append(dst)
+                if keep_streams and spec.scale is not None:
+                    # the caller reads the exact values back, not the rounded integers
+                    exact[final] = final.with_name(f".{final.name}.exact-{os.getpid()}.tif")
+                    as_float = float_spec(None)
+                    sources.append(_as_dask(arr, as_float))
+                    targets.append(
+                        datasets.enter_context(
+                            rasterio.open(exact[final], "w", **_profile(arr, as_float, geobox))
+                        )
+                    )
             _store_by_tiles(sources, targets)
         written: dict[Path, WrittenFile] = {}
         for final, (stream, spec) in streams.items():
@@ -253,12 +291,12 @@ def write_cogs(
                 final,
                 final.stat().st_size,
                 sha256_file(final),
-                stream=stream if keep_streams else None,
+                stream=exact.get(final, stream) if keep_streams else None,
             )
         kept = {w.stream for w in written.values()}
         return written
     finally:
-        for stream, _spec in streams.values():
+        for stream in [s for s, _spec in streams.values()] + list(exact.values()):
             if stream not in kept:
                 stream.unlink(missing_ok=True)
 
@@ -322,8 +360,21 @@ def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:
         data = da.from_array(np.asarray(data), chunks=(2048, 2048))
     if data.dtype.kind == "f" and np.dtype(spec.dtype).kind != "f":
         fill = spec.nodata if spec.nodata is not None else 0
+        if spec.scale is not None:
+            return data.map_blocks(_quantize, spec.scale, fill, spec.dtype, dtype=spec.dtype)
         data = da.where(da.isnan(data), fill, data)
     return data.astype(spec.dtype)
+
+
+def _quantize(block: np.ndarray, scale: float, fill: float, dtype: str) -> np.ndarray:
+    """round(block / scale) as ``dtype`` (clipped to its range above its lowest value, which
+    is kept for nodata), ``fill`` where NaN; in place on a float32 copy."""
+    info = np.iinfo(dtype)
+    q = np.divide(block, np.float32(scale), dtype=np.float32)
+    np.rint(q, out=q)
+    np.clip(q, info.min + 1, info.max, out=q)
+    q[np.isnan(block)] = fill
+    return q.astype(dtype)
 
 
 def write_parquet(gdf: gpd.GeoDataFrame, path: Path) -> WrittenFile:

@@ -104,11 +104,19 @@ def test_product_files_and_stac_provenance(published: tuple[Any, Any, Path]) -> 
         assert asset.extra_fields["file:size"] == path.stat().st_size
         assert asset.extra_fields["file:checksum"] == "1220" + outcome.files[key]["sha256"]
     assert item.assets["change"].extra_fields["raster:bands"][0]["nodata"] == 255
-    # ΔNDVI is stored with LERC within the configured bound, and says so
+    # ΔNDVI is stored as int16 × 1e-4 (within the configured bound), ZSTD with predictor 2,
+    # and says so in STAC and in the GeoTIFF (GDAL readers apply the scale)
     dndvi_band = item.assets["dndvi"].extra_fields["raster:bands"][0]
-    assert dndvi_band["data_type"] == "float32" and dndvi_band["yamasat:max_error"] == 1e-4
+    assert dndvi_band["data_type"] == "int16" and dndvi_band["nodata"] == -32768
+    assert dndvi_band["scale"] == 1e-4 and dndvi_band["offset"] == 0
+    assert dndvi_band["yamasat:max_error"] == 1e-4
     with rasterio.open(item.assets["dndvi"].get_absolute_href()) as src:
-        assert src.compression is not None and src.compression.name.upper() == "LERC"
+        assert src.compression is not None and src.compression.name.upper() == "ZSTD"
+        assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
+        assert src.dtypes[0] == "int16" and src.nodata == -32768
+        assert src.scales == (1e-4,) and src.offsets == (0.0,)
+        stored = src.read(1, out_shape=(64, 64))
+    assert stored.min() >= -32768 and 0 < (stored == -32768).sum() < stored.size
     # the output root is a self-contained catalog with one collection per kind
     root = pystac.Catalog.from_file(str(out / "catalog.json"))
     coll = root.get_child("change")

@@ -59,6 +59,7 @@ def test_a_plain_script_runs_change_and_reads_the_product(
         print(json.dumps({{
             "id": product.id,
             "dims": list(dndvi.dims),
+            "dndvi": [str(dndvi.dtype), float(dndvi.min()), float(dndvi.max())],
             "changed_px": int((change == 1).sum()),
             "polygons": len(polygons),
             "crs": polygons.crs.to_string(),
@@ -75,5 +76,7 @@ def test_a_plain_script_runs_change_and_reads_the_product(
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["id"].startswith("change-")
     assert got["dims"] == ["y", "x"]
+    # stored as int16 × 1e-4: read back as float32 ΔNDVI (NaN where not observed)
+    assert got["dndvi"][0] == "float32" and -2 <= got["dndvi"][1] < -0.2 < got["dndvi"][2] <= 2
     assert got["changed_px"] > 100 and got["polygons"] >= 1
     assert got["crs"] == "EPSG:6671" and set(got["geometry"]) <= {"Polygon", "MultiPolygon"}

@@ -133,6 +133,8 @@ def _prep(tmp: Path, settings: Any, source: str, periods: tuple[str, str], **kw:
 def _read(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with rasterio.open(path) as src:
         data = src.read(1)
+        if src.scales[0] != 1.0:  # ΔNDVI, dNBR: int16 × scale, as GDAL readers apply it
+            data = np.where(data == src.nodata, np.nan, data * src.scales[0] + src.offsets[0])
         lon, lat = world.lonlat_centres(src.crs.to_string(), src.transform, data.shape)
     return data, lon, lat
 

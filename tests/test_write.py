@@ -13,7 +13,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.xr import wrap_xr
 
 from yamasat.errors import OutputExistsError
-from yamasat.processing.write import CogSpec, float_spec, sha256_file, write_cogs
+from yamasat.processing.write import CogSpec, float_spec, scaled_spec, sha256_file, write_cogs
 
 GEOBOX = GeoBox.from_bbox((400000, 3750000, 412000, 3760000), crs="EPSG:6671", resolution=10)
 SHAPE = tuple(GEOBOX.shape)
@@ -155,6 +155,39 @@ def test_float_cog_with_an_error_bound_is_lerc_within_it(tmp_path: Path, backend
         {tmp_path / "again.tif": (_arr(src), float_spec(bound))}, geobox=GEOBOX
     )  # reproducible: the same checksum for the same pixels
     assert again[tmp_path / "again.tif"].sha256 == out[tmp_path / "lerc.tif"].sha256
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_scaled_int16_cog_within_half_a_step_and_an_exact_stream(
+    tmp_path: Path, backend: str
+) -> None:
+    rng = np.random.default_rng(12)
+    values = rng.uniform(-2, 2, SHAPE).astype("float32")  # ΔNDVI's whole range
+    values[:40, :70] = np.nan
+    values[50, 50], values[51, 51] = 5.0, -5.0  # out of range: clipped, not wrapped
+    src = da.from_array(values, chunks=(256, 256)) if backend == "dask" else values
+    path = tmp_path / "dndvi.tif"
+    out = write_cogs({path: (_arr(src), scaled_spec(1e-4))}, geobox=GEOBOX, keep_streams=True)
+    with rasterio.open(path) as r:
+        assert r.dtypes[0] == "int16" and r.nodata == -32768 and r.overviews(1)
+        assert r.compression is not None and r.compression.name.upper() == "ZSTD"
+        assert r.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "2"
+        assert r.scales == (1e-4,) and r.offsets == (0.0,)  # GDAL readers apply them
+        stored = r.read(1)
+        ovr = r.read(1, out_shape=(SHAPE[0] // 2, SHAPE[1] // 2))
+    assert (stored[:40, :70] == -32768).all() and (ovr[:20, :35] == -32768).all()
+    assert stored[50, 50] == 32767 and stored[51, 51] == -32767
+    back = np.where(stored == -32768, np.nan, stored * 1e-4)
+    np.testing.assert_array_equal(np.isnan(back), np.isnan(values))
+    inside = np.isfinite(values) & (np.abs(values) <= 2)
+    assert np.abs(back - values)[inside].max() <= 5e-5 + 2e-7  # half a step, float32 rounding
+    # the kept stream holds the exact float32 values, for a read-back that needs them
+    stream = out[path].stream
+    assert stream is not None and stream.name.startswith(".dndvi.tif.exact")
+    with rasterio.open(stream) as r:
+        np.testing.assert_array_equal(r.read(1), values)
+    stream.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dndvi.tif"]  # no int16 stream left
 
 
 def test_class_counts_of_a_product_read_by_blocks(tmp_path: Path) -> None:

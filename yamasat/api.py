@@ -84,7 +84,10 @@ class Product:
     def read(self, asset: str) -> xr.DataArray:
         """Raster ``asset`` (for example ``change``, ``dndvi``, ``flood``, ``likelihood``)
         as an xarray DataArray on the product's grid (lazy, dask-backed), its nodata kept
-        as stored (see the asset's ``raster:bands``)."""
+        as stored (see the asset's ``raster:bands``); a measure stored as scaled integers
+        (``dndvi``, ``dnbr``: int16 with a ``scale``) comes back as float32 values, NaN
+        where the stored value is the nodata."""
+        import numpy as np
         import odc.stac
 
         item = self.item
@@ -93,7 +96,14 @@ class Product:
                 f"product {self.id} has no asset {asset!r}; it has {', '.join(item.assets)}"
             )
         ds = odc.stac.load([item], bands=[asset], chunks={})
-        return ds[asset].isel(time=0, drop=True)
+        out = ds[asset].isel(time=0, drop=True)
+        band = (item.assets[asset].extra_fields.get("raster:bands") or [{}])[0]
+        if "scale" not in band:
+            return out
+        values = out.where(out != band.get("nodata")).astype("float32")
+        values = values * np.float32(band["scale"]) + np.float32(band.get("offset", 0.0))
+        values.attrs = {k: v for k, v in out.attrs.items() if k != "nodata"}
+        return values.rename(out.name)
 
     def polygons(self) -> gpd.GeoDataFrame:
         """The detected objects as a GeoDataFrame (GeoParquet asset ``polygons``)."""

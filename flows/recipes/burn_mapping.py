@@ -21,8 +21,7 @@ from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
 from ..product_run import Analysis, Enricher, Recipe, params_dict
 from ..progress import report
-from ..publish import float_band
-from .inputs import float_cog, s2_composites
+from .inputs import index_band, index_cog, s2_composites
 
 __all__ = ["Burn"]
 
@@ -63,11 +62,12 @@ class Burn(Recipe[BurnParams]):
         draft.threshold = params.min_dnbr
         report("analyse", 1, 4)
         s = draft.staging
+        dnbr_spec = index_cog(prep)
         written = write_cogs(
             {
                 s / "burn.tif": (encode(burned, valid), _U8),
                 s / "severity.tif": (burn_severity(dnbr), _U8),
-                s / "dnbr.tif": (dnbr, float_cog(prep)),
+                s / "dnbr.tif": (dnbr, dnbr_spec),
             },
             geobox=geobox,
         )
@@ -84,5 +84,8 @@ class Burn(Recipe[BurnParams]):
             {"nodata": NODATA, "data_type": "uint8"},
         )
         draft.add_cog(
-            "dnbr", written[s / "dnbr.tif"], "dNBR = NBR before − NBR after", float_band(prep)
+            "dnbr",
+            written[s / "dnbr.tif"],
+            "dNBR = NBR before − NBR after",
+            index_band(prep, dnbr_spec),
         )

@@ -41,8 +41,8 @@ from ...settings import Settings
 from ..prepare import Prepared, layout, software_version
 from ..product_run import Analysis, Recipe
 from ..progress import report
-from ..publish import Draft, float_band
-from .inputs import float_cog, s2_load_options
+from ..publish import Draft
+from .inputs import float_cog, index_band, index_cog, s2_load_options
 
 __all__ = ["Change", "measure_on_grid", "native_chunking"]
 
@@ -170,20 +170,25 @@ class Change(Recipe[ChangeParams]):
         measure = measure_on_grid(prep, run.before, run.after, params, geobox, staging, draft)
         name = "cva" if params.cva_bands else f"d{params.index}"
         path = staging / f"{name}.tif"
+        # a difference of indices as int16 × 1e-4; a change-vector magnitude (not bounded
+        # by 2) as a float
+        spec = float_cog(prep) if params.cva_bands else index_cog(prep)
         written = write_cogs(
-            {path: (measure.where(inside), float_cog(prep))},
+            {path: (measure.where(inside), spec)},
             geobox=geobox,
             tags={"software": f"yamasat {software_version()}"},
             keep_streams=True,
         )
         for native_measure in staging.glob(f"{_NATIVE_MEASURE}-*.tif"):
             native_measure.unlink()  # not part of the product
-        # pass 2 reads the measure's uncompressed stream: the exact values (the COG holds
-        # them within storage.float_max_error), without decoding the COG again
+        # pass 2 reads the measure's uncompressed float32 stream: the exact values (the COG
+        # holds them within storage.float_max_error), without decoding the COG again
         stream = written[path].stream
         if stream is None:
             raise InvariantError(f"write_cogs kept no stream of {path} (keep_streams=True)")
-        draft.add_cog(name, written[path], f"{name} (after − before)", float_band(prep, unit="1"))
+        draft.add_cog(
+            name, written[path], f"{name} (after − before)", index_band(prep, spec, unit="1")
+        )
         report("analyse", 1, 4)
         stored = open_raster(str(stream), geobox=geobox, chunk=grid.chunk_size)
         # the threshold from a strided sample of the full-resolution values: the overviews

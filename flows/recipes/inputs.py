@@ -25,9 +25,9 @@ from ...processing.terrain import (
     s1_look_azimuth_deg,
     slope_deg,
 )
-from ...processing.write import CogSpec, float_spec
+from ...processing.write import SCALED_NODATA, CogSpec, float_spec, scaled_spec
 from ..prepare import Prepared, layout, needs_signing, network_policy, search_family
-from ..publish import Draft
+from ..publish import Draft, float_band
 
 __all__ = [
     "HAND_MARGIN_PX",
@@ -37,6 +37,8 @@ __all__ = [
     "float_cog",
     "flood_slope",
     "flood_terrain",
+    "index_band",
+    "index_cog",
     "load_slope",
     "s2_composites",
     "s2_load_options",
@@ -49,6 +51,37 @@ log = logging.getLogger(__name__)
 def float_cog(prep: Prepared) -> CogSpec:
     """How measured floats are written (LERC within ``storage.float_max_error``)."""
     return float_spec(prep.settings.storage.float_max_error)
+
+
+INDEX_SCALE = 1e-4
+"""the step of a stored difference of normalized indices (ΔNDVI, ΔNBR)"""
+
+
+def index_cog(prep: Prepared) -> CogSpec:
+    """How a difference of normalized indices (ΔNDVI, ΔNBR, within ±2) is written: int16 ×
+    1e-4 (each value within 5e-5 of the computed one, ZSTD: :func:`scaled_spec`) when
+    ``storage.float_max_error`` allows that step, else as the other measured floats."""
+    bound = prep.settings.storage.float_max_error
+    if bound is not None and bound >= INDEX_SCALE:
+        return scaled_spec(INDEX_SCALE)
+    return float_cog(prep)
+
+
+def index_band(prep: Prepared, spec: CogSpec, **extra: Any) -> dict[str, Any]:
+    """The ``raster:bands`` entry of a COG written with ``spec`` (:func:`index_cog`): for
+    int16 its ``scale`` and ``offset`` (value = scale × stored + offset) and nodata."""
+    if spec.scale is None:
+        return float_band(prep, **extra)
+    band: dict[str, Any] = {
+        "nodata": SCALED_NODATA,
+        "data_type": spec.dtype,
+        "scale": spec.scale,
+        "offset": 0.0,
+        **extra,
+    }
+    if prep.settings.storage.float_max_error:
+        band["yamasat:max_error"] = prep.settings.storage.float_max_error
+    return band
 
 
 def s2_load_options(

@@ -31,7 +31,7 @@ from ...settings import Settings
 from ..product_run import Analysis, Enricher, Recipe
 from ..progress import report
 from ..publish import float_band
-from .inputs import float_cog, load_dem, s2_composites
+from .inputs import float_cog, index_band, index_cog, load_dem, s2_composites
 
 __all__ = ["UNOBSERVED_RULE", "Landslide"]
 
@@ -95,10 +95,11 @@ class Landslide(Recipe[LandslideParams]):
         )
         report("analyse", 1, 4)
         s = draft.staging
+        dndvi_spec = index_cog(prep)
         written = write_cogs(
             {
                 s / "landslide.tif": (encode(scars, valid), CogSpec(nodata=NODATA, dtype="uint8")),
-                s / "dndvi.tif": ((n_post - n_pre).where(valid), float_cog(prep)),
+                s / "dndvi.tif": ((n_post - n_pre).where(valid), dndvi_spec),
                 s / "slope.tif": (slope.where(inside), float_cog(prep)),
             },
             geobox=geobox,
@@ -116,7 +117,12 @@ class Landslide(Recipe[LandslideParams]):
             "Landslide scars: 1 scar, 0 not, 255 no data",
             {"nodata": NODATA, "data_type": "uint8"},
         )
-        draft.add_cog("dndvi", written[s / "dndvi.tif"], "ΔNDVI (after − before)", float_band(prep))
+        draft.add_cog(
+            "dndvi",
+            written[s / "dndvi.tif"],
+            "ΔNDVI (after − before)",
+            index_band(prep, dndvi_spec),
+        )
         draft.add_cog(
             "slope",
             written[s / "slope.tif"],
