@@ -43,6 +43,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
+HERE = Path(__file__).resolve().parent
 EVAL_SEEDS: tuple[int, ...] = (
     7001, 7013, 7027, 7039, 7043, 7057, 7069, 7079, 7103, 7109,
     7121, 7127, 7129, 7151, 7159, 7177, 7187, 7193, 7207, 7211,
@@ -125,8 +126,10 @@ def _score_run(
     params: dict[str, str],
     result: dict[str, Any],
     manifest: Any,
+    sample_root: Path | None = None,
 ) -> dict[str, Any]:
-    """Scores of one product in one world, with its errors by cause."""
+    """Scores of one product in one world, with its errors by cause (and, for a flood with
+    ``sample_root``, the grid's ceiling: :mod:`accuracy_ceiling`)."""
     from yamasat.catalogs.extent.periods import parse_period
     from yamasat.catalogs.sample import CAUSE_NAMES
     from yamasat.processing.accuracy import confusion
@@ -160,7 +163,37 @@ def _score_run(
     }
     if name == "landslide":
         row["objects"] = _object_recall(product, truth)
+    if name.startswith("flood") and sample_root is not None:
+        row["ceiling"] = _flood_ceiling(
+            world, geobox, params, manifest, sample_root, product, truth
+        )
     return row
+
+
+def _flood_ceiling(
+    world: Any,
+    geobox: Any,
+    params: dict[str, str],
+    manifest: Any,
+    sample_root: Path,
+    product: Any,
+    truth: Any,
+) -> dict[str, float]:
+    """The grid oracle's scores for a flood product (``accuracy_ceiling``): the S2 flood's on
+    its after date's tiles, the S1 and fused floods' (scored on the peak) on the S1 pass."""
+    if str(HERE) not in sys.path:  # loaded from its path (the tests) as well as run
+        sys.path.insert(0, str(HERE))
+    from accuracy_ceiling import flood_ceiling
+
+    from yamasat.catalogs.extent.periods import parse_period
+
+    after = parse_period(params["after"])
+    s2 = params.get("sensor") == "s2"
+    dates = manifest.s2_dates if s2 else manifest.s1_dates
+    day = next((d for d in dates if after.contains(d)), None)
+    if day is None:
+        return {}
+    return flood_ceiling(world, geobox, sample_root, "s2" if s2 else "s1", day, product, truth)
 
 
 def _built(root: Path, seed: int) -> bool:
@@ -223,7 +256,7 @@ def run_world(
             .get("parameters_key"),  # what --write-table checks its row against
         }
         if result["outcome"] == "published":
-            row |= _score_run(world, geobox, name, params, result, manifest)
+            row |= _score_run(world, geobox, name, params, result, manifest, root / "sample")
         products[name] = row
     return {
         "seed": seed,
@@ -240,6 +273,11 @@ def _stats(values: list[float]) -> str:
     if not v:
         return "     -      -      -"
     return f"{min(v):6.3f} {statistics.median(v):6.3f} {max(v):6.3f}"
+
+
+def _median(rows: list[dict[str, float]], key: str) -> str:
+    v = [r[key] for r in rows if key in r and not np.isnan(r[key])]
+    return f"{statistics.median(v):.0%} (median)" if v else "-"
 
 
 def _summary_lines(worlds: list[dict[str, Any]]) -> list[str]:
@@ -263,6 +301,16 @@ def _summary_lines(worlds: list[dict[str, Any]]) -> list[str]:
             f"{_stats([r['precision'] for r in ok])}  {_stats([r['recall'] for r in ok])}  "
             f"{_stats([r['observed_truth'] for r in ok])}"
         )
+        ceil = [r["ceiling"] for r in ok if r.get("ceiling")]
+        if ceil:  # what the grids allow (accuracy_ceiling): the floors read against it
+            lines.append(
+                f"{'  ceiling':<11} {len(ceil):>2}/{len(ok):<2} {'':5}  "
+                f"{_stats([c['oracle_csi'] for c in ceil])}  "
+                f"{_stats([c['oracle_precision'] for c in ceil])}  "
+                f"{_stats([c['oracle_recall'] for c in ceil])}  "
+                f"(grid oracle; the product's errors on the truth's edge: "
+                f"FP {_median(ceil, 'fp_on_edge')}, FN {_median(ceil, 'fn_on_edge')})"
+            )
         # a world whose truth was (almost) never observed has no CSI of it: said, not hidden
         blind = [
             f"{w['seed']} ({r['observed_truth']:.1%} of {r['truth_px']} px seen, "

@@ -20,6 +20,7 @@ from yamasat.catalogs.sample.confounders import (
     LAYOVER,
     S1_LOOK_AZIMUTH_DEG,
     SHADOW,
+    WIND_VH_SHARE,
     radar_geometry,
 )
 from yamasat.processing import terrain
@@ -156,6 +157,9 @@ def test_wind_roughens_part_of_the_flood_which_stays_flood_truth(
     vv, vv_calm = (w.sar_backscatter(grid, "2025-07-06", "vv") for w in (world, calm))
     rise = _db(vv[wind & flood]) - _db(vv_calm[wind & flood])
     assert rise == pytest.approx(world.params.water_wind_db, abs=0.01)
+    vh, vh_calm = (w.sar_backscatter(grid, "2025-07-06", "vh") for w in (world, calm))
+    rise_vh = _db(vh[wind & flood]) - _db(vh_calm[wind & flood])
+    assert rise_vh == pytest.approx(WIND_VH_SHARE * world.params.water_wind_db, abs=0.01)
     # the other passes are calm, and the label is for Sentinel-1 products only
     for day in ("2025-06-24", "2025-07-18"):
         assert np.array_equal(

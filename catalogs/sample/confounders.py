@@ -50,6 +50,7 @@ from .schedule import EVENT_DATES, FLOOD_END_DATE, MANAGEMENT_DATES
 
 __all__ = [
     "S1_LOOK_AZIMUTH_DEG",
+    "WIND_VH_SHARE",
     "Confounders",
     "place_confounders",
     "radar_geometry",
@@ -63,6 +64,14 @@ LAYOVER, SHADOW = 1, 2
 _WET_BAND_WEIGHT = np.array([0.6, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0], dtype=np.float32)
 """Share of ``wet_soil_darkening`` per band (BANDS order)."""
 _WIND_WAVES = 6
+WIND_VH_SHARE = 0.3
+"""The share of wind's VV rise (in dB) that VH shows on roughened water. Over water, C-band
+co-polarised σ⁰ climbs about 1.5-2 dB per m/s at light winds (CMOD5, Hersbach et al. 2007),
+cross-polarised σ⁰ about 0.6 dB per m/s (the C-2PO model, Zhang, Perrie and He 2011, J.
+Geophys. Res. 116, C08008) and from levels near -33 to -30 dB, under Sentinel-1's noise
+floor, so the VH a flood map reads rises far less than VV; wind-roughened water is the case
+in which cross-polarised detection is preferred (e.g. Manjusree et al. 2012, Int. J. Disaster
+Risk Sci. 3(2))."""
 
 
 def _multi(polys: list[Polygon]) -> BaseGeometry:
@@ -145,9 +154,16 @@ class Confounders:
         return out
 
     def backscatter(
-        self, total: Float32Array, frac: NDArray[np.float32], p: Pixels, day: dt.date
+        self,
+        total: Float32Array,
+        frac: NDArray[np.float32],
+        p: Pixels,
+        day: dt.date,
+        pol: str = "vv",
     ) -> Float32Array:
-        """γ⁰ with wet fields, wind-roughened water, layover and shadow."""
+        """γ⁰ of ``pol`` with wet fields, wind-roughened water, layover and shadow. Wind
+        raises VH by :data:`WIND_VH_SHARE` of its VV rise (cross-polarised Bragg scattering
+        off wind ripples is weak)."""
         out = total
         water_share = frac[2] + frac[4]
         if self.is_wet(day) and self.params.wet_soil_db > 0:
@@ -160,7 +176,8 @@ class Confounders:
             wind = self.wind_mask(p)
             if wind.any():
                 out = out.copy()
-                g = np.float32(10.0 ** (self.params.water_wind_db / 10.0) - 1.0)
+                rise = self.params.water_wind_db * (WIND_VH_SHARE if pol == "vh" else 1.0)
+                g = np.float32(10.0 ** (rise / 10.0) - 1.0)
                 out[wind] *= 1.0 + g * water_share[wind]
         geo = self.geometry(p)
         if geo.any():

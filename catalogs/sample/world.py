@@ -284,7 +284,7 @@ class World:
         frac, p = self._mixture(geobox, day), self._at(geobox)
         if self._params.is_demo:
             return backscatter(frac, p, pol)
-        return self._confounders.backscatter(backscatter(frac, p, pol), frac, p, day)
+        return self._confounders.backscatter(backscatter(frac, p, pol), frac, p, day, pol)
 
     @property
     def s1_enl(self) -> float:
