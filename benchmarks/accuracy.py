@@ -196,16 +196,38 @@ def _flood_ceiling(
     return flood_ceiling(world, geobox, sample_root, "s2" if s2 else "s1", day, product, truth)
 
 
+def _generator_fingerprint() -> str:
+    """A hash of the sample generator's source: a world built by other code is not reused
+    even where its drawn parameters are the same (a rendering may have changed)."""
+    import hashlib
+
+    from yamasat.catalogs import sample
+
+    h = hashlib.sha256()
+    for f in sorted(Path(sample.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+GENERATOR_MARK = "generator.sha"
+"""Beside a benchmark world's ``sample`` folder: the fingerprint of the code that built it."""
+
+
 def _built(root: Path, seed: int) -> bool:
-    """True when ``root`` holds world ``seed`` as this generator draws it (reusable)."""
+    """True when ``root`` holds world ``seed`` as this generator draws and renders it."""
     from yamasat.catalogs.sample import SampleManifest, WorldParams
     from yamasat.errors import YamasatError
 
     try:
         m = SampleManifest.read(root)
+        mark = (root.parent / GENERATOR_MARK).read_text(encoding="utf-8").strip()
     except (OSError, ValueError, YamasatError):
         return False
-    return m.seed == seed and m.world_params == WorldParams.draw(seed)
+    return (
+        m.seed == seed
+        and m.world_params == WorldParams.draw(seed)
+        and mark == _generator_fingerprint()
+    )
 
 
 def run_world(
@@ -226,6 +248,7 @@ def run_world(
     root = work / f"world-{seed}"
     if not (reuse and _built(root / "sample", seed)):
         build_sample(root / "sample", bbox=AOI, seed=seed, vary=True, overwrite=True)
+        (root / GENERATOR_MARK).write_text(_generator_fingerprint() + "\n", encoding="utf-8")
     built = time.perf_counter() - started
     manifest = SampleManifest.read(root / "sample")
     world = World(manifest.seed, manifest.bbox, manifest.world_params)
@@ -436,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse-worlds",
         action="store_true",
-        help="keep worlds already built in --work (same seed and parameters) instead of "
-        "building them again",
+        help="keep worlds already built in --work (same seed, parameters and generator "
+        "code) instead of building them again",
     )
     parser.add_argument(
         "--write-table",
