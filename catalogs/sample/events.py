@@ -277,6 +277,37 @@ def _flood_mask(
     return MultiPolygon(parts) if parts else None
 
 
+def _paddy_ponding(
+    site: Site, seed: int, river_flood: BaseGeometry, count: int
+) -> list[BaseGeometry]:
+    """Rain ponded on ``count`` low paddy blocks (0.5-5 ha, log-uniform; elongated up to
+    2.5:1) away from the river and its flood: the small local floods of inland flooding."""
+    if count <= 0:
+        return []
+    rng = rng_for(seed, "event-flood-ponds")
+    t = site.terrain
+    paddy = (site.land_cover == PADDY).astype(np.float32)
+    ok = (site.land_cover == PADDY) & (site.slope < 2.0) & (t.elevation < 15.0)
+    ok &= site.inside(300.0) & (t.river_distance > 400.0)
+    ponds: list[BaseGeometry] = []
+    for flat in rng.permutation(np.flatnonzero(ok))[:3000]:
+        centre = shapely.Point(*site.node_xy(int(flat)))
+        if river_flood.distance(centre) < 300.0 or any(p.distance(centre) < 400.0 for p in ponds):
+            continue
+        area = math.exp(rng.uniform(math.log(0.5e4), math.log(5.0e4)))
+        ratio = rng.uniform(1.0, 2.5)
+        a = math.sqrt(area * ratio / math.pi)
+        pond = shapely.affinity.scale(centre.buffer(1.0, quad_segs=8), a, a / ratio)
+        pond = shapely.affinity.rotate(pond, rng.uniform(0.0, 180.0))
+        inside = site.sample(paddy, pond, order=0)
+        if inside.size == 0 or inside.mean() < 0.95:  # on paddy only
+            continue
+        ponds.append(pond)
+        if len(ponds) == count:
+            break
+    return ponds
+
+
 def _solar_farm(site: Site, seed: int, avoid: BaseGeometry) -> BaseGeometry | None:
     rng = rng_for(seed, "event-change")
     t = site.terrain
@@ -344,6 +375,11 @@ def place_events(
     receded = _flood_mask(site, seed, 0.45, params)
     if flood is not None:
         receded = _polygonal(receded.intersection(flood)) if receded is not None else Polygon()
+        ponds = _paddy_ponding(site, seed, flood, params.flood_paddy_ponds)
+        if ponds:  # ponded paddies drain slowly: 60 % of each is still water when it recedes
+            flood = _polygonal(shapely.union_all([flood, *ponds]))
+            shrunk = [shapely.affinity.scale(p, 0.6**0.5, 0.6**0.5) for p in ponds]
+            receded = _polygonal(shapely.union_all([receded, *shrunk]))
         when = EVENT_DATES["flood"].date
         phases = (
             Phase(when, FLOOD_RECEDED_DATE, flood),
