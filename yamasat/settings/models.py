@@ -300,8 +300,9 @@ class StorageConfig(Section):
         default=1e-4,
         gt=0,
         le=0.01,
-        description="float COGs (ΔNDVI, MNDWI, slope, ΔNBR) are LERC-compressed with at most this "
-        "absolute error per pixel; null: lossless DEFLATE (about 3× larger, 2× slower to write)",
+        description="measured rasters within this absolute error per pixel: ΔNDVI and ΔNBR as "
+        "int16 × 1e-4 (ZSTD) when it is at least 1e-4, MNDWI and slope LERC-compressed; null: "
+        "lossless float32 DEFLATE (about 3× larger, 2× slower to write)",
     )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
