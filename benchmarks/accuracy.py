@@ -163,11 +163,36 @@ def _score_run(
     }
     if name == "landslide":
         row["objects"] = _object_recall(product, truth)
+    if name == "change" and sample_root is not None:
+        row["ceiling"] = _change_ceiling(
+            world, geobox, before, after, manifest, sample_root, product, truth
+        )
     if name.startswith("flood") and sample_root is not None:
         row["ceiling"] = _flood_ceiling(
             world, geobox, params, manifest, sample_root, product, truth
         )
     return row
+
+
+def _change_ceiling(
+    world: Any,
+    geobox: Any,
+    before: Any,
+    after: Any,
+    manifest: Any,
+    sample_root: Path,
+    product: Any,
+    truth: Any,
+) -> dict[str, float]:
+    """The grid oracle's scores for the change map (``accuracy_ceiling``), on its after date."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    from accuracy_ceiling import change_ceiling
+
+    day = next((d for d in manifest.s2_dates if after.contains(d)), None)
+    if day is None:
+        return {}
+    return change_ceiling(world, geobox, sample_root, before.end, after.start, day, product, truth)
 
 
 def _flood_ceiling(

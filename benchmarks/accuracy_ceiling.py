@@ -1,4 +1,4 @@
-"""How far a product's score is limited by the grids, not by its method: the floods' ceiling.
+"""How far a product's score is limited by the grids, not by its method: the grid ceiling.
 
 A sample world renders each scene on the scene's own grid (the Sentinel-2 tiles' and the
 Sentinel-1 items' UTM grids, 10 m), a pixel taking a planted event when its centre lies in
@@ -10,8 +10,11 @@ which side of the outline a project pixel's centre falls.
 :func:`grid_oracle` measures that limit: it rasterises the event's outline on each scene's
 own grid exactly as the generator renders it, resamples that perfect map onto the project
 grid bilinearly (as the products load their bands) and calls a pixel the event where at least
-half of it is — the best a method could do from the rendered pixels. Its scores against the
-truth, on the pixels the product observed, are the ceiling the product's are compared with.
+half of it is: a perfect map carried through the products' resampling. Its scores against
+the truth, on the pixels the product observed, are the reference the product's are read
+against. It is not a strict bound (a method that weighs the resampled edge values, as the
+change map's boundary rule does, can beat it by a little), but a floor well above it asks for
+more than the rendered pixels hold.
 :func:`edge_shares` says how many of a product's errors lie on the truth's edge (its
 outermost pixels and the ring of pixels just outside).
 """
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["edge_shares", "flood_ceiling", "grid_oracle"]
+__all__ = ["change_ceiling", "edge_shares", "flood_ceiling", "grid_oracle"]
 
 
 def _scene_grids(files: Sequence[Path]) -> list[tuple[Any, Any, tuple[int, int]]]:
@@ -126,6 +129,41 @@ def flood_ceiling(
     if geometry is None or geometry.is_empty or not files:
         return {}
     oracle = grid_oracle(geometry, str(geobox.crs), files, geobox) & (world.land_cover(geobox) != 1)
+    seen = product != 255
+    out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}
+    return out | edge_shares(product, truth)
+
+
+def change_ceiling(
+    world: Any,
+    geobox: Any,
+    sample_root: Path,
+    before: Any,
+    after: Any,
+    day: Any,
+    product: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, float]:
+    """The grid oracle's scores for a change map: the land-cover change between the days
+    ``before`` and ``after`` as :meth:`World.change_truth` draws it (what each event covers on
+    ``after`` and did not on ``before``; not floods), over the 10 m tiles of the Sentinel-2
+    date ``day``; and :func:`edge_shares` of the product."""
+    import shapely
+
+    new = []
+    for ev in world.events():
+        if ev.name == "flood":
+            continue
+        now, then = ev.extent_on(after), ev.extent_on(before)
+        if now is None or now.is_empty:
+            continue
+        new.append(now if then is None else now.difference(then))
+    files = sorted((sample_root / "sentinel-2-c1-l2a").glob(f"*_{day:%Y%m%d}T*/B03.tif"))
+    geometry = shapely.union_all(new) if new else None
+    if geometry is None or geometry.is_empty or not files:
+        return {}
+    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox)
+    oracle &= world.land_cover(geobox) != 1
     seen = product != 255
     out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}
     return out | edge_shares(product, truth)
