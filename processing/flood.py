@@ -18,9 +18,14 @@ flood still weighs in the histogram by its pixel count.
 
 Likelihood = 100 × (votes / 3); flood where at least two detectors agree, outside the
 exclusion mask: reference water (water already in the pre-event image), slopes steeper
-than ``max_slope_deg`` and terrain more than ``max_hand_m`` above the nearest drainage (HAND,
-:func:`yamasat.processing.terrain.hand_m`; both from the DEM, skipped and said so without
-one).
+than ``radar_max_slope_deg`` and terrain more than ``max_hand_m`` above the nearest drainage
+(HAND, :func:`yamasat.processing.terrain.hand_m`; both from the DEM, skipped and said so
+without one). The flood then grows by region growing (Martinis et al. 2009, NHESS 9; Twele et
+al. 2016): the majority-vote pixels are the seeds, and a connected pixel joins them when the
+detectors agree at thresholds relaxed by ``grow_relax_db`` — its backscatter fell (VV or VH)
+and it is dark after the event (VV or VH) — up to ``grow_px`` pixels from the seeds
+(:func:`grow_flood`). Wind-roughened flood water (Bragg scattering raises its γ⁰ by a few dB)
+and the flood's fringe fail the strict thresholds but keep both signs of new water.
 
 Optical recipe: MNDWI (Xu 2006) water after the event and not water in a same-season
 reference, clouds masked; irrigated paddies that are water in the reference are not flood.
@@ -43,7 +48,7 @@ from skimage.filters import threshold_otsu
 
 from .blocks import map_planes
 from .masks import dilate_mask
-from .objects import minimum_mapping_unit
+from .objects import grow_into, minimum_mapping_unit
 from .product_codes import NODATA
 from .sar import S1_IW_GRDH_ENL, window_sum
 from .threshold import sample_valid
@@ -54,6 +59,7 @@ __all__ = [
     "SarThresholds",
     "bimodal_threshold",
     "encode",
+    "grow_flood",
     "minimum_mapping_unit_observed",
     "optical_flood",
     "rise_threshold",
@@ -78,7 +84,14 @@ class SarFloodParams:
     vh_water_fallback_db: float = -24.0
     """D3 threshold when Otsu finds no bimodal histogram"""
     max_slope_deg: float = 5.0
-    """steeper terrain cannot hold standing flood water: excluded"""
+    """steeper terrain cannot hold standing flood water: excluded (the optical flood's rule; the
+    radar flood uses ``radar_max_slope_deg``)"""
+    radar_max_slope_deg: float = 15.0
+    """the radar flood excludes terrain steeper than this: where the slope membership of the
+    fuzzy refinement of Twele et al. (2016) (a Z function from 0° to 15°, as in ASF HydroSAR)
+    reaches zero. The DEM's slope at a valley floor's edge is smoothed over the 30 m DEM's
+    cells, so 5° cut flood water off the edge of the floodplain; HAND and the vote guard the
+    hillsides (GFM excludes by HAND, not slope)"""
     max_hand_m: float = 15.0
     """terrain higher than this above the nearest drainage (HAND) is excluded: the HAND
     exclusion of Twele et al. (2016, "Sentinel-1-based flood mapping: a fully automated
@@ -92,6 +105,16 @@ class SarFloodParams:
     GRDH, ESA Sentinel-1 Product Definition)"""
     min_mapping_unit_px: int = 10
     """smallest flood region kept (pixels)"""
+    grow_px: int = 20
+    """region growing reaches this many pixels from the majority-vote flood (0: off)"""
+    grow_relax_db: float = 2.0
+    """region growing's thresholds are this much nearer land than the detectors' (dB): the
+    tolerance criterion, looser than the seeds' as in Martinis et al. (2009) and Twele et al.
+    (2016, seeds at fuzzy membership 0.6, growth to 0.45)"""
+    grow_vh_max_db: float = -23.0
+    """region growing's VH threshold is never above this (before the relaxation): an Otsu VH
+    threshold that splits land classes would let the flood grow over wet fields. −23 dB: the
+    highest VH water threshold of ASF HydroSAR (after Twele et al. 2016)"""
 
 
 @dataclass(frozen=True)
@@ -168,12 +191,16 @@ def sar_flood(
     reference_water = (pre_vv_db < thresholds.vv_db) & (pre_vh_db < thresholds.vh_db)
     excluded = reference_water
     if slope is not None:
-        excluded = excluded | (slope > params.max_slope_deg)
+        excluded = excluded | (slope > params.radar_max_slope_deg)
     if hand is not None:
         excluded = excluded | (hand > params.max_hand_m)
     likelihood = xr.where(excluded, 0, (votes.astype("float32") * (100.0 / 3.0)).round())
     likelihood = xr.where(valid, likelihood, NODATA).astype("uint8")
     flood = (votes >= 2) & ~excluded & valid
+    flood = grow_flood(
+        flood, pre_vv_db, pre_vh_db, post_vv_db, post_vh_db, thresholds, params,
+        allowed=~excluded & valid,
+    )  # fmt: skip
     return {
         "likelihood": likelihood,
         "flood": flood,
@@ -182,6 +209,36 @@ def sar_flood(
         "excluded": excluded,
         "valid": valid,
     }
+
+
+def grow_flood(
+    seeds: xr.DataArray,
+    pre_vv_db: xr.DataArray,
+    pre_vh_db: xr.DataArray,
+    post_vv_db: xr.DataArray,
+    post_vh_db: xr.DataArray,
+    thresholds: SarThresholds,
+    params: SarFloodParams,
+    *,
+    allowed: xr.DataArray,
+) -> xr.DataArray:
+    """The majority-vote flood ``seeds`` grown by region growing (Martinis et al. 2009,
+    "Towards operational near real-time flood detection using a split-based automatic
+    thresholding procedure on high resolution TerraSAR-X data", NHESS 9; Twele et al. 2016):
+    into ``allowed`` 8-neighbours, up to ``params.grow_px`` pixels from a seed, where the
+    tolerance criterion holds — VV or VH fell by more than ``change_db + grow_relax_db`` and VV
+    is below its water threshold + ``grow_relax_db`` or VH below min(its threshold,
+    ``grow_vh_max_db``) + ``grow_relax_db``. New water needs both signs: the backscatter
+    dropped, and is dark after the event; wet fields that were already dark before do not
+    grow the flood. Chunk-independent (:func:`yamasat.processing.objects.grow_into`)."""
+    if params.grow_px <= 0:
+        return seeds
+    relax = params.grow_relax_db
+    fell = params.change_db + relax
+    dropped = ((post_vv_db - pre_vv_db) < fell) | ((post_vh_db - pre_vh_db) < fell)
+    vh_t = min(thresholds.vh_db, params.grow_vh_max_db) + relax
+    dark = (post_vv_db < thresholds.vv_db + relax) | (post_vh_db < vh_t)
+    return grow_into(seeds, dropped & dark & allowed, params.grow_px)
 
 
 def _box_sum(a: xr.DataArray, radius: int) -> xr.DataArray:

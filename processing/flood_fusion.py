@@ -8,11 +8,16 @@ change against the pre-event composite (:func:`yamasat.processing.flood.optical_
 
 - **flood** is the union over the acquisitions (the water seen on any of them: a flood
   recedes, so a later dry view does not undo an earlier wet one); each acquisition has
-  already excluded its own reference water, and open water in any reference (Sentinel-1:
-  both polarisations dark; Sentinel-2: NDWI water at 10 m — a river whose edges the other
-  sensor blurs) excludes every sensor's detections. Wet ground in one reference does not
-  exclude the other's: a paddy irrigated before the event is water to Sentinel-2's MNDWI but
-  not to Sentinel-1 (rice canopy over water scatters brightly), and a flood over it is a flood;
+  already excluded its own reference water, and open water in a reference excludes the other
+  sensor's detections where that sensor blurs a water edge: Sentinel-1's open water (both
+  polarisations dark) every Sentinel-2 detection; Sentinel-2's (NDWI water at 10 m) a
+  Sentinel-1 detection in a channel narrower than the radar resolves (2 ·
+  :data:`RADAR_EDGE_PX` + 1 pixels: not kept by a morphological opening, Soille 2003) or
+  within :data:`RADAR_EDGE_PX` of water Sentinel-1's own reference saw (a river whose edges
+  the radar blurs). Wet ground in one reference does not exclude the
+  other's: a paddy irrigated before the event is water to Sentinel-2 (MNDWI, and NDWI where
+  the water stands open) but not to Sentinel-1 (rice canopy over water scatters brightly),
+  and a flood over it is a flood;
 - a pixel is **observed** when any acquisition observed it (:func:`sensor_codes` says which);
 - the **likelihood** comes from the detectors that agree with the fused decision: the
   share of the detectors of the acquisitions deciding like the fused flood that vote water
@@ -36,9 +41,11 @@ import numpy as np
 import xarray as xr
 
 from ..errors import YamasatError
+from .masks import dilate_mask
 from .product_codes import NODATA
 
 __all__ = [
+    "RADAR_EDGE_PX",
     "SENSOR_CODES",
     "SENSOR_S1_FLOOD",
     "SENSOR_S1_SEEN",
@@ -48,6 +55,13 @@ __all__ = [
     "fuse_floods",
     "sensor_codes",
 ]
+
+RADAR_EDGE_PX = 2
+"""how far (pixels) the radar blurs a water edge (its ~20 m resolution and the 5 × 5 Lee
+window): Sentinel-2's open water excludes a Sentinel-1 detection within this of water the
+radar's own reference saw, or in a channel narrower than 2 × this + 1 pixels. Elsewhere it is
+wet ground to the radar (a paddy under open water before the event), and the radar's new water
+there is a flood"""
 
 SENSOR_S1_SEEN = 1
 """bit of the ``sensor`` asset: a Sentinel-1 pass after the event observed the pixel"""
@@ -114,7 +128,17 @@ def fuse_floods(acquisitions: Sequence[AcquisitionFlood]) -> dict[str, xr.DataAr
     valid = _any([a.valid for a in acquisitions], like)
     reference_water = _any([a.reference_water for a in acquisitions], like)
     open_water = _any([a.open_water for a in acquisitions], like)
-    flood = _any([a.flood & a.valid for a in acquisitions], like) & ~open_water
+    radar = [a for a in acquisitions if a.sensor == "s1"]
+    s1_open = _any([a.open_water for a in radar], like)
+    near_radar_water = dilate_mask(_any([a.reference_water for a in radar], like), RADAR_EDGE_PX)
+    r = RADAR_EDGE_PX
+    channel = open_water & ~dilate_mask(~dilate_mask(~open_water, r), r)  # not in its opening
+    open_for_s1 = s1_open | (open_water & (near_radar_water | channel))
+    flood = _any(
+        [a.flood & a.valid & ~(open_for_s1 if a.sensor == "s1" else open_water)
+         for a in acquisitions],
+        like,
+    )  # fmt: skip
     votes = xr.zeros_like(like, dtype="float32")
     detectors = xr.zeros_like(like, dtype="float32")
     for a in acquisitions:
@@ -122,7 +146,7 @@ def fuse_floods(acquisitions: Sequence[AcquisitionFlood]) -> dict[str, xr.DataAr
         votes = votes + xr.where(agrees, a.votes.astype("float32"), np.float32(0))
         detectors = detectors + xr.where(agrees, np.float32(a.detectors), np.float32(0))
     share = (100.0 * votes / detectors.where(detectors > 0)).round()
-    likelihood = xr.where(open_water | share.isnull(), 0, share)
+    likelihood = xr.where((open_water & ~flood) | share.isnull(), 0, share)
     likelihood = xr.where(valid, likelihood, NODATA).astype("uint8")
     out = {
         "flood": flood,

@@ -35,9 +35,10 @@ def _layer(a: np.ndarray, backend: str) -> xr.DataArray:
 
 
 def _acquisitions(backend: str) -> list[AcquisitionFlood]:
-    """S1 sees a flood in rows 2–7, a flood over an irrigated paddy in row 10 and (wrongly) a
-    river in row 11; S2 sees the flood receded to rows 2–4, is clouded over columns 0–3, and
-    its reference has the paddy as water and the river as open water."""
+    """S1 sees a flood in rows 2–7, a flood over an irrigated paddy in row 10 and (wrongly) the
+    blurred edge of a river in row 11, whose open part (columns 0–1) its reference saw; S2
+    sees the flood receded to rows 2–4, is clouded over columns 0–3, and its reference has the
+    paddy as water and the river as open water."""
     s1_flood = np.zeros((N, N), bool)
     s1_flood[2:8] = True
     s1_flood[10] = True
@@ -52,8 +53,9 @@ def _acquisitions(backend: str) -> list[AcquisitionFlood]:
     s2_ref[11] = True
     s2_open = np.zeros((N, N), bool)
     s2_open[11] = True  # a river: open water at 10 m
-    s1_flood[11] = True  # its blurred edge looked like new water to S1
-    none = np.zeros((N, N), bool)
+    s1_ref = np.zeros((N, N), bool)
+    s1_ref[11, :2] = True  # the river as the radar saw it before the event
+    s1_flood[11, 2:5] = True  # its blurred edge looked like new water to S1
     return [
         AcquisitionFlood(
             "s1",
@@ -61,8 +63,8 @@ def _acquisitions(backend: str) -> list[AcquisitionFlood]:
             _layer(np.ones((N, N), bool), backend),
             _layer(s1_votes, backend),
             3,
-            _layer(none, backend),
-            _layer(none, backend),
+            _layer(s1_ref, backend),
+            _layer(s1_ref, backend),
         ),
         AcquisitionFlood(
             "s2",
@@ -95,6 +97,28 @@ def test_fusion_is_the_union_of_the_acquisitions(backend: str) -> None:
     assert codes[6, 6] == 7  # flood by S1, S2 saw it dry (receded)
     assert codes[0, 6] == 3 and codes[0, 1] == 1 and codes[10, 6] == 7
     assert set(np.unique(codes)) <= set(SENSOR_CODES)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_optical_open_water_excludes_radar_floods_only_in_channels(backend: str) -> None:
+    """Sentinel-2's open water excludes a Sentinel-1 flood in a channel too narrow for the
+    radar (3 px), not on a paddy under open water before the event (8 × 8 px) that the
+    radar, which saw no water there, resolves."""
+    n = 24
+    s1_flood = np.ones((n, n), bool)
+    s2_open = np.zeros((n, n), bool)
+    s2_open[4:12, 4:12] = True  # a paddy under open water before the event
+    s2_open[16:19, :] = True  # a river channel
+    none = np.zeros((n, n), bool)
+    s1 = [_layer(a, backend) for a in (s1_flood, ~none, s1_flood.astype("uint8") * 3)]
+    s2 = [_layer(a, backend) for a in (none, ~none, none.astype("uint8"))]
+    acq = [
+        AcquisitionFlood("s1", *s1, 3, _layer(none, backend), _layer(none, backend)),
+        AcquisitionFlood("s2", *s2, 1, _layer(s2_open, backend), _layer(s2_open, backend)),
+    ]
+    flood = fuse_floods(acq)["flood"].values
+    assert flood[4:12, 4:12].all() and not flood[16:19].any()
+    assert flood[~s2_open].all()
 
 
 def test_fusion_does_not_depend_on_the_backend() -> None:

@@ -85,6 +85,38 @@ def test_sar_vote_and_exclusions(backend: str) -> None:
     assert not f[~flood].any()
 
 
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_sar_flood_grows_into_roughened_water_not_wet_fields(backend: str) -> None:
+    """Region growing: wind-roughened flood water next to the calm flood (backscatter fell
+    and is dark, but not past the strict thresholds) joins it; a wet field that was already
+    as dark before the event does not, nor roughened water out of the growth's reach."""
+    shape = (80, 120)
+    pre_vv = np.full(shape, -12.0, "float32")
+    pre_vh = np.full(shape, -19.0, "float32")
+    post_vv, post_vh = pre_vv.copy(), pre_vh.copy()
+    calm = np.zeros(shape, bool)
+    calm[20:60, 10:40] = True
+    post_vv[calm], post_vh[calm] = -21.0, -28.0
+    rough = np.zeros(shape, bool)
+    rough[20:60, 40:55] = True  # roughened water touching the calm flood: VV fell 2.5 dB
+    far = np.zeros(shape, bool)
+    far[20:60, 100:115] = True  # the same, 45 px from the flood
+    for m in (rough, far):
+        post_vv[m], post_vh[m] = -14.5, -22.5
+    wet = np.zeros(shape, bool)
+    wet[5:20, 10:40] = True  # a wet field touching the flood, as dark before as after
+    for arr, v in ((pre_vv, -16.0), (post_vv, -16.0), (pre_vh, -22.5), (post_vh, -22.5)):
+        arr[wet] = v
+    args = [_da(a, backend) for a in (pre_vv, pre_vh, post_vv, post_vh)]
+    t = SarThresholds(-18, -24, False, False)
+    grown = sar_flood(*args, thresholds=t, params=SarFloodParams())["flood"].values
+    assert grown[calm].all() and grown[rough].all()
+    assert not grown[wet].any() and not grown[far].any()
+    assert not grown[~(calm | rough)].any()
+    strict = sar_flood(*args, thresholds=t, params=SarFloodParams(grow_px=0))["flood"].values
+    assert strict[calm].all() and not strict[~calm].any()
+
+
 def test_bimodal_threshold_and_fallback() -> None:
     rng = np.random.default_rng(2)
     bimodal = np.concatenate([rng.normal(-22, 1, 30000), rng.normal(-8, 2, 70000)]).reshape(

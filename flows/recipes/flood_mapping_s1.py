@@ -2,8 +2,9 @@
 
 The latest pre-event and earliest post-event acquisition on one relative orbit and pass
 (:func:`pick_s1_pair`), Lee-filtered and in dB; three detectors vote (VV drop, VV and VH below
-their Otsu water thresholds; :func:`yamasat.processing.flood.sar_flood`), steep terrain is
-excluded, then the minimum mapping unit. Writes the flood (uint8) and the likelihood 0–100.
+their Otsu water thresholds; :func:`yamasat.processing.flood.sar_flood`), steep and high
+terrain is excluded, the flood grows into connected pixels that pass relaxed thresholds
+(region growing), then the minimum mapping unit. Writes the flood (uint8) and the likelihood 0–100.
 """
 
 from __future__ import annotations
@@ -190,8 +191,8 @@ class FloodS1(SarFloodRecipe):
         )  # fmt: skip
         slope, hand = land.slope, land.hand
         weak = terrain_weak_areas(
-            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
-            radar=land.radar,
+            inside, slope, hand, max_slope_deg=params.radar_max_slope_deg,
+            max_hand_m=params.max_hand_m, radar=land.radar,
         )  # fmt: skip
         draft.qa.update(
             {
