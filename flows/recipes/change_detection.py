@@ -212,6 +212,8 @@ class Change(Recipe[ChangeParams]):
             )
             gate = after < params.max_after
             draft.qa["max_after"] = params.max_after
+        # the stream is NaN outside the AOI (``measure.where(inside)`` above), so the product
+        # is already NODATA there: no second AOI mask (its rasterizing cost 0.3 s on a tile)
         product = change_product(
             stored,
             stored.notnull(),
@@ -220,7 +222,7 @@ class Change(Recipe[ChangeParams]):
             min_mapping_unit_px=params.min_mapping_unit_px,
             gate=gate,
             edge_window_px=params.edge_window_px,
-        ).where(inside, NODATA)
+        )
         main = staging / "change.tif"
         draft.add_cog(
             "change",
