@@ -213,7 +213,7 @@ class Change(Recipe[ChangeParams]):
             gate = after < params.max_after
             draft.qa["max_after"] = params.max_after
         # the stream is NaN outside the AOI (``measure.where(inside)`` above), so the product
-        # is already NODATA there: no second AOI mask (its rasterizing cost 0.3 s on a tile)
+        # is already NODATA there: no second AOI mask (rasterizing it cost about 0.25 s on a tile)
         product = change_product(
             stored,
             stored.notnull(),
