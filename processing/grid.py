@@ -7,6 +7,7 @@ from typing import Any
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvariantError
@@ -44,9 +45,16 @@ def aoi_mask(geobox: GeoBox, aoi: BaseGeometry, *, chunk: int = 2048) -> xr.Data
             raise InvariantError("dask gave aoi_mask's block no block_info")
         (y0, y1), (x0, x1) = block_info[None]["array-location"]
         sub = tr * tr.translation(x0, y0)
-        return features.geometry_mask(
-            [geom], out_shape=(y1 - y0, x1 - x0), transform=sub, invert=True
-        )
+        out_shape = (y1 - y0, x1 - x0)
+        # a block whose pixels' edges lie all inside (or all outside) the AOI has every pixel
+        # centre inside (outside) it: no rasterizing (most blocks of an AOI that fills a tile)
+        xs, ys = zip(*(sub * (c, r) for c in (0, x1 - x0) for r in (0, y1 - y0)), strict=True)
+        extent = box(min(xs), min(ys), max(xs), max(ys))
+        if geom.contains(extent):
+            return np.ones(out_shape, dtype=bool)
+        if not geom.intersects(extent):
+            return np.zeros(out_shape, dtype=bool)
+        return features.geometry_mask([geom], out_shape=out_shape, transform=sub, invert=True)
 
     arr = dsa.map_blocks(block, chunks=dsa.core.normalize_chunks(chunk, shape), dtype=bool)
     return wrap_xr(arr, geobox)
