@@ -144,9 +144,9 @@ class FloodFused(SarFloodRecipe):
                 "pass of the after period with a pass of the before period on its orbit, nor "
                 "a Sentinel-2 overpass of each period; widen the periods"
             )
-        weak = terrain_weak_areas(
-            inside, slope, hand, max_slope_deg=params.max_slope_deg, max_hand_m=params.max_hand_m,
-            radar=land.radar,
+        weak = terrain_weak_areas(  # where the radar detections are excluded
+            inside, slope, hand, max_slope_deg=params.radar_max_slope_deg,
+            max_hand_m=params.max_hand_m, radar=land.radar,
         )  # fmt: skip
         draft.qa.update(
             {
