@@ -38,6 +38,7 @@ from .fields import (
     check_threshold,
     read_only,
 )
+from .flood import FloodConfig
 from .rainfall import RainfallConfig
 from .redaction import mask_url, masked
 from .section import Section
@@ -188,42 +189,6 @@ class ChangeConfig(Section):
     edge_window_px: Literal[0, 3, 5, 7, 9] = Field(
         default=0, description="boundary pixels by their changed fraction in this window; 0: off"
     )
-
-
-class FloodConfig(Section):
-    """Flood mapping (Sentinel-1 detectors by vote; Sentinel-2 MNDWI)."""
-
-    change_db: Float = Field(default=-3.0, lt=0, description="S1: post − pre VV (dB) below this")
-    vv_water_fallback_db: Float = Field(
-        default=-18.0, description="S1: VV water threshold when Otsu finds no bimodal histogram"
-    )
-    vh_water_fallback_db: Float = Field(
-        default=-24.0, description="S1: VH water threshold when Otsu finds no bimodal histogram"
-    )
-    max_slope_deg: Float = Field(default=5.0, gt=0, le=90, description="steeper is excluded")
-    speckle_window: Int = Field(default=5, ge=3, le=15, description="Lee window, px (odd)")
-    speckle_enl: Float = Field(
-        default=4.4,
-        ge=1,
-        le=100,
-        description="S1: equivalent number of looks of the speckle, the noise level of the Lee "
-        "filter (4.4: Sentinel-1 IW GRDH, ESA product definition)",
-    )
-    max_hand_m: Float = Field(default=15.0, gt=0, description="S1: excluded above this HAND, m")
-    hand_drain_km2: Float = Field(default=1.0, gt=0, description="S1: HAND's stream area, km2")
-    min_mapping_unit_px: Int = Field(default=10, ge=1, description="smallest flood region")
-    terrain: bool = Field(
-        default=True,
-        description="exclude steep terrain with the DEM; false: floods are made without it "
-        "(products of their own, their QA saying so), as with --no-terrain",
-    )
-
-    @field_validator("speckle_window")
-    @classmethod
-    def _odd_window(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"{value} is even; the window is centred on a pixel: give 3, 5, 7 …")
-        return value
 
 
 class LandslideConfig(Section):
