@@ -1,7 +1,8 @@
 """Honest QA figures of a written product (1 detected, 0 not, 255 not observed): how much of
 the AOI and of the detections' neighbourhood was observed, and how much of the AOI lies where
 a method is known to be weak (beside clouds for optical products, steep or high terrain for
-radar floods). Read back block by block with a halo, so memory stays at a few blocks."""
+radar floods). Read back block by block with a halo, so memory stays at a few blocks (and
+one row of blocks of the AOI mask)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import ndimage
 
 from .product_codes import NODATA
 
@@ -47,9 +47,27 @@ def _blocks(height: int, width: int, block: int) -> list[tuple[int, int, int, in
     ]
 
 
-def _near(mask: np.ndarray, px: int) -> np.ndarray:
-    """Pixels within ``px`` (Chebyshev) of a True pixel of ``mask``."""
-    return ndimage.maximum_filter(mask.astype("uint8"), size=2 * px + 1, mode="constant") > 0
+def _any_run(a: np.ndarray, k: int) -> np.ndarray:
+    """``out[i] = a[i:i + k].any(axis=0)`` for bool ``a`` (k - 1 rows fewer), by OR-ing shifted
+    copies: runs of 1, 2, 4, … rows, then two overlapping runs of the largest length."""
+    w = 1
+    while 2 * w <= k:
+        a = a[:-w] | a[w:]
+        w *= 2
+    if k > w:
+        a = a[: len(a) - (k - w)] | a[k - w :]
+    return a
+
+
+def _near(mask: np.ndarray, px: int, core: tuple[slice, slice]) -> np.ndarray:
+    """Pixels of ``mask[core]`` within ``px`` (Chebyshev) of a True pixel of ``mask``, pixels
+    beyond ``mask`` False: a (2 px + 1)-square maximum filter (mode constant), on bools."""
+    rows, cols = core
+    padded = np.pad(mask, px)
+    sub = padded[rows.start : rows.stop + 2 * px, cols.start : cols.stop + 2 * px]
+    k = 2 * px + 1
+    out: np.ndarray = _any_run(_any_run(sub, k).T, k).T
+    return out
 
 
 def observed_figures(
@@ -63,37 +81,7 @@ def observed_figures(
     """Observed share of the AOI and of the detections' neighbourhood, and the share of the
     AOI unobserved or within ``edge_px`` of an unobserved pixel, from the product COG
     ``product``; ``inside`` is the AOI mask on its grid (None: the whole grid)."""
-    import rasterio
-    from rasterio.windows import Window
-
-    halo = max(neighbourhood_px, edge_px)
-    n = {"aoi": 0, "seen": 0, "ring": 0, "ring_seen": 0, "near_unseen": 0, "unseen": 0}
-    with rasterio.open(product) as src:
-        h, w = src.height, src.width
-        for r0, r1, c0, c1 in _blocks(h, w, block):
-            hr0, hr1, hc0, hc1 = (
-                max(r0 - halo, 0),
-                min(r1 + halo, h),
-                max(c0 - halo, 0),
-                min(c1 + halo, w),
-            )
-            data = src.read(1, window=Window(hc0, hr0, hc1 - hc0, hr1 - hr0))
-            ins = (
-                np.ones(data.shape, bool)
-                if inside is None
-                else np.asarray(inside[hr0:hr1, hc0:hc1].values, dtype=bool)
-            )
-            seen = data != NODATA
-            ring = _near(data == 1, neighbourhood_px) & (data != 1) & ins
-            unseen = ~seen & ins
-            near_unseen = _near(unseen, edge_px) & seen & ins
-            core = (slice(r0 - hr0, r1 - hr0), slice(c0 - hc0, c1 - hc0))
-            n["aoi"] += int(ins[core].sum())
-            n["seen"] += int((seen & ins)[core].sum())
-            n["ring"] += int(ring[core].sum())
-            n["ring_seen"] += int((ring & seen)[core].sum())
-            n["unseen"] += int(unseen[core].sum())
-            n["near_unseen"] += int(near_unseen[core].sum())
+    n = _observed_counts(product, inside, neighbourhood_px, edge_px, block)
     aoi = n["aoi"]
     return {
         "aoi": round(n["seen"] / aoi, 4) if aoi else None,
@@ -103,6 +91,53 @@ def observed_figures(
         "unobserved_share": round(n["unseen"] / aoi, 4) if aoi else None,
         "beside_unobserved_share": round(n["near_unseen"] / aoi, 4) if aoi else None,
     }
+
+
+def _observed_counts(
+    product: Path, inside: xr.DataArray | None, neighbourhood_px: int, edge_px: int, block: int
+) -> dict[str, int]:
+    """The pixel counts behind :func:`observed_figures`, block by block with a halo: the AOI,
+    its observed pixels, the neighbourhood ("ring") and its observed pixels, the unobserved
+    AOI and the observed AOI beside it. A block with no detection (no unobserved pixel) in
+    it or its halo skips the neighbourhood's (the edge's) filter: it adds nothing."""
+    import rasterio
+    from rasterio.windows import Window
+
+    halo = max(neighbourhood_px, edge_px)
+    n = {"aoi": 0, "seen": 0, "ring": 0, "ring_seen": 0, "near_unseen": 0, "unseen": 0}
+    with rasterio.open(product) as src:
+        h, w = src.height, src.width
+        band: np.ndarray | None = None
+        band_rows = (-1, -1)
+        for r0, r1, c0, c1 in _blocks(h, w, block):
+            hr0, hr1, hc0, hc1 = (
+                max(r0 - halo, 0),
+                min(r1 + halo, h),
+                max(c0 - halo, 0),
+                min(c1 + halo, w),
+            )
+            if inside is not None and band_rows != (hr0, hr1):
+                # the AOI mask of a whole row of blocks (with the halo), computed once
+                band = np.asarray(inside[hr0:hr1].values, dtype=bool)
+                band_rows = (hr0, hr1)
+            data = src.read(1, window=Window(hc0, hr0, hc1 - hc0, hr1 - hr0))
+            core = (slice(r0 - hr0, r1 - hr0), slice(c0 - hc0, c1 - hc0))
+            ins = np.ones(data.shape, bool) if band is None else band[:, hc0:hc1]
+            seen = data != NODATA
+            ins_c, seen_c = ins[core], seen[core]
+            unseen = ~seen & ins
+            n["aoi"] += int(np.count_nonzero(ins_c))
+            n["seen"] += int(np.count_nonzero(seen_c & ins_c))
+            n["unseen"] += int(np.count_nonzero(unseen[core]))
+            detected = data == 1
+            if detected.any():  # no detection in the block and its halo: no neighbourhood
+                ring = _near(detected, neighbourhood_px, core) & ~detected[core] & ins_c
+                n["ring"] += int(np.count_nonzero(ring))
+                n["ring_seen"] += int(np.count_nonzero(ring & seen_c))
+            if unseen.any():
+                near_unseen = _near(unseen, edge_px, core) & seen_c & ins_c
+                n["near_unseen"] += int(np.count_nonzero(near_unseen))
+    return n
 
 
 def terrain_weak_share(

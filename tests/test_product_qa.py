@@ -31,7 +31,11 @@ from yamasat.processing.expected_accuracy import (
     write_table,
 )
 from yamasat.processing.flood import SarFloodParams
-from yamasat.processing.product_qa import observed_figures, terrain_weak_share
+from yamasat.processing.product_qa import (
+    _observed_counts,
+    observed_figures,
+    terrain_weak_share,
+)
 from yamasat.settings import load_settings
 
 
@@ -78,6 +82,63 @@ def test_observed_figures_count_aoi_neighbourhood_and_cloud_edges(tmp_path: Path
 
     nothing = observed_figures(_product(tmp_path / "q.tif", np.zeros((20, 20), "uint8")), None)
     assert nothing["near_detections"] is None and nothing["aoi"] == 1.0
+
+
+def _whole_array_counts(data: np.ndarray, inside: np.ndarray, px: int, edge: int) -> dict:
+    """The counts of observed_figures straight from the whole array (scipy's maximum filter)."""
+    from scipy import ndimage
+
+    def near(m: np.ndarray, r: int) -> np.ndarray:
+        return ndimage.maximum_filter(m.astype("uint8"), size=2 * r + 1, mode="constant") > 0
+
+    seen, det = data != 255, data == 1
+    ring = near(det, px) & ~det & inside
+    unseen = ~seen & inside
+    return {
+        "aoi": int(inside.sum()),
+        "seen": int((seen & inside).sum()),
+        "ring": int(ring.sum()),
+        "ring_seen": int((ring & seen).sum()),
+        "unseen": int(unseen.sum()),
+        "near_unseen": int((near(unseen, edge) & seen & inside).sum()),
+    }
+
+
+@pytest.mark.parametrize("backing", ["numpy", "dask", "none"])
+def test_observed_figures_match_the_whole_array_computation(tmp_path: Path, backing: str) -> None:
+    """Block by block (filters skipped where a block and its halo hold no detection or no
+    unobserved pixel, the AOI mask read once per row of blocks) = the whole array at once."""
+    rng = np.random.default_rng(14)
+    data = np.where(rng.random((200, 230)) < 0.002, 1, 0).astype("uint8")
+    data[128:, 128:] = 0  # blocks (64 px) with no detection in them ...
+    data[150:160, 135:150] = 255  # ... but a cloud
+    for r, c in ((63, 64), (64, 63), (0, 100), (127, 0), (199, 229), (125, 140), (40, 192)):
+        data[r, c] = 1  # at block edges and corners, the image's edges, in a block's halo only
+    data[60:70, 60:75] = 255  # a cloud across a block corner, beside the detections
+    data[:5, :] = 255  # a cloud along the image's edge
+    yy, xx = np.mgrid[:200, :230]
+    inside = (yy + 0.7 * xx < 260) & (xx > 3)  # an AOI edge across blocks
+    path = _product(tmp_path / "p.tif", data)
+    mask = {
+        "numpy": xr.DataArray(inside, dims=("y", "x")),
+        "dask": xr.DataArray(inside, dims=("y", "x")).chunk(50),
+        "none": None,
+    }[backing]
+    want_inside = np.ones(data.shape, bool) if mask is None else inside
+    for px, edge in ((10, 3), (3, 10), (1, 1)):
+        want = _whole_array_counts(data, want_inside, px, edge)
+        assert want["ring"] and want["near_unseen"] and want["aoi"] > want["seen"]
+        for block in (64, 50, 4096):
+            assert _observed_counts(path, mask, px, edge, block) == want, (px, edge, block)
+        aoi = want["aoi"]
+        assert observed_figures(path, mask, neighbourhood_px=px, edge_px=edge, block=64) == {
+            "aoi": round(want["seen"] / aoi, 4),
+            "near_detections": round(want["ring_seen"] / want["ring"], 4),
+            "near_detections_px": px,
+            "near_detections_rule": observed_figures(path, None)["near_detections_rule"],
+            "unobserved_share": round(want["unseen"] / aoi, 4),
+            "beside_unobserved_share": round(want["near_unseen"] / aoi, 4),
+        }
 
 
 def test_terrain_weak_share_counts_steep_and_high_inside_the_aoi() -> None:
