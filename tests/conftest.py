@@ -13,6 +13,9 @@ import pytest
 
 # pytest-xdist gives its workers the controlling terminal's COLUMNS (80 when piped); the CLI
 # reads a set COLUMNS as the user's wish, so a worker would print tables cut to 80 columns
+# Prefect's own default (20 s) is too short for a local server started while both workers
+# are busy; set before Prefect is imported, which reads its settings once
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.pop("COLUMNS", None)
     os.environ.pop("LINES", None)
