@@ -174,6 +174,16 @@ def _score_run(
     return row
 
 
+def _ceiling_module() -> Any:
+    """``accuracy_ceiling`` beside this file, which is loaded from its path by the tests as
+    well as run as a script."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import accuracy_ceiling
+
+    return accuracy_ceiling
+
+
 def _change_ceiling(
     world: Any,
     geobox: Any,
@@ -185,9 +195,7 @@ def _change_ceiling(
     truth: Any,
 ) -> dict[str, float]:
     """The grid oracle's scores for the change map (``accuracy_ceiling``), on its after date."""
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
-    from accuracy_ceiling import change_ceiling
+    change_ceiling = _ceiling_module().change_ceiling
 
     day = next((d for d in manifest.s2_dates if after.contains(d)), None)
     if day is None:
@@ -206,9 +214,7 @@ def _flood_ceiling(
 ) -> dict[str, float]:
     """The grid oracle's scores for a flood product (``accuracy_ceiling``): the S2 flood's on
     its after date's tiles, the S1 and fused floods' (scored on the peak) on the S1 pass."""
-    if str(HERE) not in sys.path:  # loaded from its path (the tests) as well as run
-        sys.path.insert(0, str(HERE))
-    from accuracy_ceiling import flood_ceiling
+    flood_ceiling = _ceiling_module().flood_ceiling
 
     from yamasat.catalogs.extent.periods import parse_period
 

@@ -105,6 +105,25 @@ def _scores(pred: np.ndarray, truth: np.ndarray, seen: np.ndarray) -> dict[str, 
     }
 
 
+def _against_truth(
+    world: Any,
+    geobox: Any,
+    geometry: Any,
+    files: Sequence[Path],
+    product: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, float]:
+    """The grid oracle of ``geometry`` over ``files`` scored on the product's observed pixels
+    (permanent water left out, as the truth leaves it out), with the product's edge shares."""
+    if geometry is None or geometry.is_empty or not files:
+        return {}
+    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox)
+    oracle &= world.land_cover(geobox) != 1
+    seen = product != 255
+    out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}
+    return out | edge_shares(product, truth)
+
+
 def flood_ceiling(
     world: Any,
     geobox: Any,
@@ -116,22 +135,18 @@ def flood_ceiling(
 ) -> dict[str, float]:
     """The grid oracle's scores for a flood product (``sensor`` "s2": the flood's extent on the
     Sentinel-2 date ``day`` over that day's 10 m tiles; "s1": the peak extent over the
-    Sentinel-1 scene of ``day``), on the pixels the product observed, with permanent water
-    left out as the truth leaves it out; and :func:`edge_shares` of the product."""
+    Sentinel-1 scene of ``day``) and :func:`edge_shares` of the product."""
     ev = world.event("flood")
+    if ev is None:
+        return {}
     stamp = f"{day:%Y%m%d}"
     if sensor == "s2":
-        geometry = ev.extent_on(day) if ev is not None else None
+        geometry = ev.extent_on(day)
         files = sorted((sample_root / "sentinel-2-c1-l2a").glob(f"*_{stamp}T*/B03.tif"))
     else:
-        geometry = ev.geometry if ev is not None else None
+        geometry = ev.geometry
         files = sorted((sample_root / "sentinel-1-rtc").glob(f"*_{stamp}T*/*vv*.tif*"))
-    if geometry is None or geometry.is_empty or not files:
-        return {}
-    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox) & (world.land_cover(geobox) != 1)
-    seen = product != 255
-    out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}
-    return out | edge_shares(product, truth)
+    return _against_truth(world, geobox, geometry, files, product, truth)
 
 
 def change_ceiling(
@@ -144,26 +159,12 @@ def change_ceiling(
     product: np.ndarray,
     truth: np.ndarray,
 ) -> dict[str, float]:
-    """The grid oracle's scores for a change map: the land-cover change between the days
-    ``before`` and ``after`` as :meth:`World.change_truth` draws it (what each event covers on
-    ``after`` and did not on ``before``; not floods), over the 10 m tiles of the Sentinel-2
+    """The grid oracle's scores for a change map: the outlines :meth:`World.change_truth`
+    burns between the days ``before`` and ``after``, over the 10 m tiles of the Sentinel-2
     date ``day``; and :func:`edge_shares` of the product."""
     import shapely
 
-    new = []
-    for ev in world.events():
-        if ev.name == "flood":
-            continue
-        now, then = ev.extent_on(after), ev.extent_on(before)
-        if now is None or now.is_empty:
-            continue
-        new.append(now if then is None else now.difference(then))
+    outlines = [g for _, g in world.changed_outlines(before, after)]
     files = sorted((sample_root / "sentinel-2-c1-l2a").glob(f"*_{day:%Y%m%d}T*/B03.tif"))
-    geometry = shapely.union_all(new) if new else None
-    if geometry is None or geometry.is_empty or not files:
-        return {}
-    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox)
-    oracle &= world.land_cover(geobox) != 1
-    seen = product != 255
-    out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}
-    return out | edge_shares(product, truth)
+    geometry = shapely.union_all(outlines) if outlines else None
+    return _against_truth(world, geobox, geometry, files, product, truth)

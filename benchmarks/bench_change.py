@@ -161,17 +161,23 @@ def _aoi(catalog_path: Path) -> str:
     return f"{w:.5f},{s:.5f},{e:.5f},{n:.5f}"
 
 
-def _child_floor(catalog_path: str) -> dict[str, float]:
-    """Read exactly the assets the pipeline reads (every item's red, nir and scl)."""
+def pipeline_files(catalog_path: str | Path) -> list[str]:
+    """The files the change pipeline reads from a case's catalog: every item's red, nir, scl."""
     import pystac
-    import rasterio
 
-    cat = pystac.Catalog.from_file(catalog_path)
-    files = sorted(
+    cat = pystac.Catalog.from_file(str(catalog_path))
+    return sorted(
         it.assets[b].get_absolute_href() or ""
         for it in cat.get_items(recursive=True)
         for b in ("red", "nir", "scl")
     )
+
+
+def _child_floor(catalog_path: str) -> dict[str, float]:
+    """Read exactly the assets the pipeline reads (every item's red, nir and scl)."""
+    import rasterio
+
+    files = pipeline_files(catalog_path)
     t0 = time.perf_counter()
     total = 0
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=512):

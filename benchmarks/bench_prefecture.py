@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_change import pipeline_files
 from realistic_tiles import parcel_ids, parcel_values, textured_band, write_band
 
 TILES = ("52SFC", "52SFD", "52SGC", "52SGD", "53SKT", "53SKU")
@@ -240,7 +241,6 @@ def child_aoi_floor(catalog_path: str) -> dict[str, float]:
     """The decode floor of the AOI: from every item's red, nir and scl, only the window that
     covers the ``yamaguchi`` AOI's bounding box in the tile's CRS (GDAL decodes the blocks it
     touches). The whole-tile floor decodes about 4× this: six tiles cover 72,000 km²."""
-    import pystac
     import rasterio
     from rasterio.warp import transform_bounds
     from rasterio.windows import Window, from_bounds
@@ -249,12 +249,7 @@ def child_aoi_floor(catalog_path: str) -> dict[str, float]:
     from yamasat.settings import load_settings
 
     bbox = resolve_aoi("yamaguchi", boundaries_path=load_settings().boundaries.path).bbox
-    cat = pystac.Catalog.from_file(catalog_path)
-    files = sorted(
-        it.assets[b].get_absolute_href() or ""
-        for it in cat.get_items(recursive=True)
-        for b in ("red", "nir", "scl")
-    )
+    files = pipeline_files(catalog_path)
     t0 = time.perf_counter()
     total = 0
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=512):

@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
+from shapely.geometry.base import BaseGeometry
 
 from ...errors import SampleArchiveError
 from .causes import cause_labels
@@ -316,6 +317,17 @@ class World:
         b, a = _as_date(before), _as_date(after)
         p = self._at(geobox)
         out = np.zeros(geobox.shape.yx, dtype=bool)
+        for name, new in self.changed_outlines(b, a):
+            out |= p.mask(("change-truth", name, b, a), new)
+        return (out & (p.land_cover != WATER)).astype(np.uint8)
+
+    def changed_outlines(
+        self, before: dt.date | str, after: dt.date | str
+    ) -> list[tuple[str, BaseGeometry]]:
+        """(event name, outline) of what each event covers on ``after`` and did not on
+        ``before`` (floods left out): the outlines :meth:`change_truth` burns."""
+        b, a = _as_date(before), _as_date(after)
+        out = []
         for ev in self._events:
             if ev.name == "flood":
                 continue
@@ -324,8 +336,8 @@ class World:
                 continue
             new = now if then is None else now.difference(then)
             if not new.is_empty:
-                out |= p.mask(("change-truth", ev.name, b, a), new)
-        return (out & (p.land_cover != WATER)).astype(np.uint8)
+                out.append((ev.name, new))
+        return out
 
     def causes(
         self, geobox: GeoBox, dates: tuple[dt.date | str, ...] = (), *, radar: bool = False
