@@ -46,6 +46,7 @@ from .prepare import (
     needs_signing,
     network_policy,
     prepare,
+    product_id,
     search_family,
     season_warnings,
     vetted,
@@ -54,6 +55,7 @@ from .product_qa import add_product_qa
 from .progress import report
 from .publish import Draft, ProductOutcome, finish_draft, staged, start_draft, summary_markdown
 from .registration import check_solution_task, complete_pending, register_task
+from .staging import release_own_staging
 from .tracking import RunContext, current_run_id, product_lock, tracked
 
 __all__ = [
@@ -188,11 +190,32 @@ def analyse_product(
         [pystac.Item.from_dict(d) for d in before_items],
         [pystac.Item.from_dict(d) for d in after_items],
     )
+    inputs, recorded = [it.id for it in before + after], recipe.record(params)
+    try:  # staging removed wherever a stop lands, even between the claim and `staged`
+        return _make(recipe, prep, before, after, inputs, recorded, params, force, run_id,
+                     checkpoints)  # fmt: skip
+    except BaseException:
+        release_own_staging(prep.out_root, product_id(recipe.kind, prep, inputs, recorded))
+        raise
+
+
+def _make(
+    recipe: Recipe[Any],
+    prep: Prepared,
+    before: list[pystac.Item],
+    after: list[pystac.Item],
+    inputs: list[str],
+    recorded: dict[str, Any],
+    params: Any,
+    force: bool,
+    run_id: str | None,
+    checkpoints: Checkpoints | None,
+) -> ProductOutcome:
     draft = start_draft(
         prep,
         recipe.kind,
-        [it.id for it in before + after],
-        recipe.record(params),
+        inputs,
+        recorded,
         force,
         synthetic=any(it.properties.get("yamasat:synthetic") for it in before + after),
         warnings=season_warnings(prep.before, prep.after) if recipe.season_warnings else None,

@@ -17,7 +17,7 @@ import shutil
 import socket
 from pathlib import Path
 
-__all__ = ["claim_staging", "release_staging", "sweep_stale_staging"]
+__all__ = ["claim_staging", "release_own_staging", "release_staging", "sweep_stale_staging"]
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,29 @@ def claim_staging(out_root: Path, item_id: str) -> Path:
     sweep_stale_staging(out_root)
     staging = out_root / ".staging" / item_id
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    _owner_file(staging).write_text(f"{socket.gethostname()} {os.getpid()}", encoding="utf-8")
+    # the owner first: a folder of this run never exists without its note, so that
+    # release_own_staging can remove it whenever a stop lands
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    _owner_file(staging).write_text(_this_owner(), encoding="utf-8")
+    staging.mkdir()
     return staging
+
+
+def _this_owner() -> str:
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def release_own_staging(out_root: Path, item_id: str) -> None:
+    """Remove the staging folder of ``item_id`` under ``out_root`` when this process owns
+    it: safe to call whatever point a run stopped at (before its claim, during it, after its
+    release, or where another run owns the folder)."""
+    staging = out_root / ".staging" / item_id
+    try:
+        mine = _owner_file(staging).read_text(encoding="utf-8") == _this_owner()
+    except OSError:
+        return
+    if mine:
+        release_staging(staging)
 
 
 def release_staging(staging: Path) -> None:

@@ -396,3 +396,37 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     assert outcome.threshold == manifest["threshold"] and not product.exists()
     # the resumed finalize starts from the warnings the rasters had: none said twice
     assert len(outcome.warnings) == len(set(outcome.warnings))
+
+
+@pytest.mark.parametrize("where", ["after the claim", "before staged"])
+def test_a_stop_between_claim_and_staged_leaves_no_staging(
+    where: str, sample_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop signal that lands just after the staging folder is made, or between the draft
+    and the block that owns it, leaves no staging behind (a CI run once caught the gap)."""
+    import signal
+
+    import yamasat.flows.product_run
+    import yamasat.flows.publish
+    from yamasat.flows.signals import RunInterrupted
+    from yamasat.flows.staging import claim_staging
+
+    def stop(*args: Any, **kwargs: Any) -> Any:
+        if where == "after the claim":
+            claim_staging(*args, **kwargs)
+        raise RunInterrupted(signal.SIGINT)
+
+    target = (yamasat.flows.publish, "claim_staging") if where == "after the claim" else (
+        yamasat.flows.product_run, "staged")  # fmt: skip
+    monkeypatch.setattr(*target, stop)
+    with pytest.raises(RunInterrupted):
+        _run(sample_root, tmp_path, *CHANGE_PERIODS)
+    assert not list((tmp_path / ".staging").iterdir())
+    # a folder another process owns is left alone
+    from yamasat.flows.staging import release_own_staging
+
+    other = tmp_path / ".staging" / "someone-elses"
+    other.mkdir()
+    (tmp_path / ".staging" / "someone-elses.owner").write_text("otherhost 1", encoding="utf-8")
+    release_own_staging(tmp_path, "someone-elses")
+    assert other.is_dir()
