@@ -2,7 +2,8 @@
 
 A sample world renders each scene on the scene's own grid (the Sentinel-2 tiles' and the
 Sentinel-1 items' UTM grids, 10 m), a pixel taking a planted event when its centre lies in
-the event's outline; it scores a product on the project grid (EPSG:6671, 10 m) against the
+the event's outline (the demo's world) or in the share of it the outline covers (a varied
+world's mixed edges); it scores a product on the project grid (EPSG:6671, 10 m) against the
 same outline rasterised there by pixel centre. The two grids do not line up, and a rendered
 pixel carries no sub-pixel fraction, so along every edge of the truth the scenes cannot say on
 which side of the outline a project pixel's centre falls.
@@ -46,10 +47,13 @@ def grid_oracle(
     geometry_crs: Any,
     scene_files: Sequence[Path],
     geobox: Any,
+    *,
+    mixed: bool = False,
 ) -> np.ndarray:
     """The perfect map of ``geometry`` as the scenes in ``scene_files`` render it (pixel
-    centres on each scene's grid), resampled bilinearly onto ``geobox`` and cut at one half.
-    The first scene covering a pixel decides it (as a mosaic does)."""
+    centres on each scene's grid; with ``mixed``, the share of each pixel it covers, as a
+    world with mixed edges renders events), resampled bilinearly onto ``geobox`` and cut at
+    one half. The first scene covering a pixel decides it (as a mosaic does)."""
     import shapely
     from pyproj import Transformer
     from rasterio import features
@@ -59,7 +63,19 @@ def grid_oracle(
     for transform, crs, shape in _scene_grids(scene_files):
         to_scene = Transformer.from_crs(geometry_crs, crs, always_xy=True)
         g = shapely.transform(geometry, lambda xy, t=to_scene: np.column_stack(t.transform(*xy.T)))
-        native = features.rasterize([g], out_shape=shape, transform=transform).astype("float32")
+        if mixed:
+            from odc.geo.geobox import GeoBox
+
+            from yamasat.catalogs.sample.render import coverage
+
+            to_6671 = Transformer.from_crs(geometry_crs, "EPSG:6671", always_xy=True)
+            g6671 = shapely.transform(
+                geometry, lambda xy, t=to_6671: np.column_stack(t.transform(*xy.T))
+            )
+            native = coverage(g6671, GeoBox(shape, transform, crs))
+        else:
+            native = features.rasterize([g], out_shape=shape, transform=transform)
+            native = native.astype("float32")
         dst = np.full(tuple(geobox.shape), np.nan, dtype="float32")
         reproject(
             native,
@@ -117,7 +133,8 @@ def _against_truth(
     (permanent water left out, as the truth leaves it out), with the product's edge shares."""
     if geometry is None or geometry.is_empty or not files:
         return {}
-    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox)
+    mixed = bool(getattr(world.params, "mixed_edges", False))
+    oracle = grid_oracle(geometry, str(geobox.crs), files, geobox, mixed=mixed)
     oracle &= world.land_cover(geobox) != 1
     seen = product != 255
     out = {f"oracle_{k}": v for k, v in _scores(oracle, truth.astype(bool), seen).items()}

@@ -364,6 +364,10 @@ class WorldParams:
     """fraction of the canopy felled in a thinned block"""
     flood_paddy_ponds: int = 0
     """ponded paddy blocks sought beside the river flood (:mod:`.events`); 0 in the demo"""
+    mixed_edges: bool = False
+    """events rendered by the share of each pixel they cover, so that a pixel an event's
+    outline crosses is a mixture, as a sensor's footprint integrates the ground (varied
+    worlds); False: by pixel centre, all or nothing (the demo's world)"""
 
     def __post_init__(self) -> None:
         if len(self.cloud_fractions) != len(S2_SCHEDULE):
@@ -433,6 +437,7 @@ class WorldParams:
         ):
             values[name] = round(pick(name), 4)
         values["flood_paddy_ponds"] = int(pick("flood_paddy_ponds"))  # after the confounders
+        values["mixed_edges"] = True  # how a varied world renders, not a draw
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import rasterio.features
 import shapely
+from affine import Affine
 from numpy.typing import NDArray
 from odc.geo.geobox import GeoBox
 from pyproj import Transformer
@@ -27,7 +28,7 @@ from ...errors import SampleArchiveError
 from .landscape import Terrain, classify, slope_degrees
 from .noise import Float32Array
 
-__all__ = ["LruCache", "Pixels", "rasterize", "sample_pixels", "transformer"]
+__all__ = ["LruCache", "Pixels", "coverage", "rasterize", "sample_pixels", "transformer"]
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -62,10 +63,8 @@ class LruCache(OrderedDict[_K, _V]):
         return value
 
 
-def rasterize(geom: BaseGeometry, geobox: GeoBox) -> NDArray[np.bool_]:
-    """``geom`` (EPSG:6671) burnt into ``geobox`` at pixel centres."""
-    if geom.is_empty:
-        return np.zeros(geobox.shape.yx, dtype=bool)
+def _on_grid(geom: BaseGeometry, geobox: GeoBox) -> BaseGeometry:
+    """``geom`` (EPSG:6671) in the CRS of ``geobox``."""
     crs = geobox.crs
     if crs is not None and crs.epsg != 6671:
         tr = transformer("EPSG:6671", crs.to_wkt())
@@ -73,10 +72,51 @@ def rasterize(geom: BaseGeometry, geobox: GeoBox) -> NDArray[np.bool_]:
             shapely.segmentize(geom, 10.0),
             lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])),
         )
+    return geom
+
+
+def rasterize(geom: BaseGeometry, geobox: GeoBox) -> NDArray[np.bool_]:
+    """``geom`` (EPSG:6671) burnt into ``geobox`` at pixel centres."""
+    if geom.is_empty:
+        return np.zeros(geobox.shape.yx, dtype=bool)
     burnt = rasterio.features.rasterize(
-        [(geom, 1)], out_shape=geobox.shape.yx, transform=geobox.transform, fill=0, dtype="uint8"
+        [(_on_grid(geom, geobox), 1)],
+        out_shape=geobox.shape.yx,
+        transform=geobox.transform,
+        fill=0,
+        dtype="uint8",
     )
     return burnt.astype(bool)
+
+
+#: sub-pixel centres per pixel side of :func:`coverage` (16 per pixel: shares in 1/16ths)
+COVERAGE_SUBPIXELS = 4
+
+
+def coverage(geom: BaseGeometry, geobox: GeoBox, k: int = COVERAGE_SUBPIXELS) -> Float32Array:
+    """The share of each pixel of ``geobox`` that ``geom`` (EPSG:6671) covers, 0..1: the
+    share of a k x k lattice of sub-pixel centres inside it. A sensor integrates the ground
+    over its footprint, so a pixel an outline crosses is a mixture (a mixed pixel), not all
+    or nothing. Only the window around ``geom`` is rasterised finely."""
+    ny, nx = geobox.shape.yx
+    out = np.zeros((ny, nx), dtype=np.float32)
+    if geom.is_empty:
+        return out
+    g = _on_grid(geom, geobox)
+    inv = ~geobox.transform
+    xs, ys = zip(*(inv * (x, y) for x in g.bounds[0::2] for y in g.bounds[1::2]), strict=True)
+    c0, c1 = max(int(np.floor(min(xs))) - 1, 0), min(int(np.ceil(max(xs))) + 1, nx)
+    r0, r1 = max(int(np.floor(min(ys))) - 1, 0), min(int(np.ceil(max(ys))) + 1, ny)
+    if c1 <= c0 or r1 <= r0:
+        return out
+    fine = geobox.transform * Affine.translation(c0, r0) * Affine.scale(1.0 / k)
+    h, w = r1 - r0, c1 - c0
+    burnt = rasterio.features.rasterize(
+        [(g, 1)], out_shape=(h * k, w * k), transform=fine, fill=0, dtype="uint8"
+    )
+    counts = burnt.reshape(h, k, w, k).sum(axis=(1, 3), dtype=np.int32)
+    out[r0:r1, c0:c1] = counts.astype(np.float32) / np.float32(k * k)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,12 +137,20 @@ class Pixels:
     """paddy-parcel phenology offset, days (-6..6), constant over 60 m x 30 m parcels"""
     land_cover: NDArray[np.uint8]
     _masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
+    _covers: dict[Any, Float32Array] = field(default_factory=dict)
 
     def mask(self, key: Any, geom: BaseGeometry) -> NDArray[np.bool_]:
         """``geom`` rasterised on this grid, cached under ``key``."""
         if key not in self._masks:
             self._masks[key] = rasterize(geom, self.geobox)
         return self._masks[key]
+
+    def cover(self, key: Any, geom: BaseGeometry) -> Float32Array:
+        """The share of each pixel ``geom`` covers (:func:`coverage`), cached under ``key``."""
+        key = ("cover", key)
+        if key not in self._covers:
+            self._covers[key] = coverage(geom, self.geobox)
+        return self._covers[key]
 
 
 def _hash01(i: NDArray[np.int64], j: NDArray[np.int64], seed: int) -> NDArray[np.float32]:

@@ -63,42 +63,64 @@ def fractions(
         geom = ev.extent_on(day)
         if geom is None:
             continue
-        m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
         if ev.name == "thinning":  # part of the canopy felled and left on the ground
+            m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
             cut = veg[m] * np.float32(params.thinning_canopy_removed)
             veg[m] -= cut
             frac[_END["slash"]][m] += cut
             continue
-        frac[:, m] = 0.0
-        if ev.name == "flood":
-            frac[_END["turbid"]][m] = 1.0
-        elif ev.name == "landslide":
-            frac[_END["scar"]][m], veg[m] = 0.95, 0.05
-        elif ev.name == "change":
-            frac[_END["solar"]][m], soil[m] = 0.85, 0.15
-        elif ev.name == "burn":
-            regrowth = max(0.55, 1.0 - (day - ev.date).days / 500.0)
-            severity = np.clip(0.82 + 0.1 * tex[m], 0.55, 0.95) * regrowth
-            frac[_END["char"]][m], veg[m] = severity, 1.0 - severity
-        else:
-            _managed(frac, m, tex[m], ev.name)
+        if params.mixed_edges:  # the event's share of each pixel (a mixed pixel at edges)
+            share = p.cover((ev.name, id(geom)), geom) * (lc != WATER)
+            m = share > 0
+            _blend(frac, m, share[m], _event_cover(ev, day, frac.shape[0], m, tex[m]))
+            continue
+        m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
+        frac[:, m] = _event_cover(ev, day, frac.shape[0], m, tex[m])
     if not frac[_END["slash"]].any():  # the demo's worlds: their eight end-members only
         return frac[: _END["slash"]]
     return frac
 
 
-def _managed(frac: NDArray[np.float32], m: NDArray[np.bool_], tex: Float32Array, name: str) -> None:
+def _blend(
+    frac: NDArray[np.float32], m: NDArray[np.bool_], share: Float32Array, cover: Float32Array
+) -> None:
+    """Mix ``cover`` (end-member, pixel) into ``frac`` at ``m`` by each pixel's ``share``
+    (linear mixing of what the pixel holds, as a sensor's footprint integrates it)."""
+    frac[:, m] = frac[:, m] * (np.float32(1.0) - share) + cover * share
+
+
+def _event_cover(
+    ev: Event, day: dt.date, n: int, m: NDArray[np.bool_], tex: Float32Array
+) -> NDArray[np.float32]:
+    """End-member fractions, shape (``n``, pixels of ``m``), of ground an event covers."""
+    cover = np.zeros((n, int(m.sum())), dtype=np.float32)
+    if ev.name == "flood":
+        cover[_END["turbid"]] = 1.0
+    elif ev.name == "landslide":
+        cover[_END["scar"]], cover[_END["veg"]] = 0.95, 0.05
+    elif ev.name == "change":
+        cover[_END["solar"]], cover[_END["soil"]] = 0.85, 0.15
+    elif ev.name == "burn":
+        regrowth = max(0.55, 1.0 - (day - ev.date).days / 500.0)
+        severity = np.clip(0.82 + 0.1 * tex, 0.55, 0.95) * regrowth
+        cover[_END["char"]], cover[_END["veg"]] = severity, 1.0 - severity
+    else:
+        _managed(cover, tex, ev.name)
+    return cover
+
+
+def _managed(frac: NDArray[np.float32], tex: Float32Array, name: str) -> None:
     """Cover of a managed site after the work (see :mod:`.managed`): a clear-cut keeps a thin
     understory (2-30 % green) over logging slash and soil; a harvested paddy is stubble and
     soil; a construction site is graded fill with some paving."""
     if name == "clearcut":
         v = np.clip(0.12 + 0.07 * tex, 0.02, 0.30)
-        frac[_END["veg"]][m], frac[_END["slash"]][m] = v, 0.6 * (1.0 - v)
-        frac[_END["soil"]][m] = 0.4 * (1.0 - v)
+        frac[_END["veg"]], frac[_END["slash"]] = v, 0.6 * (1.0 - v)
+        frac[_END["soil"]] = 0.4 * (1.0 - v)
     elif name == "harvest":
-        frac[_END["veg"]][m], frac[_END["slash"]][m], frac[_END["soil"]][m] = 0.08, 0.35, 0.57
+        frac[_END["veg"]], frac[_END["slash"]], frac[_END["soil"]] = 0.08, 0.35, 0.57
     elif name == "construction":
-        frac[_END["soil"]][m], frac[_END["urban"]][m] = 0.75, 0.25
+        frac[_END["soil"]], frac[_END["urban"]] = 0.75, 0.25
 
 
 def illumination(
