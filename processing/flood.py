@@ -362,11 +362,20 @@ def rise_threshold(
     when those rises are not bimodal (no flood over wet ground): Otsu (1979) on the difference
     image, the unsupervised change threshold of Bruzzone & Prieto (2000, "Automatic analysis
     of the difference image for unsupervised change detection", IEEE TGRS 38(3)), judged
-    bimodal as in :func:`bimodal_threshold` and plausible between 0.2 and 1.2 (a rise smaller
-    than the water/land contrast of MNDWI is not a new water body)."""
+    bimodal as in :func:`bimodal_threshold` and below 1.2. A rise smaller than
+    :data:`MIN_RISE` is not a new water body: Otsu's cut is raised to it. Otsu's cut leans
+    into the larger class when the classes are unequal (Kittler & Illingworth 1986, "Minimum
+    error thresholding", Pattern Recognition 19(1)), and the flood seen over wet paddies is
+    often a few per cent of the water both dates show (most of it under cloud): such a cut
+    falls below the plausible range though the rises are clearly bimodal."""
     rise = (mndwi_after - mndwi_reference).where(both_water)
-    t, from_otsu = bimodal_threshold(rise, fallback=0.0, plausible=(0.2, 1.2), min_pixels=100)
-    return t if from_otsu else None
+    t, from_otsu = bimodal_threshold(rise, fallback=0.0, plausible=(-2.0, 1.2), min_pixels=100)
+    return max(t, MIN_RISE) if from_otsu else None
+
+
+#: the smallest MNDWI rise counted as new open water over water already there: less than the
+#: contrast of open water (MNDWI 0.4-0.9) with wet paddy and wet soil (about 0-0.3)
+MIN_RISE = 0.2
 
 
 def encode(flag: xr.DataArray, valid: xr.DataArray) -> xr.DataArray:

@@ -60,7 +60,7 @@ OPTICAL_RECORD = {
     "edges": "nir-10m",
     "edge_px": EDGE_PX,
     "mmu": "observed",
-    "reference_water": "unless mndwi rose (otsu)",
+    "reference_water": "unless mndwi rose (otsu, at least 0.2)",
 }
 """what the product records of the optical method beyond the index (and its identity)"""
 
