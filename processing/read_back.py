@@ -10,8 +10,9 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from ..errors import InvariantError, LoadError
+from .warp import bilinear_rows, row_coordinates
 
-__all__ = ["open_raster", "open_warped", "read_decimated"]
+__all__ = ["gdal_warp", "open_raster", "open_warped", "read_decimated"]
 
 
 class _CogWindows:
@@ -70,8 +71,6 @@ def _warp_block(
     path: str, geobox: GeoBox, resampling: str, block_info: dict[Any, Any] | None = None
 ) -> np.ndarray:
     import rasterio
-    from rasterio.warp import Resampling
-    from rasterio.warp import reproject as rio_reproject
     from rasterio.windows import Window
 
     if block_info is None:
@@ -79,23 +78,37 @@ def _warp_block(
     (y0, y1), (x0, x1) = block_info[None]["array-location"]
     dst_box = geobox[y0:y1, x0:x1]
     out = np.full((y1 - y0, x1 - x0), np.nan, dtype="float32")
+    dst_crs = geobox.crs.to_wkt() if geobox.crs is not None else None
     try:
         with rasterio.open(path) as src:
-            # the source pixels under this block, with a margin for the resampling kernel
-            fx0, fy0, fx1, fy1 = dst_box.footprint(src.crs).boundingbox
-            inv = ~src.transform
-            cols, rows = zip(
-                *(inv * xy for xy in ((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1))), strict=True
-            )
+            coords = None
+            if resampling == "bilinear" and dst_crs is not None and src.crs is not None:
+                # GDAL's own source coordinates (processing/warp.py), whose rows' ends bound
+                # the pixels the kernel reads: no densified footprint of the block to transform
+                coords = row_coordinates(
+                    dst_box.affine,
+                    out.shape,
+                    dst_crs,
+                    src.transform,
+                    src.crs.to_wkt(),
+                    (src.height, src.width),
+                )
+            if coords is not None:
+                cols = np.concatenate([coords[0], coords[0] + coords[1] * (out.shape[1] - 1)])
+                rows = np.concatenate([coords[2], coords[2] + coords[3] * (out.shape[1] - 1)])
+            else:
+                # the source pixels under this block, from its footprint
+                fx0, fy0, fx1, fy1 = dst_box.footprint(src.crs).boundingbox
+                inv = ~src.transform
+                corners = [inv * xy for xy in ((fx0, fy0), (fx0, fy1), (fx1, fy0), (fx1, fy1))]
+                cols = np.array([c for c, _r in corners])
+                rows = np.array([r for _c, r in corners])
+            # with a margin for the resampling kernel
             m = _WARP_MARGIN_PX.get(resampling, 4)
-            c0, c1 = (
-                max(0, int(np.floor(min(cols))) - m),
-                min(src.width, int(np.ceil(max(cols))) + m),
-            )
-            r0, r1 = (
-                max(0, int(np.floor(min(rows))) - m),
-                min(src.height, int(np.ceil(max(rows))) + m),
-            )
+            c0 = max(0, int(np.floor(cols.min())) - m)
+            c1 = min(src.width, int(np.ceil(cols.max())) + m)
+            r0 = max(0, int(np.floor(rows.min())) - m)
+            r1 = min(src.height, int(np.ceil(rows.max())) + m)
             if c0 >= c1 or r0 >= r1:
                 return out
             window = Window(c0, r0, c1 - c0, r1 - r0)
@@ -104,13 +117,33 @@ def _warp_block(
             src_crs = src.crs
     except rasterio.errors.RasterioIOError as e:
         raise LoadError(f"could not read {path} for warping: {e}") from e
+    if coords is not None:
+        x_0, dx, y_0, dy = coords
+        if bilinear_rows(data, (x_0 - c0, dx, y_0 - r0, dy), out):
+            return out
+    return gdal_warp(data, src_transform, src_crs, dst_box, resampling, out)
+
+
+def gdal_warp(
+    data: np.ndarray,
+    src_transform: Any,
+    src_crs: Any,
+    dst_box: GeoBox,
+    resampling: str,
+    out: np.ndarray,
+) -> np.ndarray:
+    """``data`` (a float32 window on ``src_transform``) warped by GDAL into ``out`` (on
+    ``dst_box``)."""
+    from rasterio.warp import Resampling
+    from rasterio.warp import reproject as rio_reproject
+
     rio_reproject(
         data,
         out,
         src_transform=src_transform,
         src_crs=src_crs,
         dst_transform=dst_box.affine,
-        dst_crs=geobox.crs.to_wkt() if geobox.crs is not None else None,
+        dst_crs=dst_box.crs.to_wkt() if dst_box.crs is not None else None,
         src_nodata=None,
         dst_nodata=None,
         init_dest_nodata=False,
