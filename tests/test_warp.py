@@ -24,10 +24,11 @@ def _info(y0: int, y1: int, x0: int, x1: int) -> dict[Any, Any]:
 
 def _fast(path: str, box: GeoBox) -> bool:
     """Whether the block takes the fast path (else GDAL warps it)."""
+    assert box.crs is not None
     with rasterio.open(path) as src:
         coords = row_coordinates(
             box.affine,
-            tuple(box.shape),
+            (box.shape[0], box.shape[1]),
             box.crs.to_wkt(),
             src.transform,
             src.crs.to_wkt(),
@@ -42,8 +43,8 @@ def native_raster(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, GeoBox
     rotated about 1.8 degrees against it) that reaches past the raster's edges."""
     tmp: Path = tmp_path_factory.mktemp("warp")
     geobox = project_geobox(shapely.box(130.50, 33.90, 130.56, 33.95), resolution=10)
-    native = project_geobox(shapely.box(130.504, 33.904, 130.556, 33.946), resolution=10).to_crs(
-        "EPSG:32652", resolution=10
+    native = project_geobox(
+        shapely.box(130.504, 33.904, 130.556, 33.946), crs="EPSG:32652", resolution=10
     )
     rng = np.random.default_rng(7)
     field = rng.normal(0.0, 0.3, native.shape).astype("float32")
