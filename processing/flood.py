@@ -339,12 +339,12 @@ def optical_flood(
     if rise is not None:
         rose = (mndwi_after - mndwi_reference) > rise
         if nir is not None:  # open water at 10 m in the reference (a channel) stays water
-            rose = rose & ~(nir[3] > nir[4])
+            rose = rose & ~_open_at_10m(nir[3], nir[4])
         new_water = new_water | rose
     flood = water_after & new_water & valid
     if slope is not None:
         flood = flood & ~(slope > max_slope_deg)
-    open_water = reference_water if nir is None else (nir[3] > nir[4]) & reference_water
+    open_water = reference_water if nir is None else _open_at_10m(nir[3], nir[4]) & reference_water
     return {
         "flood": flood,
         "water_after": water_after,
@@ -352,6 +352,18 @@ def optical_flood(
         "open_water": open_water,
         "valid": valid,
     }
+
+
+#: NDWI above which a pixel is open water whatever the image's own split (McFeeters 1996's
+#: water limit): Otsu's NDWI split of an image with little water falls among wet paddies
+#: and wet soil (NDWI -0.3..0), which are not open water
+OPEN_WATER_NDWI_MIN = 0.0
+
+
+def _open_at_10m(ndwi_reference: xr.DataArray, ndwi_threshold: float) -> xr.DataArray:
+    """Open water at 10 m in the reference: NDWI above its split and above
+    :data:`OPEN_WATER_NDWI_MIN`."""
+    return ndwi_reference > max(ndwi_threshold, OPEN_WATER_NDWI_MIN)
 
 
 def rise_threshold(

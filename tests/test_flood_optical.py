@@ -56,7 +56,7 @@ def _index(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((a - b) / (a + b)).astype("float32")
 
 
-def _layers(chunk: int | None) -> dict[str, np.ndarray]:
+def _layers(chunk: int | None, ndwi_t: float = 0.0) -> dict[str, np.ndarray]:
     scenes, _, _ = _scene()
 
     def da(a: np.ndarray) -> xr.DataArray:
@@ -66,7 +66,7 @@ def _layers(chunk: int | None) -> dict[str, np.ndarray]:
     m = {w: da(_index(s["green"], s["swir16"])) for w, s in scenes.items()}
     n = {w: da(s["nir"]) for w, s in scenes.items()}
     w = {w: da(_index(s["green"], s["nir"])) for w, s in scenes.items()}
-    edges = (n["after"], n["ref"], w["after"], w["ref"], 0.0)
+    edges = (n["after"], n["ref"], w["after"], w["ref"], ndwi_t)
     first = optical_flood(m["after"], m["ref"], threshold=0.2, nir=edges)
     rise = rise_threshold(m["after"], m["ref"], first["water_after"] & first["reference_water"])
     layers = optical_flood(m["after"], m["ref"], threshold=0.2, nir=edges, rise=rise)
@@ -90,6 +90,21 @@ def test_edges_rise_and_mmu_map_the_flood() -> None:
     assert tp / (found & valid).sum() >= 0.97
     assert not (found & river).any()  # the river is reference water, however blurred
     assert np.isfinite(out["rise"])  # the paddy under flood water rose above its reference
+
+
+def test_a_low_ndwi_split_does_not_make_wet_paddy_open_water() -> None:
+    """An NDWI split below 0 (Otsu on an image with little water falls among wet fields)
+    does not turn the paddy's standing water into open water, which would keep its flood
+    out (the rise rule, and a fused flood's exclusion of radar detections): the paddy's
+    flood is found as with the split at 0; the river stays open water."""
+    _, flood, river = _scene()
+    low, at0 = _layers(None, ndwi_t=-0.35), _layers(None)  # the paddy's NDWI is -0.30
+    paddy = np.zeros(SHAPE, bool)
+    paddy[61:, 101:] = True
+    assert not low["open_water"][paddy & ~river].any()
+    assert low["open_water"][river].mean() > 0.5
+    np.testing.assert_array_equal(low["mmu"], at0["mmu"])
+    assert (low["mmu"] & flood & paddy).sum() >= 0.97 * (flood & paddy & low["valid"]).sum()
 
 
 def test_water_edges_follow_the_10m_band() -> None:

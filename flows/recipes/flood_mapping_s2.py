@@ -61,6 +61,7 @@ OPTICAL_RECORD = {
     "edge_px": EDGE_PX,
     "mmu": "observed",
     "reference_water": "unless mndwi rose (otsu, at least 0.2)",
+    "open_water": "ndwi above otsu and 0",
 }
 """what the product records of the optical method beyond the index (and its identity)"""
 
