@@ -345,13 +345,21 @@ def _store_by_tiles(sources: list[da.Array], datasets: list[Any]) -> None:
     x_edges = np.cumsum((0, *cols))
     k = max(1, _TILE_PX // max(rows[0], cols[0]))
     for i in range(0, len(rows), k):
-        y0, y1 = int(y_edges[i]), int(y_edges[min(i + k, len(rows))])
         for j in range(0, len(cols), k):
-            x0, x1 = int(x_edges[j]), int(x_edges[min(j + k, len(cols))])
-            values = dask.compute(*[a[y0:y1, x0:x1] for a in aligned])
-            window = Window(x0, y0, x1 - x0, y1 - y0)
-            for dst, value in zip(datasets, values, strict=True):
-                dst.write(np.asarray(value), 1, window=window)
+            # the tile's chunks, each written to its own window: a chunk computed alone is
+            # the block itself, where the tile as one array was a copy of its chunks (dask's
+            # concatenation); one compute over every source keeps their shared inputs shared
+            picks = [
+                (dst, a.blocks[bi, bj], bi, bj)
+                for dst, a in zip(datasets, aligned, strict=True)
+                for bi in range(i, min(i + k, len(rows)))
+                for bj in range(j, min(j + k, len(cols)))
+            ]
+            values = dask.compute(*[block for _dst, block, _bi, _bj in picks])
+            for (dst, _block, bi, bj), value in zip(picks, values, strict=True):
+                window = Window(int(x_edges[bj]), int(y_edges[bi]), cols[bj], rows[bi])
+                # a 3-D array and a list of bands: rasterio copies a 2-D one into 3-D first
+                dst.write(np.asarray(value)[np.newaxis], [1], window=window)
 
 
 def _as_dask(arr: xr.DataArray, spec: CogSpec) -> da.Array:
