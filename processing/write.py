@@ -234,6 +234,7 @@ def write_cogs(
     overwrite: bool = False,
     tags: Mapping[str, str] | None = None,
     keep_streams: bool = False,
+    tile_px: int | None = None,
 ) -> dict[Path, WrittenFile]:
     """Compute and write several 2-D arrays as COGs in one pass over their shared graph.
 
@@ -242,6 +243,9 @@ def write_cogs(
     read once; tiles of chunks are written as they finish. Every output is validated (rio-cogeo) and
     checksummed before it is renamed into its final path. Returns the files by final path;
     with ``keep_streams`` each keeps its uncompressed source (:attr:`WrittenFile.stream`).
+    ``tile_px`` (default 4608) is the edge of the tiles of chunks computed at once: larger
+    for small outputs of a graph that reads its inputs chunk by chunk (fewer neighbouring
+    chunks recomputed for halos), never for one that loads scenes.
     """
     for final in arrays:
         if Path(final).exists() and not overwrite:
@@ -280,7 +284,7 @@ def write_cogs(
                             rasterio.open(exact[final], "w", **_profile(arr, as_float, geobox))
                         )
                     )
-            _store_by_tiles(sources, targets)
+            _store_by_tiles(sources, targets, tile_px=tile_px or _TILE_PX)
         written: dict[Path, WrittenFile] = {}
         for final, (stream, spec) in streams.items():
             with atomic_path(final, overwrite=overwrite) as tmp_cog:
@@ -325,12 +329,14 @@ _TILE_PX = 4608
 """edge of the tiles of chunks computed at once (3 × 1536-px chunks, the flows' default)"""
 
 
-def _store_by_tiles(sources: list[da.Array], datasets: list[Any]) -> None:
+def _store_by_tiles(
+    sources: list[da.Array], datasets: list[Any], *, tile_px: int = _TILE_PX
+) -> None:
     """Compute the arrays one tile of chunks at a time and write each tile from this process.
 
     One ``dask.array.store`` over a whole scene lets the threaded scheduler load far more
     input chunks than it can write, so peak memory grows with the area; computing tile by
-    tile (as many chunks square as fit in ``_TILE_PX``, at least one) bounds it whatever the
+    tile (as many chunks square as fit in ``tile_px``, at least one) bounds it whatever the
     scene size and the chunk size (3 chunks of 2048 px held 0.2 GB more than 3 of 1536). The pixels
     come back to the caller and are written here, so the same code runs on the threaded
     scheduler and on a ``dask.distributed`` cluster (open files never travel to workers).
@@ -343,7 +349,7 @@ def _store_by_tiles(sources: list[da.Array], datasets: list[Any]) -> None:
     aligned = [s.rechunk((rows, cols)) for s in sources]
     y_edges = np.cumsum((0, *rows))
     x_edges = np.cumsum((0, *cols))
-    k = max(1, _TILE_PX // max(rows[0], cols[0]))
+    k = max(1, tile_px // max(rows[0], cols[0]))
     for i in range(0, len(rows), k):
         for j in range(0, len(cols), k):
             # the tile's chunks, each written to its own window: a chunk computed alone is
