@@ -179,10 +179,6 @@ def change_product(
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 _DETECTED = 8.0
-_SMOOTH_SIGMA_PX = 1.0
-"""Gaussian σ (pixels) smoothing the changed fraction along a region's boundary"""
-_SMOOTH_TRUNCATE = 3.0
-"""the Gaussian is cut at this many σ (its radius: 3 pixels)"""
 
 
 def _local_mean(
@@ -211,21 +207,15 @@ def _refine(plane: np.ndarray, window_px: int) -> np.ndarray:
     unchanged_mean, n_unchanged = _local_mean(measure, unchanged, window)
     span = changed_mean - unchanged_mean  # < 0 where the two differ (change is low)
     edge = seen & ~core & ~unchanged & (n_changed > 0.5) & (n_unchanged > 0.5) & (span < 0)
-    # the changed fraction of each edge pixel (1 in the detections, 0 elsewhere) ...
-    fraction = detected.astype(np.float64)
-    fraction[edge] = np.clip((measure[edge] - unchanged_mean[edge]) / span[edge], 0.0, 1.0)
-    # ... smoothed over the observed pixels (normalized convolution) and cut at one half
-    smooth = {"sigma": _SMOOTH_SIGMA_PX, "truncate": _SMOOTH_TRUNCATE, "mode": "constant"}
-    weight = ndimage.gaussian_filter(seen.astype(np.float64), **smooth)
-    total = ndimage.gaussian_filter(np.where(seen, fraction, 0.0), **smooth)
+    # the changed fraction of each edge pixel, cut at one half
     out = detected.copy()
-    out[edge] = total[edge] > 0.5 * weight[edge]
+    out[edge] = (measure[edge] - unchanged_mean[edge]) / span[edge] > 0.5
     return out
 
 
 def _halo(window_px: int) -> int:
-    """How far :func:`_refine` looks: the cores (1), their window and the Gaussian's radius."""
-    return 1 + window_px // 2 + int(_SMOOTH_SIGMA_PX * _SMOOTH_TRUNCATE + 0.5)
+    """How far :func:`_refine` looks: the cores (1) and their window."""
+    return 1 + window_px // 2
 
 
 def refine_edges(
@@ -239,15 +229,15 @@ def refine_edges(
     fraction of the pixel. That fraction is read from the measure between the mean of the
     changed core and the mean of the unchanged core within ``window_px`` around the pixel,
     the two members of a linear mixture taken locally (Adams et al. 1986, *J. Geophys. Res.*
-    91(B8); Settle & Drake 1993, *Int. J. Remote Sens.* 14(6)). The fractions are smoothed
-    by a Gaussian of σ 1 pixel over the observed pixels (normalized convolution, Knutsson &
-    Westin 1993, *CVPR*), which averages the staircase of the native grid along a boundary
-    without moving a straight one (Canny 1986, *IEEE PAMI* 8(6)), and a boundary pixel
-    counts as changed when more than half of it changed: the half-maximum edge of a blurred
-    step. Elsewhere, and where a window holds no core of one kind or no contrast between
-    them, ``detected`` is kept. ``direction`` as in the threshold (``both``: on the
-    magnitude). Looks :func:`_halo` pixels away: on dask the result does not depend on the
-    chunks.
+    91(B8); Settle & Drake 1993, *Int. J. Remote Sens.* 14(6)), and a boundary pixel counts
+    as changed when more than half of it changed. The fractions are not smoothed along the
+    boundary: a sensor's pixel already integrates the ground it covers, and a smoothing (a
+    Gaussian of σ 1 pixel until 2026-12-07) rounds a small block's corners off, which cost
+    recall on every development world with mixed edges (CSI min / median over 11 worlds
+    0.903 / 0.946 with it, 0.924 / 0.966 without). Elsewhere, and where a window holds no
+    core of one kind or no contrast between them, ``detected`` is kept. ``direction`` as in
+    the threshold (``both``: on the magnitude). Looks :func:`_halo` pixels away: on dask the
+    result does not depend on the chunks.
     """
     # the measure signed so that change is low, shifted by _DETECTED where detected: one
     # plane per block (normalized differences and CVA magnitudes stay within ±2)
