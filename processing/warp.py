@@ -65,54 +65,59 @@ _local = threading.local()
 
 @lru_cache(maxsize=1)
 def _kernel() -> Any:
-    """The compiled kernel, or None without numba (compiled once per process; cached on disk)."""
+    """The compiled kernel, or None without numba (compiled once per process, cached on disk
+    where numba finds a writable cache folder, else compiled in memory)."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba comes with pyflwdir
         return None
+    try:
+        return numba.njit(nogil=True, cache=True)(_bilinear_py)
+    except RuntimeError:  # pragma: no cover - no writable cache folder ("no locator available")
+        return numba.njit(nogil=True)(_bilinear_py)
 
-    @numba.njit(nogil=True, cache=True)
-    def kernel(
-        src: np.ndarray,
-        x0: np.ndarray,
-        dx: np.ndarray,
-        y0: np.ndarray,
-        dy: np.ndarray,
-        out: np.ndarray,
-    ) -> None:  # pragma: no cover - compiled
-        ny, nx = out.shape
-        h, w = src.shape
-        for r in range(ny):
-            for c in range(nx):
-                x = x0[r] + dx[r] * c
-                y = y0[r] + dy[r] * c
-                if not (x >= 0.0 and y >= 0.0 and x < w and y < h):
-                    continue
-                ix = int(np.floor(x - 0.5))
-                iy = int(np.floor(y - 0.5))
-                rx = 1.5 - (x - ix)
-                ry = 1.5 - (y - iy)
-                if ix >= 0 and ix + 1 < w and iy >= 0 and iy + 1 < h:
-                    out[r, c] = (src[iy, ix] * rx + src[iy, ix + 1] * (1.0 - rx)) * ry + (
-                        src[iy + 1, ix] * rx + src[iy + 1, ix + 1] * (1.0 - rx)
-                    ) * (1.0 - ry)
-                    continue
-                acc = 0.0
-                div = 0.0
-                for k in range(4):  # GDAL's order: upper left, upper right, lower right, lower left
-                    yy = iy + (0, 0, 1, 1)[k]
-                    xx = ix + (0, 1, 1, 0)[k]
-                    wy = ry if yy == iy else 1.0 - ry
-                    wx = rx if xx == ix else 1.0 - rx
-                    if 0 <= yy < h and 0 <= xx < w:
-                        m = wx * wy
-                        div += m
-                        acc += src[yy, xx] * m
-                if div < 0.00001:
-                    continue
-                out[r, c] = acc if div == 1.0 else acc / div
 
-    return kernel
+def _bilinear_py(
+    src: np.ndarray,
+    x0: np.ndarray,
+    dx: np.ndarray,
+    y0: np.ndarray,
+    dy: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """GDAL's 4-sample bilinear (``GWKBilinearResampleNoMasks4SampleT``) of ``src`` at each
+    row's coordinates into ``out``; compiled by :func:`_kernel`."""
+    ny, nx = out.shape
+    h, w = src.shape
+    for r in range(ny):
+        for c in range(nx):
+            x = x0[r] + dx[r] * c
+            y = y0[r] + dy[r] * c
+            if not (x >= 0.0 and y >= 0.0 and x < w and y < h):
+                continue
+            ix = int(np.floor(x - 0.5))
+            iy = int(np.floor(y - 0.5))
+            rx = 1.5 - (x - ix)
+            ry = 1.5 - (y - iy)
+            if ix >= 0 and ix + 1 < w and iy >= 0 and iy + 1 < h:
+                out[r, c] = (src[iy, ix] * rx + src[iy, ix + 1] * (1.0 - rx)) * ry + (
+                    src[iy + 1, ix] * rx + src[iy + 1, ix + 1] * (1.0 - rx)
+                ) * (1.0 - ry)
+                continue
+            acc = 0.0
+            div = 0.0
+            for k in range(4):  # GDAL's order: upper left, upper right, lower right, lower left
+                yy = iy + (0, 0, 1, 1)[k]
+                xx = ix + (0, 1, 1, 0)[k]
+                wy = ry if yy == iy else 1.0 - ry
+                wx = rx if xx == ix else 1.0 - rx
+                if 0 <= yy < h and 0 <= xx < w:
+                    m = wx * wy
+                    div += m
+                    acc += src[yy, xx] * m
+            if div < 0.00001:
+                continue
+            out[r, c] = acc if div == 1.0 else acc / div
 
 
 def _transformer(dst_crs: str, src_crs: str) -> Any:

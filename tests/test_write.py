@@ -227,3 +227,45 @@ def test_geoparquet_keeps_its_crs_or_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WriteError, match="lost its CRS"):
         write_parquet(frame.set_crs(None, allow_override=True), tmp_path / "q.parquet")
     assert not (tmp_path / "q.parquet").exists()
+
+
+@pytest.mark.parametrize("tile_px", [256, 700, 5000])
+def test_tiles_of_chunks_write_the_same_pixels_and_share_inputs(
+    tmp_path: Path, tile_px: int
+) -> None:
+    """Whatever the tile of chunks computed at once (``tile_px``), each chunk lands in its own
+    window (ragged last chunks, a halo across tiles), and an input two outputs share is
+    computed once per chunk."""
+    calls: list[int] = []
+
+    def shared(block: np.ndarray) -> np.ndarray:
+        if block.size:  # not dask's call on an empty block for the output's type
+            calls.append(1)
+        return block * 2
+
+    values = np.random.default_rng(9).normal(0, 1, SHAPE).astype("float32")
+    base = da.from_array(values, chunks=(300, 250)).map_blocks(shared, dtype="float32")
+    smooth = base.map_overlap(lambda b: (b + np.roll(b, 1, axis=0)) / 2, depth=1, boundary=0)
+    out = write_cogs(
+        {
+            tmp_path / "b.tif": (_arr(base), CogSpec(nodata=None, dtype="float32")),
+            tmp_path / "c.tif": (
+                _arr(base > 0).astype("uint8"),
+                CogSpec(nodata=255, dtype="uint8"),
+            ),
+        },
+        geobox=GEOBOX,
+        tile_px=tile_px,
+    )
+    assert len(calls) == base.npartitions
+    with rasterio.open(tmp_path / "b.tif") as b, rasterio.open(tmp_path / "c.tif") as c:
+        np.testing.assert_array_equal(b.read(1), values * 2)
+        np.testing.assert_array_equal(c.read(1), (values * 2 > 0).astype("uint8"))
+    assert set(out) == {tmp_path / "b.tif", tmp_path / "c.tif"}
+    halo = write_cogs(
+        {tmp_path / "h.tif": (_arr(smooth), CogSpec(nodata=None, dtype="float32"))},
+        geobox=GEOBOX,
+        tile_px=tile_px,
+    )
+    with rasterio.open(halo[tmp_path / "h.tif"].path) as h:
+        np.testing.assert_allclose(h.read(1), smooth.compute(), rtol=0, atol=0)
