@@ -21,7 +21,8 @@ Where GDAL would do something else (a row whose middle point is further than 0.1
 the line, where GDAL splits the row; five pixels or fewer per row; a coordinate PROJ cannot
 transform; a block whose size is under 0.95 of its source window's on either axis, where GDAL
 widens the kernel: a thin block on a rotated grid; a block GDAL splits, mostly off the raster
-or over its memory limit) :func:`row_coordinates` returns None and
+or over its memory limit; a translation by whole pixels, which GDAL copies by nearest
+neighbour) :func:`row_coordinates` returns None and
 the caller uses GDAL. Checked against ``rasterio.warp.reproject`` on every 1536-px chunk of the
 benchmark's tile's grid, on the same grid shifted across the source's edges and corners, and
 with chunks of 777, 1000 and 2048 px (and ``tests/test_warp.py``): the same NaN pixels, values
@@ -164,6 +165,16 @@ def row_coordinates(
     off = cols[1] - cols[0]
     err = np.abs(px[:, 0] + dx * off - px[:, 1]) + np.abs(py[:, 0] + dy * off - py[:, 1])
     if (err > APPROX_ERROR_PX).any():
+        return None
+    # a translation by whole pixels: GDAL copies it by nearest neighbour
+    if (
+        np.allclose(dx, 1.0, rtol=0, atol=1e-9)
+        and np.allclose(dy, 0.0, rtol=0, atol=1e-9)
+        and np.allclose(np.diff(px[:, 0]), 0.0, rtol=0, atol=1e-9)
+        and np.allclose(np.diff(py[:, 0]), 1.0, rtol=0, atol=1e-9)
+        and abs(px[0, 0] - 0.5 - round(px[0, 0] - 0.5)) < 1e-6
+        and abs(py[0, 0] - 0.5 - round(py[0, 0] - 0.5)) < 1e-6
+    ):
         return None
     # GDAL's scale: the block's size over its source window's (the bounding box of its edges
     # in source pixels); under 0.95 on either axis it widens the bilinear kernel (a block

@@ -83,3 +83,29 @@ def test_thin_blocks_are_left_to_gdal(native_raster: tuple[str, GeoBox]) -> None
     path, geobox = native_raster
     assert not _fast(path, geobox[0:20, 0:400])
     assert _fast(path, geobox[0:400, 0:400])
+
+
+@pytest.mark.parametrize("shift_m", [(0.0, 0.0), (-250.0, 120.0), (3.0, -4.0), (5.0, 5.0)])
+def test_same_crs_equals_gdal(tmp_path: Path, shift_m: tuple[float, float]) -> None:
+    """On the raster's own CRS: GDAL copies a shift by whole pixels by nearest neighbour (the
+    fast path leaves it to GDAL) and interpolates any other shift as the fast path does."""
+    from affine import Affine
+
+    native = project_geobox(shapely.box(130.50, 33.90, 130.52, 33.92), resolution=10)
+    rng = np.random.default_rng(3)
+    field = rng.normal(0, 1, native.shape).astype("float32")
+    field[rng.random(native.shape) < 0.05] = np.nan
+    path = str(write_raster(tmp_path / "s.tif", wrap_xr(field, native), geobox=native))
+    grid = GeoBox(native.shape, Affine.translation(*shift_m) * native.affine, native.crs)
+    ny, nx = grid.shape
+    got = read_back._warp_block(path, grid, "bilinear", _info(0, ny, 0, nx))
+    saved = read_back.row_coordinates
+    try:
+        read_back.row_coordinates = lambda *a, **k: None
+        want = read_back._warp_block(path, grid, "bilinear", _info(0, ny, 0, nx))
+    finally:
+        read_back.row_coordinates = saved
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    whole = shift_m[0] % 10 == 0 and shift_m[1] % 10 == 0
+    assert _fast(path, grid) is not whole
