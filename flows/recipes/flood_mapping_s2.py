@@ -62,6 +62,7 @@ OPTICAL_RECORD = {
     "mmu": "observed",
     "reference_water": "unless mndwi rose (otsu, at least 0.2)",
     "open_water": "ndwi above otsu and 0",
+    "mndwi_threshold": "otsu in 0..0.5, else 0",
 }
 """what the product records of the optical method beyond the index (and its identity)"""
 
@@ -81,8 +82,10 @@ def optical_layers(
 ) -> tuple[dict[str, xr.DataArray], dict[str, Any]]:
     """The optical flood layers (:func:`optical_flood`) of (MNDWI, NIR, NDWI) after the event
     against the reference's, with the MNDWI and NDWI thresholds from Otsu on the after image
-    (fallback 0, Xu's and McFeeters' water limit), and their QA."""
-    m_t, m_otsu = bimodal_threshold(after[0].where(inside), fallback=0.0, plausible=(-0.3, 0.5))
+    (fallback 0, Xu's and McFeeters' water limit; MNDWI's never below it), and their QA."""
+    # MNDWI's water split no lower than Xu's 0: below it Otsu split land from land (wet fields,
+    # haze over them) in an image with little water
+    m_t, m_otsu = bimodal_threshold(after[0].where(inside), fallback=0.0, plausible=(0.0, 0.5))
     n_t, n_otsu = bimodal_threshold(after[2].where(inside), fallback=0.0, plausible=(-0.3, 0.5))
     edges = (after[1], reference[1], after[2], reference[2], n_t)
     layers = optical_flood(
