@@ -55,27 +55,19 @@ def grid_oracle(
     world with mixed edges renders events), resampled bilinearly onto ``geobox`` and cut at
     one half. The first scene covering a pixel decides it (as a mosaic does)."""
     import shapely
+    from odc.geo.geobox import GeoBox
     from pyproj import Transformer
-    from rasterio import features
     from rasterio.warp import Resampling, reproject
 
+    from yamasat.catalogs.sample.render import coverage, rasterize
+
+    # the generator's own rendering (it takes outlines in EPSG:6671) on each scene's grid
+    render = coverage if mixed else rasterize
+    to_6671 = Transformer.from_crs(geometry_crs, "EPSG:6671", always_xy=True)
+    g6671 = shapely.transform(geometry, lambda xy: np.column_stack(to_6671.transform(*xy.T)))
     out = np.full(tuple(geobox.shape), np.nan, dtype="float32")
     for transform, crs, shape in _scene_grids(scene_files):
-        to_scene = Transformer.from_crs(geometry_crs, crs, always_xy=True)
-        g = shapely.transform(geometry, lambda xy, t=to_scene: np.column_stack(t.transform(*xy.T)))
-        if mixed:
-            from odc.geo.geobox import GeoBox
-
-            from yamasat.catalogs.sample.render import coverage
-
-            to_6671 = Transformer.from_crs(geometry_crs, "EPSG:6671", always_xy=True)
-            g6671 = shapely.transform(
-                geometry, lambda xy, t=to_6671: np.column_stack(t.transform(*xy.T))
-            )
-            native = coverage(g6671, GeoBox(shape, transform, crs))
-        else:
-            native = features.rasterize([g], out_shape=shape, transform=transform)
-            native = native.astype("float32")
+        native = render(g6671, GeoBox(shape, transform, crs)).astype("float32")
         dst = np.full(tuple(geobox.shape), np.nan, dtype="float32")
         reproject(
             native,

@@ -192,47 +192,32 @@ def analyse_product(
     )
     inputs, recorded = [it.id for it in before + after], recipe.record(params)
     try:  # staging removed wherever a stop lands, even between the claim and `staged`
-        return _make(recipe, prep, before, after, inputs, recorded, params, force, run_id,
-                     checkpoints)  # fmt: skip
+        draft = start_draft(
+            prep,
+            recipe.kind,
+            inputs,
+            recorded,
+            force,
+            synthetic=any(it.properties.get("yamasat:synthetic") for it in before + after),
+            warnings=season_warnings(prep.before, prep.after) if recipe.season_warnings else None,
+            checkpoints=checkpoints,
+        )
+        if isinstance(draft, ProductOutcome):
+            return draft
+        with staged(draft, checkpoints):  # removes the staging, whatever ends the block
+            enrich = recipe.enrich(draft.staging)
+            if draft.rasters_done:  # resumed: the failed run wrote every raster
+                return finish_draft(prep, draft, None, run_id, recipe.flow, enrich)
+            report("analyse", 0, 4)
+            grid = prep.settings.grid
+            inside = aoi_mask(draft.geobox, prep.aoi.geometry, chunk=grid.chunk_size)
+            recipe.analyse(Analysis(prep, draft, before, after, params, inside))
+            add_product_qa(recipe.name, draft, inside)  # observed shares, expected accuracy
+            report("analyse", 2, 4)
+            return finish_draft(prep, draft, inside, run_id, recipe.flow, enrich)
     except BaseException:
         release_own_staging(prep.out_root, product_id(recipe.kind, prep, inputs, recorded))
         raise
-
-
-def _make(
-    recipe: Recipe[Any],
-    prep: Prepared,
-    before: list[pystac.Item],
-    after: list[pystac.Item],
-    inputs: list[str],
-    recorded: dict[str, Any],
-    params: Any,
-    force: bool,
-    run_id: str | None,
-    checkpoints: Checkpoints | None,
-) -> ProductOutcome:
-    draft = start_draft(
-        prep,
-        recipe.kind,
-        inputs,
-        recorded,
-        force,
-        synthetic=any(it.properties.get("yamasat:synthetic") for it in before + after),
-        warnings=season_warnings(prep.before, prep.after) if recipe.season_warnings else None,
-        checkpoints=checkpoints,
-    )
-    if isinstance(draft, ProductOutcome):
-        return draft
-    with staged(draft, checkpoints):  # removes the staging, whatever ends the block
-        enrich = recipe.enrich(draft.staging)
-        if draft.rasters_done:  # resumed: the failed run wrote every raster
-            return finish_draft(prep, draft, None, run_id, recipe.flow, enrich)
-        report("analyse", 0, 4)
-        inside = aoi_mask(draft.geobox, prep.aoi.geometry, chunk=prep.settings.grid.chunk_size)
-        recipe.analyse(Analysis(prep, draft, before, after, params, inside))
-        add_product_qa(recipe.name, draft, inside)  # observed shares, expected accuracy
-        report("analyse", 2, 4)
-        return finish_draft(prep, draft, inside, run_id, recipe.flow, enrich)
 
 
 def prepare_run(

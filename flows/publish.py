@@ -43,7 +43,7 @@ from .checkpoints import Checkpoints
 from .prepare import Prepared, product_id, software_version
 from .progress import report
 from .signals import publishing
-from .staging import claim_staging, release_own_staging, release_staging
+from .staging import claim_staging, release_staging
 
 __all__ = [
     "Draft",
@@ -248,14 +248,12 @@ def start_draft(
     item_id = product_id(kind, prep, inputs, params)
     if not force and (done := existing_product(prep, kind, item_id)) is not None:
         return done
-    try:  # the claim inside: a stop signal may land anywhere, no staging left behind
-        staging = staging_folder(prep, kind, item_id, force=force)
-        geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
-        if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
-            return resumed
-    except BaseException:
-        release_own_staging(prep.out_root, item_id)
-        raise
+    # a stop from here on: the caller releases this process's staging of the product
+    # (:func:`yamasat.flows.staging.release_own_staging`), wherever it landed
+    staging = staging_folder(prep, kind, item_id, force=force)
+    geobox = project_geobox(prep.aoi.geometry, crs=grid.crs, resolution=grid.resolution)
+    if (resumed := resumed_draft(kind, item_id, staging, geobox, checkpoints)) is not None:
+        return resumed
     return Draft(
         kind=kind,
         item_id=item_id,

@@ -366,6 +366,11 @@ def _open_at_10m(ndwi_reference: xr.DataArray, ndwi_threshold: float) -> xr.Data
     return ndwi_reference > max(ndwi_threshold, OPEN_WATER_NDWI_MIN)
 
 
+#: the smallest MNDWI rise counted as new open water over water already there: less than the
+#: contrast of open water (MNDWI 0.4-0.9) with wet paddy and wet soil (about 0-0.3)
+MIN_RISE = 0.2
+
+
 def rise_threshold(
     mndwi_after: xr.DataArray, mndwi_reference: xr.DataArray, both_water: xr.DataArray
 ) -> float | None:
@@ -383,11 +388,6 @@ def rise_threshold(
     rise = (mndwi_after - mndwi_reference).where(both_water)
     t, from_otsu = bimodal_threshold(rise, fallback=0.0, plausible=(-2.0, 1.2), min_pixels=100)
     return max(t, MIN_RISE) if from_otsu else None
-
-
-#: the smallest MNDWI rise counted as new open water over water already there: less than the
-#: contrast of open water (MNDWI 0.4-0.9) with wet paddy and wet soil (about 0-0.3)
-MIN_RISE = 0.2
 
 
 def encode(flag: xr.DataArray, valid: xr.DataArray) -> xr.DataArray:

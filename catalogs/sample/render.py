@@ -147,7 +147,6 @@ class Pixels:
 
     def cover(self, key: Any, geom: BaseGeometry) -> Float32Array:
         """The share of each pixel ``geom`` covers (:func:`coverage`), cached under ``key``."""
-        key = ("cover", key)
         if key not in self._covers:
             self._covers[key] = coverage(geom, self.geobox)
         return self._covers[key]

@@ -69,13 +69,13 @@ def fractions(
             veg[m] -= cut
             frac[_END["slash"]][m] += cut
             continue
-        if params.mixed_edges:  # the event's share of each pixel (a mixed pixel at edges)
-            share = p.cover((ev.name, id(geom)), geom) * (lc != WATER)
-            m = share > 0
-            _blend(frac, m, share[m], _event_cover(ev, day, frac.shape[0], m, tex[m]))
-            continue
-        m = p.mask((ev.name, id(geom)), geom) & (lc != WATER)
-        frac[:, m] = _event_cover(ev, day, frac.shape[0], m, tex[m])
+        # the event's share of each pixel: a mixture where its outline crosses (mixed edges),
+        # else all or nothing by the pixel's centre (the demo's world)
+        key = (ev.name, id(geom))
+        share = p.cover(key, geom) if params.mixed_edges else p.mask(key, geom)
+        share = share * (lc != WATER).astype(np.float32)  # a copy: the cache stays as it is
+        m = share > 0
+        _blend(frac, m, share[m], _event_cover(ev, day, frac.shape[0], m, tex[m]))
     if not frac[_END["slash"]].any():  # the demo's worlds: their eight end-members only
         return frac[: _END["slash"]]
     return frac
