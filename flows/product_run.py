@@ -123,6 +123,12 @@ class Recipe(ABC, Generic[P]):
     """what tells this product from another of the same flow, AOI and periods (its lock)"""
     season_warnings: ClassVar[bool] = True
     """warn when the two periods are in different seasons (optical indices drift with them)"""
+    method_revision: ClassVar[int] = 1
+    """the revision of the method's code, recorded in every product (:meth:`record`): raised
+    whenever a change of the code (not of a parameter) changes the products, so that a
+    product is matched to the expected-accuracy row measured with its own method and one
+    made by older code is "not measured" (the demo pins each revision to its product:
+    ``tests/test_demo.py``)"""
 
     @abstractmethod
     def params(self, settings: Settings) -> P:
@@ -134,8 +140,9 @@ class Recipe(ABC, Generic[P]):
         with ``run.draft.add_cog`` (and its threshold, QA and warnings)."""
 
     def record(self, params: P) -> dict[str, Any]:
-        """The parameters as recorded in the product (and its identity)."""
-        return params_dict(params)
+        """The parameters as recorded in the product (and its identity), with the
+        :attr:`method_revision`."""
+        return {**params_dict(params), "method_revision": self.method_revision}
 
     def choose(self, params: P, flow_params: Mapping[str, Any]) -> P:
         """``params`` with the choices the flow was called with (its own parameters beyond

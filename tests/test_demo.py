@@ -62,34 +62,52 @@ def test_demo_runs_every_product_and_records_its_runs(
     watch = [r for r in runs if r["flow"] == "rain_watch"]
     assert len(watch) == 2 and all(r["outcome"] == "mapped" for r in watch)
     assert not (tmp_path / "yamasat-data").exists()  # nothing written outside the workspace
+    _methods_pinned_to_their_products(products)
     _web_view_shows_the_demo(len(made))
 
 
-def _web_view_shows_the_demo(n_products: int) -> None:
-    """The README's next step, ``yamasat web``: the demo's products on the map (their tiles
-    draw detected pixels in the kind's colour) and the indicator page."""
-    import io
+#: each recipe's method revision with the digest of its main layer in the demo (decoded
+#: pixels, so a change of compression does not count)
+PINS = Path(__file__).parent / "support" / "method_pins.json"
 
-    import morecantile
-    import numpy as np
-    from PIL import Image
-    from starlette.testclient import TestClient
 
-    from yamasat.settings import load_settings
-    from yamasat.web import create_app
-    from yamasat.web.tiles import KIND_COLOURS
+def _methods_pinned_to_their_products(products: Path) -> None:
+    """A method's code that changes its demo product must raise its ``method_revision``, so
+    that products made by the old code no longer quote the expected-accuracy row measured
+    with the new one (:attr:`yamasat.flows.product_run.Recipe.method_revision`). With
+    YAMASAT_WRITE_PINS=1 the pins are written instead (after a deliberate change)."""
+    import hashlib
+    import os
 
-    tms = morecantile.tms.get("WebMercatorQuad")
-    with TestClient(create_app(load_settings(None))) as web:
-        features = web.get("/api/products.geojson").json()["features"]
-        assert len(features) == n_products
-        for f in features:
-            p = f["properties"]
-            drawn = 0
-            for t in tms.tiles(*p["bbox"], zooms=[11]):
-                png = web.get(p["tiles"].format(z=t.z, x=t.x, y=t.y)).content
-                rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-                drawn += int((rgba[..., :3] == KIND_COLOURS[p["kind"]]).all(axis=-1).sum())
-            assert drawn > 0, f"{p['id']} draws nothing on the map"
-            assert web.get(p["page"]).status_code == 200
-        assert web.get("/indicator").status_code == 200
+    import rasterio
+
+    seen: dict[str, dict[str, object]] = {}
+    for path in sorted(products.rglob("*.json")):
+        item = json.loads(path.read_text(encoding="utf-8"))
+        props = item.get("properties", {}) if isinstance(item, dict) else {}
+        if "yamasat:parameters" not in props:
+            continue
+        kind, params = props["yamasat:kind"], props["yamasat:parameters"]
+        recipe = f"flood-{params['sensor']}" if kind == "flood" else kind
+        with rasterio.open(path.parent / item["assets"][kind]["href"]) as src:
+            layer = src.read(1)
+        seen[recipe] = {
+            "method_revision": params.get("method_revision"),
+            "layer_sha256": hashlib.sha256(layer.tobytes()).hexdigest(),
+        }
+    if os.environ.get("YAMASAT_WRITE_PINS") == "1":
+        PINS.write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    pins = json.loads(PINS.read_text(encoding="utf-8"))
+    assert seen.keys() == pins.keys(), (sorted(seen), sorted(pins))
+    for recipe, now in seen.items():
+        pin = pins[recipe]
+        assert now["method_revision"] == pin["method_revision"], (
+            f"{recipe}'s method_revision is {now['method_revision']}, pinned "
+            f"{pin['method_revision']}: pin its product (YAMASAT_WRITE_PINS=1)"
+        )
+        assert now["layer_sha256"] == pin["layer_sha256"], (
+            f"the demo's {recipe} product changed with its method_revision still "
+            f"{pin['method_revision']}: raise the recipe's method_revision, measure its row "
+            "again (benchmarks/accuracy.py --write-table) and pin the new product "
+            "(YAMASAT_WRITE_PINS=1)"
+        )

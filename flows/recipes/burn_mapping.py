@@ -41,7 +41,7 @@ class Burn(Recipe[BurnParams]):
         return BurnParams(min_dnbr=cfg.min_dnbr, min_mapping_unit_px=cfg.min_mapping_unit_px)
 
     def record(self, params: BurnParams) -> dict[str, Any]:
-        return {**params_dict(params), "usgs_thresholds": list(USGS_THRESHOLDS)}
+        return {**super().record(params), "usgs_thresholds": list(USGS_THRESHOLDS)}
 
     def enrich(self, staging: Path) -> Enricher:
         return object_means({"mean_dnbr": staging / "dnbr.tif"})

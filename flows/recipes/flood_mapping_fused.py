@@ -120,6 +120,7 @@ class FloodFused(SarFloodRecipe):
             **OPTICAL_RECORD,
             **own,
             **terrain_record(terrain),
+            "method_revision": self.method_revision,
         }
 
     def searches(self, params: SarFloodRun) -> tuple[tuple[str, tuple[str, ...]], ...]:

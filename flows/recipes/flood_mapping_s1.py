@@ -164,7 +164,12 @@ class FloodS1(SarFloodRecipe):
     def record(self, params: SarFloodRun) -> dict[str, Any]:
         own = params_dict(params)
         terrain = own.pop("terrain")
-        return {"sensor": "s1", **own, **terrain_record(terrain)}
+        return {
+            "sensor": "s1",
+            **own,
+            **terrain_record(terrain),
+            "method_revision": self.method_revision,
+        }
 
     def select(
         self, before: list[pystac.Item], after: list[pystac.Item]

@@ -147,6 +147,7 @@ class FloodS2(Recipe[OpticalFloodRun]):
             "min_mapping_unit_px": params.min_mapping_unit_px,
             "max_slope_deg": params.max_slope_deg,
             **terrain_record(params.terrain),
+            "method_revision": self.method_revision,
         }
 
     def analyse(self, run: Analysis[OpticalFloodRun]) -> None:
