@@ -111,3 +111,33 @@ def _methods_pinned_to_their_products(products: Path) -> None:
             "again (benchmarks/accuracy.py --write-table) and pin the new product "
             "(YAMASAT_WRITE_PINS=1)"
         )
+
+
+def _web_view_shows_the_demo(n_products: int) -> None:
+    """The README's next step, ``yamasat web``: the demo's products on the map (their tiles
+    draw detected pixels in the kind's colour) and the indicator page."""
+    import io
+
+    import morecantile
+    import numpy as np
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from yamasat.settings import load_settings
+    from yamasat.web import create_app
+    from yamasat.web.tiles import KIND_COLOURS
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    with TestClient(create_app(load_settings(None))) as web:
+        features = web.get("/api/products.geojson").json()["features"]
+        assert len(features) == n_products
+        for f in features:
+            p = f["properties"]
+            drawn = 0
+            for t in tms.tiles(*p["bbox"], zooms=[11]):
+                png = web.get(p["tiles"].format(z=t.z, x=t.x, y=t.y)).content
+                rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+                drawn += int((rgba[..., :3] == KIND_COLOURS[p["kind"]]).all(axis=-1).sum())
+            assert drawn > 0, f"{p['id']} draws nothing on the map"
+            assert web.get(p["page"]).status_code == 200
+        assert web.get("/indicator").status_code == 200

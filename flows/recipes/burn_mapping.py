@@ -19,7 +19,7 @@ from ...processing.objects import minimum_mapping_unit
 from ...processing.product_codes import NODATA
 from ...processing.write import CogSpec, write_cogs
 from ...settings import Settings
-from ..product_run import Analysis, Enricher, Recipe, params_dict
+from ..product_run import Analysis, Enricher, Recipe
 from ..progress import report
 from .inputs import index_band, index_cog, s2_composites
 
