@@ -215,7 +215,11 @@ def test_hand_thresholds_are_settings_and_defaults_keep_the_identity() -> None:
     assert default.analytics.flood.max_hand_m == 15.0
     assert default.analytics.flood.hand_drain_km2 == 1.0
     record = FLOOD_S1.record(FLOOD_S1.params(default))
-    assert record == {"sensor": "s1", **params_dict(SarFloodParams())}  # as before the setting
+    assert record == {  # as before the setting
+        "sensor": "s1",
+        **params_dict(SarFloodParams()),
+        "method_revision": FLOOD_S1.method_revision,
+    }
     tuned = load_settings(
         env={
             "YAMASAT_ANALYTICS__FLOOD__MAX_HAND_M": "25",
