@@ -173,3 +173,37 @@ def test_sample_loaded_unscaled_gives_the_same_measure(sample_root: Path, chunk:
     fused = change_measure(*raw_sets, params).values
     np.testing.assert_array_equal(fused.view(np.uint32), ref.view(np.uint32))
     assert np.isfinite(fused).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    "scales",
+    [
+        ((1e-4, -0.1),) * 4,
+        ((2e-5, 0.0), (1e-4, -0.1), (3.3e-4, -0.05), (1e-4, 0.0)),
+        ((1.0, 0.0), (-1e-4, 0.0), (1e-4, -0.1), (-2e-4, -0.0)),  # negative zeros too
+    ],
+)
+def test_one_observation_kernel_equals_the_strips(
+    scales: tuple[tuple[float, float], ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled one-observation loop is what a tile pair takes; it gives the numpy
+    strips' bits (nodata, flags, zero sums, NaN in the same places)."""
+    from yamasat.processing import delta_index
+
+    rng = np.random.default_rng(11)
+    shape = (130, 70, 1)
+    planes: list[np.ndarray] = []
+    for _ in range(2):
+        first = rng.integers(0, 12000, shape).astype(np.uint16)
+        second = rng.integers(0, 12000, shape).astype(np.uint16)
+        first[:4], second[:4] = 1000, 1000  # a zero sum at offset -0.1
+        first[4:6], second[6:8] = 0, 65535
+        planes += [first, second, rng.random(shape) < 0.2]
+    nodata = (0, 65535, 0.0, None)
+    kw = {"scales": scales, "nodata": nodata}
+    one = delta_index._delta_one(tuple(planes), scales, nodata)
+    assert one is not None  # the compiled loop applies
+    monkeypatch.setattr(delta_index, "_delta_one", lambda *_: None)
+    strips = delta_index._delta_kernel(*planes, **kw)
+    np.testing.assert_array_equal(one.view(np.uint32), strips.view(np.uint32))
+    assert 0.2 < np.isnan(strips).mean() < 0.9
