@@ -256,6 +256,7 @@ def water_edges_at_10m(
     fine_water: xr.DataArray,
     *,
     edge_px: int = 2,
+    land_nir: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Water from a map with blurred edges (MNDWI, 20 m SWIR) with its edges redrawn at 10 m
     from NIR reflectance (Du et al. 2016, see the module): ``coarse_water`` more than
@@ -266,6 +267,15 @@ def water_edges_at_10m(
     one half (normalised indices such as NDWI are not linear in the fraction: a half-water
     pixel next to vegetation has NDWI near −0.5). Without both kinds nearby (a channel too
     narrow for a water core) ``fine_water`` (NDWI water, McFeeters 1996) decides.
+
+    With ``land_nir`` (the pixel's NIR at another date, NaN where it was not dry land then)
+    the land end-member is the pixel's own: its NIR then, scaled by the ratio of the dry
+    land's mean NIR now to then in the same window (phenology, illumination and haze
+    between the dates). The window's mean mixes the land around a pixel — a bright field or
+    forest beside a dark paddy — and puts the midpoint too high, so a paddy pixel under less
+    than half water was called water; a per-pixel end-member is the multiple-end-member
+    idea of Roberts et al. (1998, "Mapping chaparral in the Santa Monica Mountains using
+    multiple endmember spectral mixture models", Remote Sens. Environ. 65(3)) taken in time.
     Chunk-independent (square windows with a halo)."""
     core = ~dilate_mask(~coarse_water, edge_px)
     near = dilate_mask(coarse_water, edge_px)
@@ -276,7 +286,14 @@ def water_edges_at_10m(
     wet_n, dry_n = _box_sum(wet, radius), _box_sum(dry, radius)
     wet_mean = _box_sum(nir0.where(wet, 0.0), radius) / wet_n.where(wet_n > 0)
     dry_mean = _box_sum(nir0.where(dry, 0.0), radius) / dry_n.where(dry_n > 0)
-    cut = (wet_mean + dry_mean) / 2
+    land = dry_mean
+    if land_nir is not None:  # the pixel's own land, scaled from then to now
+        both = dry & land_nir.notnull()
+        then = _box_sum(land_nir.fillna(0.0).where(both, 0.0), radius)
+        now = _box_sum(nir0.where(both, 0.0), radius)
+        own = land_nir * (now / then.where(then > 0))
+        land = xr.where(own.notnull(), own, dry_mean)
+    cut = (wet_mean + land) / 2
     edge = near & ~core
     redrawn = xr.where(cut.notnull() & seen, nir < cut, fine_water)
     return core | (edge & redrawn)
@@ -313,11 +330,12 @@ def optical_flood(
     ponds, and paddies irrigated in the same season — is never flood. With ``nir`` =
     (10 m NIR reflectance after, of the reference, NDWI after, of the reference, the NDWI
     water threshold) both water maps get their edges redrawn at 10 m
-    (:func:`water_edges_at_10m`, within ``edge_px``). With ``rise``, water after the event
-    whose MNDWI rose by more than ``rise`` over the reference is flood even where the reference
-    counted as water: a paddy with a little standing water before (MNDWI near the threshold)
-    under open flood water after, unless the reference NDWI saw open water at 10 m (a channel
-    whose 20 m MNDWI is blurred); ``rise`` comes from :func:`rise_threshold`.
+    (:func:`water_edges_at_10m`, within ``edge_px``; the map after the event against each
+    pixel's own land, its NIR in the reference where that was dry). With ``rise``, water after
+    the event whose MNDWI rose by more than ``rise`` over the reference is flood even where the
+    reference counted as water: a paddy with a little standing water before (MNDWI near the
+    threshold) under open flood water after, unless the reference NDWI saw open water at 10 m
+    (a channel whose 20 m MNDWI is blurred); ``rise`` comes from :func:`rise_threshold`.
     """
     ref_t = threshold if reference_threshold is None else reference_threshold
     seen_after = mndwi_after.notnull()
@@ -325,10 +343,13 @@ def optical_flood(
     reference_water = (mndwi_reference > ref_t) & mndwi_reference.notnull()
     if nir is not None:
         n_aft, n_ref, w_aft, w_ref, w_t = nir
-        water_after = water_edges_at_10m(water_after, n_aft, w_aft > w_t, edge_px=edge_px)
-        water_after = water_after & seen_after
         reference_water = water_edges_at_10m(reference_water, n_ref, w_ref > w_t, edge_px=edge_px)
         reference_water = reference_water & mndwi_reference.notnull()
+        water_after = water_edges_at_10m(  # the land end-member: the pixel's own, then
+            water_after, n_aft, w_aft > w_t, edge_px=edge_px,
+            land_nir=n_ref.where(~reference_water),
+        )  # fmt: skip
+        water_after = water_after & seen_after
     # dry after the event is "not flood" whatever the reference; water after needs a reference,
     # and so does the dry edge (``edge_px``) of such water: where that edge lies is uncertain
     unknown = water_after & mndwi_reference.isnull()

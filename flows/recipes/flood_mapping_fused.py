@@ -105,6 +105,7 @@ class FloodFused(SarFloodRecipe):
 
     name = "flood-fused"
     kind = "flood"
+    method_revision = 2  # 2: the S2 edges' land end-member is the pixel's own (reference) NIR
     flow = "flood_mapping"
     family = "s1"
     bands = ("vv", "vh")

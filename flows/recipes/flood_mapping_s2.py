@@ -58,6 +58,7 @@ EDGE_PX = 2
 pixel and the bilinear resampling around it)"""
 OPTICAL_RECORD = {
     "edges": "nir-10m",
+    "edge_land": "the pixel's own nir in the reference",
     "edge_px": EDGE_PX,
     "mmu": "observed",
     "reference_water": "unless mndwi rose (otsu, at least 0.2)",
@@ -122,6 +123,7 @@ class FloodS2(Recipe[OpticalFloodRun]):
 
     name = "flood-s2"
     kind = "flood"
+    method_revision = 2  # 2: the edges' land end-member is the pixel's own (reference) NIR
     flow = "flood_mapping"
     bands = (*S2_BANDS, "scl")
 
