@@ -67,3 +67,16 @@ def test_upsampled_mask_dilated_on_the_coarse_grid_equals_the_fine_one(
     expected = scl_mask(fine, dilation_px=pixels).values
     got = scl_mask(scl, dilation_px=pixels, upsample=k)
     np.testing.assert_array_equal(got.values, expected)
+
+
+def test_lut_take_equals_numpy_take() -> None:
+    from yamasat.processing.masks import _lut_take
+
+    rng = np.random.default_rng(2)
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[[3, 8, 9, 10]] = 1
+    lut[0] = 2
+    a = rng.integers(0, 256, (2, 33, 47)).astype(np.uint8)
+    np.testing.assert_array_equal(_lut_take(a, lut), lut.take(a))
+    strided = a[:, ::2, ::3]  # not contiguous: numpy's take
+    np.testing.assert_array_equal(_lut_take(strided, lut), lut.take(strided))
