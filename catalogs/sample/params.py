@@ -290,11 +290,10 @@ RANGES: dict[str, Range] = {
         0.60,
         0.95,
         "share of the flat farmland that is paddy (the rest: upland fields in 100 x 50 m blocks)",
-        "paddy is 85 % of Yamaguchi's farmland (2000 World Census of Agriculture and "
-        "Forestry, MAFF: 経営耕地 41,216 ha, 田 35,103, 畑 3,220, 樹園地 2,894); the "
-        "coastal plains also hold upland fields (畑), orchards, greenhouses and fallow "
-        "(耕作放棄地), more near the towns. The range around it is chosen; the demo's "
-        "lowland is all paddy (1.0)",
+        "paddy is about 80-85 % of Yamaguchi's cultivated land (MAFF 耕地及び作付面積統計: "
+        "田 some 37,000 of about 45,000 ha); the coastal plains also hold upland fields (畑), "
+        "orchards, greenhouses and fallow (耕作放棄地), more near the towns. The range "
+        "around 80 % is chosen; the demo's lowland is all paddy (1.0)",
     ),
     "landslide_position": Range(
         0.35,
