@@ -24,7 +24,7 @@ from __future__ import annotations
 from .build import Progress, build_sample
 from .causes import CAUSE_CODES, CAUSE_NAMES
 from .events import Event
-from .landscape import BARE, CLASS_NAMES, FIELD, FOREST, PADDY, URBAN, WATER
+from .landscape import BARE, CLASS_NAMES, FOREST, PADDY, URBAN, WATER
 from .manifest import EventRecord, SampleManifest
 from .params import RANGES, Range, WorldParams
 from .schedule import EVENT_NAMES, S1_SCHEDULE, S2_SCHEDULE
@@ -41,7 +41,6 @@ __all__ = [
     "DEFAULT_BBOX",
     "DEFAULT_SEED",
     "EVENT_NAMES",
-    "FIELD",
     "FOREST",
     "PADDY",
     "RANGES",

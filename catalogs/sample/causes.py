@@ -4,9 +4,9 @@ A planted event is the truth of its product and a confounder of the others (a fr
 landslide scar is a false positive for a flood map, a burn scar for a landslide map).
 The confounders of varied worlds (wet soil, wind on water, radar layover and shadow, forest
 thinning), clouds, shadows, cirrus and haze on the compared dates, paddy irrigation and phenology,
-steep slopes (illumination, radar geometry), permanent water and the land cover (upland fields
-too, in worlds not all paddy) make up the rest. :func:`cause_labels` composes them with a
-fixed precedence so every pixel gets exactly one cause; :data:`CAUSE_NAMES` names the codes.
+steep slopes (illumination, radar geometry), permanent water and the land cover make up
+the rest. :func:`cause_labels` composes them with a fixed precedence so every pixel gets
+exactly one cause; :data:`CAUSE_NAMES` names the codes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from .landscape import BARE, FIELD, FOREST, PADDY, URBAN, WATER
+from .landscape import BARE, FOREST, PADDY, URBAN, WATER
 
 __all__ = ["CAUSE_CODES", "CAUSE_NAMES", "STEEP_DEG", "cause_labels"]
 
@@ -40,15 +40,13 @@ CAUSE_NAMES: dict[int, str] = {
     23: "forest",
     24: "urban",
     25: "bare soil",
-    26: "upland field",
     30: "wet soil",
     31: "wind-roughened water",
     32: "radar shadow",
     33: "layover",
 }
 """Cause code -> name. Events 1-7 (5-7: land management, varied worlds only), thinning 8,
-sky 10-13, land 20-26 (26: upland fields, in worlds not all paddy), the other confounders
-of varied worlds 30-33 (:mod:`.confounders`)."""
+sky 10-13, land 20-25, the other confounders of varied worlds 30-33 (:mod:`.confounders`)."""
 CAUSE_CODES: dict[str, int] = {v: k for k, v in CAUSE_NAMES.items()}
 """Cause name -> code."""
 STEEP_DEG = 20.0
@@ -64,14 +62,7 @@ _EVENT_CODES = {
     "construction": 7,
     "thinning": 8,
 }
-_LAND_CODES = (
-    (WATER, 20),
-    (PADDY, 21),
-    (FOREST, 23),
-    (URBAN, 24),
-    (BARE, 25),
-    (FIELD, 26),
-)
+_LAND_CODES = ((WATER, 20), (PADDY, 21), (FOREST, 23), (URBAN, 24), (BARE, 25))
 
 
 def cause_labels(

@@ -41,7 +41,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from .events import Event, Phase, Site
-from .landscape import BARE, FIELD, FOREST, PADDY, WATER
+from .landscape import BARE, FOREST, PADDY, WATER
 from .managed import _block, _place
 from .noise import Float32Array, rng_for
 from .params import WorldParams
@@ -248,8 +248,7 @@ def _wet_fields(
     rng = rng_for(seed, "confounder-wet-soil")
     xx, yy = site.lattice.nodes()
     near = np.asarray(shapely.contains_xy(flood.buffer(1500.0), xx, yy))
-    farmland = np.isin(site.land_cover, (PADDY, FIELD, BARE))
-    fields = (farmland & (site.slope < 3.0)).astype(np.float32)
+    fields = (np.isin(site.land_cover, (PADDY, BARE)) & (site.slope < 3.0)).astype(np.float32)
     ok = (ndimage.uniform_filter(fields, size=5, mode="constant") > 0.95) & near
     ok &= site.inside(150.0)
 

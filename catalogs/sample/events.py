@@ -24,16 +24,7 @@ from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from .landscape import (
-    BARE,
-    FIELD,
-    FOREST,
-    PADDY,
-    RIVER_HALF_WIDTH,
-    Terrain,
-    relative_height,
-    slope_degrees,
-)
+from .landscape import BARE, FOREST, PADDY, RIVER_HALF_WIDTH, Terrain, slope_degrees
 from .noise import Lattice, rng_for
 from .params import WorldParams
 from .schedule import EVENT_DATES, FLOOD_END_DATE, FLOOD_RECEDED_DATE
@@ -197,11 +188,6 @@ def _scar_size(rng: np.random.Generator, params: WorldParams) -> tuple[float, fl
     return length, length / ratio
 
 
-POSITION_SPREAD = 0.15
-"""Scars are sought within this relative height of the world's ``landslide_position``
-first, then within twice it, and so on (chosen)."""
-
-
 def _landslides(
     site: Site, seed: int, avoid: BaseGeometry, params: WorldParams
 ) -> BaseGeometry | None:
@@ -217,12 +203,6 @@ def _landslides(
         & (t.river_distance > 150.0)
     )
     nodes = rng.permutation(np.flatnonzero(ok))
-    if params.landslide_position is not None:
-        # nearest the world's slope position first, in bands of POSITION_SPREAD (random
-        # within a band); farther bands only where the nearer ones have no room
-        rel = relative_height(t.elevation, site.lattice.step).ravel()[nodes]
-        band = np.floor(np.abs(rel - params.landslide_position) / POSITION_SPREAD)
-        nodes = nodes[np.argsort(band, kind="stable")]
     forest = (site.land_cover == FOREST).astype(np.float32)
     scars: list[Polygon] = []
     for flat in nodes[:3000]:
@@ -331,9 +311,8 @@ def _paddy_ponding(
 def _solar_farm(site: Site, seed: int, avoid: BaseGeometry) -> BaseGeometry | None:
     rng = rng_for(seed, "event-change")
     t = site.terrain
-    farmland = np.isin(site.land_cover, (PADDY, FIELD))  # paddy only in the demo's world
-    flat = (farmland & (site.slope < 3.0)).astype(np.float32)
-    open_land = np.isin(site.land_cover, (PADDY, FIELD, BARE)).astype(np.float32)
+    flat = ((site.land_cover == PADDY) & (site.slope < 3.0)).astype(np.float32)
+    open_land = np.isin(site.land_cover, (PADDY, BARE)).astype(np.float32)
     for side_x, side_y in (
         (rng.uniform(400.0, 480.0), rng.uniform(330.0, 400.0)),
         (300.0, 250.0),

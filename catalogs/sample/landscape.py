@@ -7,10 +7,7 @@ where the real one is. Everything else
 is synthetic: a river from the coast inland, a coastal plain rising 3 m/km, a flat valley
 floor along the river, and fractal hills up to about 600 m that grow with the distance from
 the sea. Land cover is decided per point from these fields (:func:`classify`), so the same
-rule gives the same class on any grid. Where a world's farmland is not all paddy
-(``paddy_fraction`` < 1), whole 100 m x 50 m farm blocks of the flat lowland become upland
-fields, by a per-block draw from the block's coordinates (:func:`farm_draw`), again the
-same on any grid.
+rule gives the same class on any grid.
 """
 
 from __future__ import annotations
@@ -22,16 +19,15 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
-from scipy import ndimage, special
+from scipy import ndimage
 from shapely.geometry import LineString, Polygon
 
 from .coast import is_land
-from .noise import Float32Array, Lattice, fbm, hash01, rng_for
+from .noise import Float32Array, Lattice, fbm, rng_for
 
 __all__ = [
     "BARE",
     "CLASS_NAMES",
-    "FIELD",
     "FOREST",
     "PADDY",
     "URBAN",
@@ -39,8 +35,6 @@ __all__ = [
     "Terrain",
     "build_terrain",
     "classify",
-    "farm_draw",
-    "relative_height",
     "slope_degrees",
 ]
 
@@ -54,16 +48,12 @@ URBAN = 4
 """Land-cover code: built-up (near the coast)."""
 BARE = 5
 """Land-cover code: bare soil (quarries, construction sites, fallow)."""
-FIELD = 6
-"""Land-cover code: upland field (畑: vegetables, soybean, orchards, fallow) on flat lowland
-that is not paddy; only in worlds whose ``paddy_fraction`` is below 1 (never in the demo)."""
 CLASS_NAMES: dict[int, str] = {
     WATER: "water",
     FOREST: "forest",
     PADDY: "paddy",
     URBAN: "urban",
     BARE: "bare",
-    FIELD: "upland field",
 }
 
 STEP = 20.0
@@ -72,11 +62,6 @@ MARGIN = 1500.0
 """The lattice covers the bbox plus this margin, metres; beyond it fields are clamped."""
 RIVER_HALF_WIDTH = 15.0
 """Half width of the river channel, metres."""
-FARM_BLOCK = (100.0, 50.0)
-"""Easting, northing size of a farm block, metres: a few consolidated 30 m x 100 m plots
-(the standard 0.3 ha plot of 圃場整備), farmed alike."""
-FARM_DISTRICT = 400.0
-"""Side of the square districts whose blocks lean alike (upland fields cluster), metres."""
 _TO_6671 = Transformer.from_crs(4326, 6671, always_xy=True)
 _TO_4326 = Transformer.from_crs(6671, 4326, always_xy=True)
 
@@ -129,28 +114,6 @@ def slope_degrees(grad_x: NDArray[np.floating], grad_y: NDArray[np.floating]) ->
     return np.degrees(np.arctan(np.hypot(grad_x, grad_y))).astype(np.float32)
 
 
-def farm_draw(x: NDArray[np.floating], y: NDArray[np.floating], seed: int) -> Float32Array:
-    """A uniform 0..1 value per farm block (:data:`FARM_BLOCK`) at EPSG:6671 points ``x, y``.
-
-    Blocks of one district (:data:`FARM_DISTRICT`) share part of their value (correlation
-    0.36), so the blocks above a threshold cluster as upland fields do around villages and
-    at the foot of the hills; the value is uniform over the blocks all the same, so the
-    share above ``f`` is ``1 - f``. A function of the coordinates only: the same on any grid.
-    """
-    key = int(rng_for(seed, "farm-blocks").integers(1, 2**62))
-    half = 0.5 / float(1 << 24)  # hash01 gives k / 2**24: centre it, never 0 or 1
-    bx, by = FARM_BLOCK
-    block = hash01(np.floor(x / bx).astype(np.int64), np.floor(y / by).astype(np.int64), key)
-    d = FARM_DISTRICT
-    district = hash01(
-        np.floor(x / d).astype(np.int64), np.floor(y / d).astype(np.int64), key ^ 0x5BD1E995
-    )
-    z = 0.6 * special.ndtri(district.astype(np.float64) + half) + 0.8 * special.ndtri(
-        block.astype(np.float64) + half
-    )
-    return np.asarray(special.ndtr(z), dtype=np.float32)
-
-
 def classify(
     *,
     land: NDArray[np.floating],
@@ -161,15 +124,11 @@ def classify(
     urban_noise: NDArray[np.floating],
     bare_noise: NDArray[np.floating],
     water: NDArray[np.bool_],
-    farm: NDArray[np.floating] | None = None,
-    paddy_fraction: float = 1.0,
 ) -> NDArray[np.uint8]:
     """Land-cover class per point (see the class constants), from the terrain fields.
 
     Forest covers hills and slopes, built-up land lies near the coast, bare patches are
     rare, and the remaining flat lowland is paddy. ``water`` marks the river and ponds.
-    With ``paddy_fraction`` below 1, the farm blocks whose :func:`farm_draw` value
-    (``farm``) is above it are upland fields (:data:`FIELD`) instead of paddy.
     """
     out = np.full(np.shape(land), PADDY, dtype=np.uint8)
     forest = (elevation > 35.0 + 12.0 * forest_noise) | (slope > 7.0 + 2.5 * forest_noise)
@@ -183,29 +142,8 @@ def classify(
     out[forest] = FOREST
     out[urban] = URBAN
     out[bare] = BARE
-    if paddy_fraction < 1.0:
-        if farm is None:
-            raise ValueError("classify: a paddy_fraction below 1 needs the farm-block draw")
-        out[~forest & ~urban & ~bare & (farm > paddy_fraction)] = FIELD
     out[(land <= 0.5) | water] = WATER
     return out
-
-
-SLOPE_REACH = 600.0
-"""Half-side of the window that :func:`relative_height` finds the valley and ridge in,
-metres: about a hillslope's length on the coastal hills."""
-
-
-def relative_height(elevation: NDArray[np.floating], step: float) -> Float32Array:
-    """Where each point sits on its hillslope: 0 at the lowest point within
-    :data:`SLOPE_REACH` (the valley floor), 1 at the highest (the ridge); 0.5 where the
-    window is flat. A normalised height, as in relative slope position indices."""
-    size = 2 * round(SLOPE_REACH / step) + 1
-    lo = ndimage.minimum_filter(elevation, size=size, mode="nearest")
-    hi = ndimage.maximum_filter(elevation, size=size, mode="nearest")
-    span = hi - lo
-    rel = np.where(span > 1.0, (elevation - lo) / np.maximum(span, 1.0), 0.5)
-    return np.asarray(rel, dtype=np.float32)
 
 
 def _land_fraction(seed: int, lattice: Lattice) -> Float32Array:

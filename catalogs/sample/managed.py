@@ -33,7 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from .events import Event, Phase, Site
-from .landscape import FIELD, FOREST, PADDY, URBAN
+from .landscape import FOREST, PADDY, URBAN
 from .noise import rng_for
 from .params import WorldParams
 from .schedule import EVENT_DATES, MANAGEMENT_DATES
@@ -124,7 +124,7 @@ def _construction(site: Site, seed: int, count: int, avoid: BaseGeometry) -> lis
     step = site.lattice.step
     urban = site.land_cover == URBAN
     near_urban = ndimage.distance_transform_edt(~urban) * step < 600.0
-    open_land = np.isin(site.land_cover, (PADDY, FIELD, FOREST)) & (site.slope < 12.0)
+    open_land = np.isin(site.land_cover, (PADDY, FOREST)) & (site.slope < 12.0)
     ok = open_land & near_urban & site.inside(200.0) & (site.terrain.river_distance > 150.0)
 
     def shape_of(r: np.random.Generator, cx: float, cy: float, flat: int) -> Polygon:

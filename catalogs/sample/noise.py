@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["Bilinear", "Lattice", "fbm", "hash01", "rng_for"]
+__all__ = ["Bilinear", "Lattice", "fbm", "rng_for"]
 
 Float32Array = NDArray[np.float32]
 FloatArray = NDArray[np.floating]
@@ -31,17 +31,6 @@ def rng_for(seed: int, purpose: str, *keys: int) -> np.random.Generator:
     ``keys`` (for example a date ordinal and a band index), never of global state.
     """
     return np.random.default_rng([seed, zlib.crc32(purpose.encode("utf-8")), *keys])
-
-
-def hash01(i: NDArray[np.int64], j: NDArray[np.int64], seed: int) -> NDArray[np.float32]:
-    """A uniform 0..1 value per integer cell (i, j) (a splitmix64-style integer hash)."""
-    h = i.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    h ^= j.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
-    h ^= np.uint64((seed * 0x165667B19E3779F9) & 0xFFFFFFFFFFFFFFFF)
-    h ^= h >> np.uint64(31)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(29)
-    return ((h >> np.uint64(40)).astype(np.float64) / float(1 << 24)).astype(np.float32)
 
 
 def fbm(

@@ -3,9 +3,8 @@
 :class:`WorldParams` holds every knob of the generator that a world may turn: clouds,
 shadows and haze; SAR speckle; terrain relief and illumination; phenology and paddy
 irrigation timing; flood size and position; landslide count and size; clear-cuts, harvest
-and construction; wet fields, wind on water, radar layover and shadow, and forest thinning;
-the paddy share of the farmland and the scars' position on the slope (the last three groups
-in varied worlds only). ``WorldParams()``
+and construction; wet fields, wind on water, radar layover and shadow, and forest thinning
+(the last two groups in varied worlds only). ``WorldParams()``
 is the demo world (its defaults are the generator's historical constants, so the default
 archive stays byte-identical); :meth:`WorldParams.draw` picks a world from :data:`RANGES`
 for a seed, so the accuracy benchmark can measure products over many worlds, not one.
@@ -285,27 +284,6 @@ RANGES: dict[str, Range] = {
         "floods issue 13 asks for beside the river's",
         integer=True,
     ),
-    # the lowland's land use and the landslides' place on the slope, drawn after the above
-    "paddy_fraction": Range(
-        0.60,
-        0.95,
-        "share of the flat farmland that is paddy (the rest: upland fields in 100 x 50 m blocks)",
-        "paddy is about 80-85 % of Yamaguchi's cultivated land (MAFF 耕地及び作付面積統計: "
-        "田 some 37,000 of about 45,000 ha); the coastal plains also hold upland fields (畑), "
-        "orchards, greenhouses and fallow (耕作放棄地), more near the towns. The range "
-        "around 80 % is chosen; the demo's lowland is all paddy (1.0)",
-    ),
-    "landslide_position": Range(
-        0.35,
-        0.90,
-        "relative height of the scars (0 valley floor, 1 ridge, within 600 m)",
-        "shallow landslides after heavy rain in western Japan start mostly on upper-middle "
-        "slopes, in hollows just below ridges (the July 2009 Hōfu debris flows; the August 2014 "
-        "Hiroshima debris flows, Wang et al. 2015, Geoenvironmental Disasters 2:17), where "
-        "convergent flow saturates thin soil (Montgomery & Dietrich 1994, Water Resour. Res. "
-        "30(4)); some storms cut lower, steeper slopes. Range and the ±0.15 spread about it "
-        "chosen; the demo places scars anywhere steep",
-    ),
 }
 """The ranges :meth:`WorldParams.draw` picks from, by parameter name."""
 
@@ -386,12 +364,6 @@ class WorldParams:
     """fraction of the canopy felled in a thinned block"""
     flood_paddy_ponds: int = 0
     """ponded paddy blocks sought beside the river flood (:mod:`.events`); 0 in the demo"""
-    paddy_fraction: float = 1.0
-    """share of the flat farmland that stays paddy; the rest becomes upland fields
-    (:data:`~.landscape.FIELD`) in field-sized blocks. 1.0: all paddy (the demo)"""
-    landslide_position: float | None = None
-    """preferred relative height of the landslide scars between the valley floor (0) and
-    the ridge (1); None: anywhere steep enough (the demo)"""
     mixed_edges: bool = False
     """events rendered by the share of each pixel they cover, so that a pixel an event's
     outline crosses is a mixture, as a sensor's footprint integrates the ground (varied
@@ -465,9 +437,6 @@ class WorldParams:
         ):
             values[name] = round(pick(name), 4)
         values["flood_paddy_ponds"] = int(pick("flood_paddy_ponds"))  # after the confounders
-        # the lowland's land use and the scars' slope position, after every older draw
-        for name in ("paddy_fraction", "landslide_position"):
-            values[name] = round(pick(name), 4)
         values["mixed_edges"] = True  # how a varied world renders, not a draw
         return cls(**values)
 

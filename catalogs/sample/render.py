@@ -25,8 +25,8 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from ...errors import SampleArchiveError
-from .landscape import Terrain, classify, farm_draw, slope_degrees
-from .noise import Float32Array, hash01
+from .landscape import Terrain, classify, slope_degrees
+from .noise import Float32Array
 
 __all__ = ["LruCache", "Pixels", "coverage", "rasterize", "sample_pixels", "transformer"]
 
@@ -136,9 +136,6 @@ class Pixels:
     parcel: Float32Array
     """paddy-parcel phenology offset, days (-6..6), constant over 60 m x 30 m parcels"""
     land_cover: NDArray[np.uint8]
-    farm: Float32Array | None = None
-    """the farm-block draw (:func:`~.landscape.farm_draw`), where the world has upland
-    fields; None in a world whose farmland is all paddy (the demo's)"""
     _masks: dict[Any, NDArray[np.bool_]] = field(default_factory=dict)
     _covers: dict[Any, Float32Array] = field(default_factory=dict)
 
@@ -155,6 +152,17 @@ class Pixels:
         return self._covers[key]
 
 
+def _hash01(i: NDArray[np.int64], j: NDArray[np.int64], seed: int) -> NDArray[np.float32]:
+    """A uniform 0..1 value per integer cell (i, j) (a splitmix64-style integer hash)."""
+    h = i.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= j.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    h ^= np.uint64((seed * 0x165667B19E3779F9) & 0xFFFFFFFFFFFFFFFF)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
+    return ((h >> np.uint64(40)).astype(np.float64) / float(1 << 24)).astype(np.float32)
+
+
 def _centres(geobox: GeoBox) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     a = geobox.transform
     if a.b != 0 or a.d != 0:
@@ -169,16 +177,8 @@ def _centres(geobox: GeoBox) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     return xx, yy
 
 
-def sample_pixels(
-    terrain: Terrain,
-    water: BaseGeometry,
-    geobox: GeoBox,
-    seed: int,
-    *,
-    paddy_fraction: float = 1.0,
-) -> Pixels:
-    """Evaluate the static world on ``geobox``; ``water`` holds the river and ponds;
-    ``paddy_fraction`` below 1 turns that share of the farm blocks into upland fields."""
+def sample_pixels(terrain: Terrain, water: BaseGeometry, geobox: GeoBox, seed: int) -> Pixels:
+    """Evaluate the static world on ``geobox``; ``water`` holds the river and ponds."""
     xx, yy = _centres(geobox)
     t = terrain
     w = t.lattice.bilinear(xx, yy)
@@ -199,9 +199,8 @@ def sample_pixels(
         grad_y=grad_y,
         texture=at(t.texture),
         sea_texture=at(t.sea_texture),
-        parcel=hash01(cell_i, cell_j, seed) * 12.0 - 6.0,
+        parcel=_hash01(cell_i, cell_j, seed) * 12.0 - 6.0,
         land_cover=np.zeros(shape, dtype=np.uint8),
-        farm=farm_draw(xx, yy, seed).reshape(shape) if paddy_fraction < 1.0 else None,
     )
     p.land_cover[...] = classify(
         land=at(t.land),
@@ -212,7 +211,5 @@ def sample_pixels(
         urban_noise=at(t.urban_noise),
         bare_noise=at(t.bare_noise),
         water=p.mask("water", water),
-        farm=p.farm,
-        paddy_fraction=paddy_fraction,
     )
     return p

@@ -23,7 +23,6 @@ __all__ = [
     "SAR_DB",
     "SHADOW_FACTOR",
     "SPECTRA",
-    "field_vegetation",
     "forest_vigour",
     "paddy_fractions",
 ]
@@ -111,25 +110,6 @@ def paddy_fractions(doy: NDArray[np.floating]) -> tuple[NDArray[np.float32], NDA
     veg = np.interp(doy, _PADDY_DOY, _PADDY_VEG).astype(np.float32)
     water = np.interp(doy, _PADDY_DOY, _PADDY_WATER).astype(np.float32)
     return veg, water
-
-
-# upland fields (畑) keyframes: day of year -> vegetation fraction of a typical block, soil
-# the rest, never standing water. Ploughed and sown in spring, vegetables and soybean green
-# from July to September, cut back in autumn; orchards greener, fallow and plastic-mulched
-# beds barer (the block's variety, see field_vegetation). Chosen, not measured.
-_FIELD_DOY = np.array([90, 130, 170, 210, 250, 290, 330], dtype=np.float32)
-_FIELD_VEG = np.array([0.30, 0.32, 0.42, 0.60, 0.62, 0.45, 0.35], dtype=np.float32)
-
-
-def field_vegetation(
-    doy: int, variety: NDArray[np.floating], texture: NDArray[np.floating]
-) -> NDArray[np.float32]:
-    """Vegetation fraction of upland-field pixels on day of year ``doy``: the typical
-    block's (:data:`_FIELD_VEG`) times 0.5-1.3 by the block's ``variety`` (0..1: fallow and
-    bare beds to orchards), varied by ``texture``; 0.05-0.9."""
-    typical = float(np.interp(doy, _FIELD_DOY, _FIELD_VEG))
-    v = typical * (0.5 + 0.8 * variety) + 0.04 * texture
-    return np.clip(v, 0.05, 0.9).astype(np.float32)
 
 
 def forest_vigour(doy: int, *, amplitude: float = 0.06, peak: float = 205) -> float:

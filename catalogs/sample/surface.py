@@ -15,19 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .events import Event
-from .landscape import BARE, FIELD, FOREST, PADDY, URBAN, WATER
+from .landscape import BARE, FOREST, PADDY, URBAN, WATER
 from .noise import Float32Array
 from .params import WorldParams
 from .render import Pixels
 from .sky import SkyState, sun_position
-from .spectra import (
-    ENDMEMBERS,
-    SAR_DB,
-    SPECTRA,
-    field_vegetation,
-    forest_vigour,
-    paddy_fractions,
-)
+from .spectra import ENDMEMBERS, SAR_DB, SPECTRA, forest_vigour, paddy_fractions
 
 __all__ = ["backscatter", "fractions", "illumination", "reflectance", "scene_classification"]
 
@@ -64,12 +57,6 @@ def fractions(
     m = lc == BARE
     v = np.clip(0.08 + 0.03 * tex[m], 0.0, 0.2)
     veg[m], soil[m] = v, 1.0 - v
-    if p.farm is not None and params.paddy_fraction < 1.0:  # upland fields: no standing water
-        m = lc == FIELD
-        f = np.float32(params.paddy_fraction)
-        variety = np.clip((p.farm[m] - f) / (np.float32(1.0) - f), 0.0, 1.0)
-        v = field_vegetation(doy, variety, tex[m])
-        veg[m], soil[m] = v, 1.0 - v
     water[lc == WATER] = 1.0
 
     for ev in events:

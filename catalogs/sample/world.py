@@ -26,7 +26,6 @@ from .confounders import Confounders, place_confounders
 from .events import Event, Site, place_events, place_ponds
 from .landscape import (
     BARE,
-    FIELD,
     FOREST,
     PADDY,
     RIVER_HALF_WIDTH,
@@ -34,7 +33,6 @@ from .landscape import (
     WATER,
     build_terrain,
     classify,
-    farm_draw,
     slope_degrees,
 )
 from .managed import place_management
@@ -109,7 +107,6 @@ class World:
     PADDY = PADDY
     URBAN = URBAN
     BARE = BARE
-    FIELD = FIELD
 
     def __init__(
         self,
@@ -124,9 +121,6 @@ class World:
         self._centre = ((w + e) / 2, (s + n) / 2)
         t = self._terrain = build_terrain(self._seed, self._bbox, hill_scale=self._params.relief)
         slope = slope_degrees(t.grad_x, t.grad_y)
-        farm = None
-        if self._params.paddy_fraction < 1.0:
-            farm = farm_draw(*t.lattice.nodes(), self._seed)
         cover = classify(
             land=t.land,
             elevation=t.elevation,
@@ -136,8 +130,6 @@ class World:
             urban_noise=t.urban_noise,
             bare_noise=t.bare_noise,
             water=t.river_distance < RIVER_HALF_WIDTH,
-            farm=farm,
-            paddy_fraction=self._params.paddy_fraction,
         )
         self._events = place_events(self._seed, t, cover, slope, self._params)
         taken = (
@@ -215,8 +207,7 @@ class World:
 
     def land_cover(self, geobox: GeoBox) -> NDArray[np.uint8]:
         """Land-cover class before any event: ``World.WATER`` 1, ``FOREST`` 2, ``PADDY`` 3,
-        ``URBAN`` 4, ``BARE`` 5, ``FIELD`` 6 (upland fields, only in worlds whose
-        ``paddy_fraction`` is below 1) (uint8)."""
+        ``URBAN`` 4, ``BARE`` 5 (uint8)."""
         return self._at(geobox).land_cover
 
     # ------------------------------------------------------------------ optical
@@ -377,14 +368,7 @@ class World:
     # ------------------------------------------------------------------ internals
     def _at(self, geobox: GeoBox) -> Pixels:
         return self._pixels.get_or(
-            geobox,
-            lambda: sample_pixels(
-                self._terrain,
-                self._water,
-                geobox,
-                self._seed,
-                paddy_fraction=self._params.paddy_fraction,
-            ),
+            geobox, lambda: sample_pixels(self._terrain, self._water, geobox, self._seed)
         )
 
     def _mixture(self, geobox: GeoBox, day: dt.date) -> NDArray[np.float32]:
