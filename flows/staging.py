@@ -80,10 +80,12 @@ def release_own_staging(out_root: Path, item_id: str) -> None:
     release, or where another run owns the folder)."""
     staging = out_root / ".staging" / item_id
     try:
-        mine = _owner_file(staging).read_text(encoding="utf-8") == _this_owner()
+        note = _owner_file(staging).read_text(encoding="utf-8")
     except OSError:
         return
-    if mine:
+    # an empty note is this run's, stopped between creating its note and writing it (a CI
+    # run caught it): the product's lock keeps any other live run off this item
+    if note in ("", _this_owner()):
         release_staging(staging)
 
 

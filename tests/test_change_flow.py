@@ -398,7 +398,7 @@ def test_resumed_change_publishes_the_rasters_its_failed_run_wrote(
     assert len(outcome.warnings) == len(set(outcome.warnings))
 
 
-@pytest.mark.parametrize("where", ["after the claim", "before staged"])
+@pytest.mark.parametrize("where", ["while the note is written", "after the claim", "before staged"])
 def test_a_stop_between_claim_and_staged_leaves_no_staging(
     where: str, sample_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -414,9 +414,13 @@ def test_a_stop_between_claim_and_staged_leaves_no_staging(
     def stop(*args: Any, **kwargs: Any) -> Any:
         if where == "after the claim":
             claim_staging(*args, **kwargs)
+        elif where == "while the note is written":  # the note's file made, not yet filled
+            out_root, item_id = args
+            (out_root / ".staging").mkdir(parents=True, exist_ok=True)
+            (out_root / ".staging" / f"{item_id}.owner").touch()
         raise RunInterrupted(signal.SIGINT)
 
-    target = (yamasat.flows.publish, "claim_staging") if where == "after the claim" else (
+    target = (yamasat.flows.publish, "claim_staging") if where != "before staged" else (
         yamasat.flows.product_run, "staged")  # fmt: skip
     monkeypatch.setattr(*target, stop)
     with pytest.raises(RunInterrupted):
