@@ -32,7 +32,7 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Failed, State
 
 from ..catalogs.extent.periods import is_relative, parse_period
-from ..errors import ParameterError, RunBusyError, YamasatError, reason_of
+from ..errors import ParameterError, PrefectApiLostError, RunBusyError, YamasatError, reason_of
 from ..settings import Settings, load_settings
 from .checkpoints import Checkpoints
 from .prepare import software_version
@@ -236,7 +236,8 @@ def tracked(
         with noting_stops():
             result = body(ctx)
     except Exception as e:
-        recorder.finish(state="failed", reason=reason_of(e), message=str(e)[:4000])
+        cause = _api_lost_in(e) or e  # a lost API wrapped by the stage it stopped (a read)
+        recorder.finish(state="failed", reason=reason_of(cause), message=str(cause)[:4000])
         return _failed(e)
     except BaseException as e:  # Ctrl-C, or the process told to stop: recorded, then re-raised
         recorder.finish(state="failed", reason=INTERRUPTED, message=_stopped(e, run_id),
@@ -298,3 +299,15 @@ def product_lock(settings: Settings, out_root: Path, key: Mapping[str, Any]) -> 
 
 def _describe(key: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in key.items())
+
+
+def _api_lost_in(exc: BaseException | None) -> PrefectApiLostError | None:
+    """The :class:`PrefectApiLostError` in ``exc``'s chain of causes, if any: the watch
+    raises it wherever the main thread is, and a loader wraps what stops its read."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, PrefectApiLostError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -80,3 +80,21 @@ def test_a_lost_api_fails_the_run_within_the_timeout(sample_root: Path, tmp_path
     (record,) = _records(out)
     assert record["state"] == "failed" and record["reason"] == "api_lost", record
     assert not list(out.rglob("change-*.json")), "published after the API was lost"
+
+
+def test_a_lost_api_wrapped_by_a_read_is_recorded_as_lost() -> None:
+    """The watch raises wherever the main thread is; a loader that wraps what stopped its
+    read (``LoadError(...) from e``) must not turn the run's reason into ``load_failed``
+    (a CI run under load once recorded that)."""
+    from yamasat.errors import LoadError, PrefectApiLostError, reason_of
+    from yamasat.flows.tracking import _api_lost_in
+
+    lost = PrefectApiLostError("the Prefect API has not answered")
+    try:
+        try:
+            raise lost
+        except PrefectApiLostError as e:
+            raise LoadError("could not read x.tif") from e
+    except LoadError as wrapped:
+        assert reason_of(_api_lost_in(wrapped) or wrapped) == "api_lost"
+    assert _api_lost_in(LoadError("a read that failed on its own")) is None
