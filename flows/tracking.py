@@ -32,7 +32,14 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Failed, State
 
 from ..catalogs.extent.periods import is_relative, parse_period
-from ..errors import ParameterError, PrefectApiLostError, RunBusyError, YamasatError, reason_of
+from ..errors import (
+    ParameterError,
+    PrefectApiLostError,
+    RunBusyError,
+    YamasatError,
+    error_chain,
+    reason_of,
+)
 from ..settings import Settings, load_settings
 from .checkpoints import Checkpoints
 from .prepare import software_version
@@ -236,7 +243,7 @@ def tracked(
         with noting_stops():
             result = body(ctx)
     except Exception as e:
-        cause = _api_lost_in(e) or e  # a lost API wrapped by the stage it stopped (a read)
+        cause = _recorded_cause(e)
         recorder.finish(state="failed", reason=reason_of(cause), message=str(cause)[:4000])
         return _failed(e)
     except BaseException as e:  # Ctrl-C, or the process told to stop: recorded, then re-raised
@@ -301,13 +308,8 @@ def _describe(key: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in key.items())
 
 
-def _api_lost_in(exc: BaseException | None) -> PrefectApiLostError | None:
-    """The :class:`PrefectApiLostError` in ``exc``'s chain of causes, if any: the watch
-    raises it wherever the main thread is, and a loader wraps what stops its read."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, PrefectApiLostError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+def _recorded_cause(exc: Exception) -> BaseException:
+    """The error whose reason a failed run records: ``exc``, unless a lost Prefect API is in
+    its chain (the watch raises it wherever the main thread is, and the stage it stopped,
+    such as a read, wraps it)."""
+    return next((c for c in error_chain(exc) if isinstance(c, PrefectApiLostError)), exc)

@@ -17,13 +17,13 @@ the CPU of the numpy strips (issue 14).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from ..errors import YamasatError
+from .compiled import compiled
 from .composite import nanmedian_last
 from .indices import index_bands
 from .load import SCALE_ATTR, scale_block
@@ -143,20 +143,6 @@ def _delta_one_py(
             out[r, c] = np.float32(after - before)
 
 
-@lru_cache(maxsize=1)
-def _one_kernel() -> Any:
-    """The compiled :func:`_delta_one_py`, or None without numba (compiled once, cached on
-    disk where numba finds a writable cache folder, else compiled in memory)."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba comes with pyflwdir
-        return None
-    try:
-        return numba.njit(nogil=True, cache=True)(_delta_one_py)
-    except RuntimeError:  # pragma: no cover - no writable cache folder ("no locator available")
-        return numba.njit(nogil=True)(_delta_one_py)
-
-
 def _integer_nodata(nodata: Any) -> tuple[int, bool] | None:
     """``(value, present)`` of an integer band's nodata for the one-pass kernel, or None
     when it is not an integer (the kernel compares integers)."""
@@ -184,7 +170,7 @@ def _delta_one(
     if b_mask.dtype != np.bool_ or a_mask.dtype != np.bool_:
         return None
     codes = [_integer_nodata(n) for n in nodata]
-    kernel = _one_kernel()
+    kernel = compiled(_delta_one_py)
     if kernel is None or any(c is None for c in codes):
         return None
     sc = np.array([v for pair in scales for v in pair], dtype=np.float32)

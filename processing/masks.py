@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from .blocks import map_planes
+from .compiled import compiled
 
 __all__ = ["dilate_mask", "scl_mask"]
 
@@ -109,20 +109,6 @@ def _take_py(lut: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:  # pragma
         out[i] = lut[a[i]]
 
 
-@lru_cache(maxsize=1)
-def _compiled_take() -> Any:
-    """The compiled :func:`_take_py`, or None without numba: ``take`` casts each uint8 index
-    to a machine integer first; the loop is about a third of its CPU."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba comes with pyflwdir
-        return None
-    try:
-        return numba.njit(nogil=True, cache=True)(_take_py)
-    except RuntimeError:  # pragma: no cover - no writable cache folder
-        return numba.njit(nogil=True)(_take_py)
-
-
 def _expand(code: np.ndarray, k: int) -> np.ndarray:
     out = np.empty((*code.shape[:-2], code.shape[-2] * k, code.shape[-1] * k), dtype=bool)
     for p in range(k):
@@ -133,7 +119,7 @@ def _expand(code: np.ndarray, k: int) -> np.ndarray:
 
 def _lut_take(a: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """``lut.take(a)`` for a uint8 ``a`` (a 256-entry table), compiled where numba is."""
-    kernel = _compiled_take()
+    kernel = compiled(_take_py)
     if kernel is None or a.dtype != np.uint8 or not a.flags.c_contiguous or lut.size != 256:
         return lut.take(a)
     out = np.empty(a.shape, dtype=lut.dtype)

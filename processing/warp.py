@@ -35,11 +35,12 @@ numba, :func:`bilinear_rows` returns None and GDAL does the work.
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from affine import Affine
+
+from .compiled import compiled
 
 __all__ = ["APPROX_ERROR_PX", "bilinear_rows", "row_coordinates"]
 
@@ -64,20 +65,6 @@ float32 is left to GDAL"""
 _local = threading.local()
 
 
-@lru_cache(maxsize=1)
-def _kernel() -> Any:
-    """The compiled kernel, or None without numba (compiled once per process, cached on disk
-    where numba finds a writable cache folder, else compiled in memory)."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba comes with pyflwdir
-        return None
-    try:
-        return numba.njit(nogil=True, cache=True)(_bilinear_py)
-    except RuntimeError:  # pragma: no cover - no writable cache folder ("no locator available")
-        return numba.njit(nogil=True)(_bilinear_py)
-
-
 def _bilinear_py(
     src: np.ndarray,
     x0: np.ndarray,
@@ -87,7 +74,7 @@ def _bilinear_py(
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """GDAL's 4-sample bilinear (``GWKBilinearResampleNoMasks4SampleT``) of ``src`` at each
-    row's coordinates into ``out``; compiled by :func:`_kernel`."""
+    row's coordinates into ``out``; compiled by :func:`~.compiled.compiled`."""
     ny, nx = out.shape
     h, w = src.shape
     for r in range(ny):
@@ -205,7 +192,7 @@ def bilinear_rows(
 ) -> bool:
     """Fill ``out`` (float32, pre-filled) from ``src`` (a float32 window) along ``coords``
     (:func:`row_coordinates`, in the window's pixels); False (``out`` untouched) without numba."""
-    kernel = _kernel()
+    kernel = compiled(_bilinear_py)
     if kernel is None:  # pragma: no cover
         return False
     x0, dx, y0, dy = coords

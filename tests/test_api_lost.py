@@ -87,7 +87,7 @@ def test_a_lost_api_wrapped_by_a_read_is_recorded_as_lost() -> None:
     read (``LoadError(...) from e``) must not turn the run's reason into ``load_failed``
     (a CI run under load once recorded that)."""
     from yamasat.errors import LoadError, PrefectApiLostError, reason_of
-    from yamasat.flows.tracking import _api_lost_in
+    from yamasat.flows.tracking import _recorded_cause
 
     lost = PrefectApiLostError("the Prefect API has not answered")
     try:
@@ -96,5 +96,6 @@ def test_a_lost_api_wrapped_by_a_read_is_recorded_as_lost() -> None:
         except PrefectApiLostError as e:
             raise LoadError("could not read x.tif") from e
     except LoadError as wrapped:
-        assert reason_of(_api_lost_in(wrapped) or wrapped) == "api_lost"
-    assert _api_lost_in(LoadError("a read that failed on its own")) is None
+        assert reason_of(_recorded_cause(wrapped)) == "api_lost"
+    alone = LoadError("a read that failed on its own")
+    assert _recorded_cause(alone) is alone

@@ -8,6 +8,7 @@ what to do. Library errors (rasterio, pystac, requests) are re-raised as one of 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 __all__ = [
     "INTERNAL_REASON",
@@ -43,6 +44,7 @@ __all__ = [
     "WebServerError",
     "WriteError",
     "YamasatError",
+    "error_chain",
     "reason_of",
     "redact_urls",
 ]
@@ -50,6 +52,15 @@ __all__ = [
 
 #: the reason recorded for a failure that is not a :class:`YamasatError` (a bug or a crash)
 INTERNAL_REASON = "internal_error"
+
+
+def error_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and its causes (``__cause__``, else ``__context__``), each once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def reason_of(exc: BaseException) -> str:
